@@ -1,0 +1,1 @@
+"""owd stage package: dedup."""
