@@ -1,0 +1,111 @@
+"""Link and media discovery on an HTML page (what the crawler follows or fetches).
+
+Works on the lxml tree Scrapy already parsed, so a page is parsed once.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Iterator
+from urllib.parse import urljoin
+
+__all__ = ["Link", "MediaRef", "page_links", "media_refs", "media_kind_of_url"]
+
+_MEDIA_EXT = {
+    "image": (".jpg", ".jpeg", ".png", ".gif", ".webp", ".avif", ".svg", ".bmp", ".tif", ".tiff"),
+    "audio": (".mp3", ".ogg", ".oga", ".opus", ".wav", ".flac", ".m4a", ".aac", ".weba"),
+    "video": (".mp4", ".webm", ".ogv", ".mov", ".m4v", ".mkv", ".avi"),
+}
+_SKIP_SCHEMES = ("mailto:", "javascript:", "tel:", "data:", "ftp:", "#")
+_WS = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class Link:
+    url: str
+    anchor: str
+
+
+@dataclass(frozen=True)
+class MediaRef:
+    url: str
+    kind: str  # image | audio | video | track
+    alt: str | None = None
+
+
+def media_kind_of_url(url: str) -> str | None:
+    path = url.split("?", 1)[0].split("#", 1)[0].lower()
+    for kind, exts in _MEDIA_EXT.items():
+        if path.endswith(exts):
+            return kind
+    return None
+
+
+def _text(el: Any) -> str:
+    try:
+        return _WS.sub(" ", el.text_content()).strip()[:200]
+    except ValueError:  # lxml refuses some broken text nodes
+        return ""
+
+
+def page_links(root: Any, base_url: str) -> Iterator[Link]:
+    """``<a href>`` and ``<area href>`` links, absolute, with their anchor text."""
+    base = _base_href(root, base_url)
+    for el in root.iter("a", "area"):
+        href = (el.get("href") or "").strip()
+        if not href or href.lower().startswith(_SKIP_SCHEMES):
+            continue
+        yield Link(urljoin(base, href), _text(el) if el.tag == "a" else (el.get("alt") or ""))
+
+
+def media_refs(root: Any, base_url: str) -> Iterator[MediaRef]:
+    """Images, audio, video and caption tracks referenced by the page."""
+    base = _base_href(root, base_url)
+    for el in root.iter("img", "source", "audio", "video", "track", "meta", "a"):
+        tag = el.tag
+        if tag == "meta":
+            prop = (el.get("property") or el.get("name") or "").lower()
+            if prop in ("og:image", "og:image:url", "twitter:image"):
+                yield MediaRef(urljoin(base, el.get("content") or ""), "image")
+            elif prop in ("og:video", "og:video:url"):
+                yield MediaRef(urljoin(base, el.get("content") or ""), "video")
+            continue
+        if tag == "a":
+            href = (el.get("href") or "").strip()
+            kind = media_kind_of_url(href) if href else None
+            if kind:
+                yield MediaRef(urljoin(base, href), kind, _text(el) or None)
+            continue
+        parent = el.getparent()
+        if tag == "img" or (tag == "source" and parent is not None and parent.tag == "picture"):
+            alt = el.get("alt") if tag == "img" else None
+            for url in _srcset_and_src(el):
+                yield MediaRef(urljoin(base, url), "image", alt)
+        elif tag in ("audio", "video"):
+            if el.get("src"):
+                yield MediaRef(urljoin(base, el.get("src")), tag)
+            if tag == "video" and el.get("poster"):
+                yield MediaRef(urljoin(base, el.get("poster")), "image")
+        elif tag == "source" and parent is not None and parent.tag in ("audio", "video") and el.get("src"):
+            yield MediaRef(urljoin(base, el.get("src")), parent.tag)
+        elif tag == "track" and el.get("src"):
+            yield MediaRef(urljoin(base, el.get("src")), "track")
+
+
+def _srcset_and_src(el: Any) -> list[str]:
+    urls = []
+    if el.get("src"):
+        urls.append(el.get("src").strip())
+    for candidate in (el.get("srcset") or "").split(","):
+        url = candidate.strip().split(" ")[0]
+        if url:
+            urls.append(url)
+    return [u for u in dict.fromkeys(urls) if not u.lower().startswith("data:")]
+
+
+def _base_href(root: Any, base_url: str) -> str:
+    for el in root.iter("base"):
+        if el.get("href"):
+            return urljoin(base_url, el.get("href").strip())
+    return base_url

@@ -1,0 +1,125 @@
+"""DNS for the crawler: a static host table, then the address guard.
+
+The guard refuses private, loopback, link-local, multicast and reserved
+addresses *after* resolution (a public name can point at 127.0.0.1), unless the
+campaign allow-lists the network. IP-literal URLs never reach a resolver in
+Twisted, so :class:`AddressGuardMiddleware` applies the same rule to them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+from scrapy.exceptions import IgnoreRequest
+from scrapy.resolver import CachingThreadedResolver
+from twisted.internet import defer
+from twisted.internet.error import DNSLookupError
+
+from crawler.urls import host_of, is_ip_literal
+
+if TYPE_CHECKING:
+    from scrapy import Request, Spider
+    from scrapy.crawler import Crawler
+
+__all__ = ["AddressRefused", "AddressGuard", "GuardedResolver", "AddressGuardMiddleware", "read_hosts_file"]
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class AddressRefused(IgnoreRequest):
+    """The host resolves to an address the campaign may not connect to.
+
+    An IgnoreRequest, so Scrapy neither retries nor logs it as an error; the
+    spider's errback counts it under ``guard/refused``.
+    """
+
+
+def read_hosts_file(path: Path) -> dict[str, str]:
+    """Parse a hosts(5) file: ``address name [alias...]`` lines, ``#`` comments."""
+    table: dict[str, str] = {}
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        fields = line.split("#", 1)[0].split()
+        if len(fields) >= 2:
+            for name in fields[1:]:
+                table[name.lower()] = fields[0]
+    return table
+
+
+class AddressGuard:
+    """Decides whether an address may be contacted."""
+
+    def __init__(self, allow_networks: Sequence[str]) -> None:
+        self.allow: list[Network] = [ipaddress.ip_network(n, strict=False) for n in allow_networks]
+
+    def refusal(self, address: str) -> str | None:
+        """None when allowed, else the kind of address that was refused."""
+        try:
+            ip = ipaddress.ip_address(address.strip("[]"))
+        except ValueError:
+            return "not_an_address"
+        if any(ip in net for net in self.allow):
+            return None
+        for kind in ("loopback", "private", "link_local", "multicast", "reserved", "unspecified"):
+            if getattr(ip, f"is_{kind}"):
+                return kind
+        if not ip.is_global:
+            return "not_global"
+        return None
+
+
+class GuardedResolver(CachingThreadedResolver):
+    """``TWISTED_DNS_RESOLVER``: static table first, system DNS unless disabled, then the guard."""
+
+    def __init__(self, reactor: Any, cache_size: int, timeout: float, hosts: dict[str, str],
+                 static_only: bool, guard: AddressGuard) -> None:
+        super().__init__(reactor, cache_size, timeout)
+        self.hosts = hosts
+        self.static_only = static_only
+        self.guard = guard
+
+    @classmethod
+    def from_crawler(cls, crawler: "Crawler", reactor: Any) -> "GuardedResolver":
+        s = crawler.settings
+        hosts = dict(s.getdict("OWD_HOSTS"))
+        if s.get("OWD_HOSTS_FILE"):
+            hosts = {**read_hosts_file(Path(s.get("OWD_HOSTS_FILE"))), **hosts}
+        cache = s.getint("DNSCACHE_SIZE") if s.getbool("DNSCACHE_ENABLED") else 0
+        return cls(reactor, cache, s.getfloat("DNS_TIMEOUT"), {k.lower(): v for k, v in hosts.items()},
+                   s.getbool("OWD_STATIC_DNS_ONLY"), AddressGuard(s.getlist("OWD_ALLOW_NETWORKS")))
+
+    def getHostByName(self, name: str, timeout: Sequence[int] = ()) -> "defer.Deferred[str]":
+        key = name.lower().rstrip(".")
+        if key in self.hosts:
+            d: defer.Deferred[str] = defer.succeed(self.hosts[key])
+        elif self.static_only:
+            return defer.fail(DNSLookupError(f"{name}: not in the campaign's static host table"))
+        else:
+            d = super().getHostByName(name, timeout)
+        return d.addCallback(self._check, name)
+
+    def _check(self, address: str, name: str) -> str:
+        kind = self.guard.refusal(address)
+        if kind:
+            raise AddressRefused(f"{name} resolves to {address}, a {kind} address not allow-listed")
+        return address
+
+
+class AddressGuardMiddleware:
+    """Downloader middleware applying the guard to IP-literal hosts (which skip DNS)."""
+
+    def __init__(self, guard: AddressGuard, stats: Any) -> None:
+        self.guard = guard
+        self.stats = stats
+
+    @classmethod
+    def from_crawler(cls, crawler: "Crawler") -> "AddressGuardMiddleware":
+        return cls(AddressGuard(crawler.settings.getlist("OWD_ALLOW_NETWORKS")), crawler.stats)
+
+    def process_request(self, request: "Request", spider: "Spider | None" = None) -> None:
+        host = host_of(request.url)
+        if is_ip_literal(host):
+            kind = self.guard.refusal(host)
+            if kind:
+                raise AddressRefused(f"{host} is a {kind} address not allow-listed")

@@ -1,0 +1,5 @@
+import sys
+
+from owd.cli import main
+
+sys.exit(main())

@@ -1,0 +1,307 @@
+"""Campaign configuration: the YAML an operator writes, as typed, validated objects.
+
+``load_campaign(path)`` is the only entry point the command line uses; anything
+wrong in the file becomes one :class:`~owd.typed_config.ConfigError` naming the
+file, the field and what was expected.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import yaml
+
+from owd.typed_config import ByteSize, ConfigError, build
+
+__all__ = [
+    "CampaignConfig",
+    "SeedsConfig",
+    "ScopeConfig",
+    "TopicConfig",
+    "FocusConfig",
+    "PolitenessConfig",
+    "MediaKindConfig",
+    "MediaConfig",
+    "LimitsConfig",
+    "NetworkConfig",
+    "WarcConfig",
+    "PoolConfig",
+    "SiteConfig",
+    "TestWebConfig",
+    "ConfigError",
+    "load_campaign",
+    "parse_campaign",
+]
+
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+def _check_url(url: str, where: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{where}: expected an http(s) URL with a host, got {url!r}")
+
+
+def _check_regexes(patterns: list[str], where: str) -> None:
+    for i, pattern in enumerate(patterns):
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"{where}[{i}]: not a valid regular expression ({exc}): {pattern!r}") from None
+
+
+@dataclass
+class SeedsConfig:
+    urls: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)  # text files, one URL per line; relative to the config
+    sitemaps: list[str] = field(default_factory=list)
+
+    def check(self) -> None:
+        if not (self.urls or self.files or self.sitemaps):
+            raise ValueError("at least one of urls, files or sitemaps is required")
+        for i, url in enumerate(self.urls):
+            _check_url(url, f"urls[{i}]")
+        for i, url in enumerate(self.sitemaps):
+            _check_url(url, f"sitemaps[{i}]")
+
+
+@dataclass
+class ScopeConfig:
+    # Hosts or registered domains in scope (subdomains included); empty: the seeds' domains.
+    domains: list[str] = field(default_factory=list)
+    tlds: list[str] = field(default_factory=list)  # e.g. ["si", "hr"]; empty: any
+    include: list[str] = field(default_factory=list)  # URL regexes; empty: everything
+    exclude: list[str] = field(default_factory=list)
+    max_depth: int = 5
+    max_pages_per_host: int = 10_000
+    max_pages: int = 1_000_000
+
+    def check(self) -> None:
+        _check_regexes(self.include, "include")
+        _check_regexes(self.exclude, "exclude")
+        for name in ("max_depth", "max_pages_per_host", "max_pages"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name}: must be >= 0")
+        for i, tld in enumerate(self.tlds):
+            if not re.fullmatch(r"[a-z0-9-]+(\.[a-z0-9-]+)*", tld.lstrip(".")):
+                raise ValueError(f"tlds[{i}]: expected a TLD such as 'si', got {tld!r}")
+
+
+@dataclass
+class TopicConfig:
+    name: str
+    keywords: dict[str, list[str]]  # language code -> keywords
+    classifier: str | None = None  # optional small classifier file, relative to the config
+
+    def check(self) -> None:
+        if not self.keywords and not self.classifier:
+            raise ValueError("keywords: give keywords for at least one language, or a classifier")
+
+
+@dataclass
+class FocusConfig:
+    topics: list[TopicConfig] = field(default_factory=list)
+    # weight of a link's relevance in its priority; 0 keeps breadth-first order
+    weight: float = 1.0
+
+
+@dataclass
+class PolitenessConfig:
+    user_agent: str = "owd-bot/0.1"
+    contact_url: str = "https://example.eu/owd-bot"
+    obey_robots: bool = True
+    delay: float = 1.0  # seconds between two requests to one host
+    concurrency_per_host: int = 1
+    concurrency: int = 16
+    autothrottle: bool = True
+    max_retry_after: float = 600.0  # longest Retry-After we honour before giving up on a URL
+    tdm: Literal["record", "skip"] = "record"  # skip: do not fetch TDM-reserved content
+
+    def check(self) -> None:
+        if self.delay < 0:
+            raise ValueError("delay: must be >= 0")
+        if self.concurrency_per_host < 1 or self.concurrency < 1:
+            raise ValueError("concurrency_per_host: must be >= 1")
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+(/\S+)?( .*)?", self.user_agent) or "\n" in self.user_agent:
+            raise ValueError(f"user_agent: expected a product token such as 'owd-bot/0.1', got {self.user_agent!r}")
+        _check_url(self.contact_url, "contact_url")
+
+
+@dataclass
+class MediaKindConfig:
+    max_bytes: ByteSize = ByteSize(10 * 2**20)
+    mime: list[str] = field(default_factory=list)  # allow-list; prefix match, e.g. "image/"
+
+
+@dataclass
+class MediaConfig:
+    kinds: list[Literal["image", "audio", "video"]] = field(default_factory=list)  # kinds to fetch
+    image: MediaKindConfig = field(default_factory=lambda: MediaKindConfig(ByteSize(5 * 2**20), ["image/"]))
+    audio: MediaKindConfig = field(default_factory=lambda: MediaKindConfig(ByteSize(20 * 2**20), ["audio/"]))
+    video: MediaKindConfig = field(default_factory=lambda: MediaKindConfig(ByteSize(50 * 2**20), ["video/"]))
+
+
+@dataclass
+class LimitsConfig:
+    max_response_bytes: ByteSize = ByteSize(10 * 2**20)
+    max_decompressed_bytes: ByteSize = ByteSize(50 * 2**20)
+    max_redirects: int = 5
+    max_url_length: int = 2048
+    max_query_params: int = 16
+    timeout: float = 30.0  # seconds for one response
+
+    def check(self) -> None:
+        if self.timeout <= 0:
+            raise ValueError("timeout: must be > 0")
+
+
+@dataclass
+class NetworkConfig:
+    # Networks the crawler may connect to although they are private/loopback/reserved.
+    allow_networks: list[str] = field(default_factory=list)
+    # Static name -> address table (like curl --resolve), and a hosts(5) file with more.
+    hosts: dict[str, str] = field(default_factory=dict)
+    hosts_file: str | None = None
+    static_dns_only: bool = False  # true: never ask the system resolver
+
+    def check(self) -> None:
+        for i, net in enumerate(self.allow_networks):
+            try:
+                ipaddress.ip_network(net, strict=False)
+            except ValueError:
+                raise ValueError(f"allow_networks[{i}]: expected a network such as 127.0.0.0/8, got {net!r}") from None
+        for name, addr in self.hosts.items():
+            try:
+                ipaddress.ip_address(addr)
+            except ValueError:
+                raise ValueError(f"hosts.{name}: expected an IP address, got {addr!r}") from None
+
+
+@dataclass
+class WarcConfig:
+    max_file_bytes: ByteSize = ByteSize(10**9)
+    version: Literal["1.0", "1.1"] = "1.1"
+
+
+@dataclass
+class PoolConfig:
+    name: str
+    description: str = ""
+    languages: list[str] = field(default_factory=list)  # empty: all
+    domains: list[str] = field(default_factory=list)  # registered domains or globs such as "*.gv.at"
+    tlds: list[str] = field(default_factory=list)
+    url_patterns: list[str] = field(default_factory=list)
+    keywords: list[str] = field(default_factory=list)
+    min_quality: float | None = None
+    licenses: list[str] = field(default_factory=list)  # allow-list of license URL prefixes; empty: any
+    media_kinds: list[Literal["image", "audio", "video"]] = field(default_factory=list)
+    min_length: int = 0
+    tdm: Literal["exclude", "include"] = "exclude"  # include only if trainers may use reserved content
+
+    def check(self) -> None:
+        if not _NAME.match(self.name):
+            raise ValueError(f"name: expected lowercase letters, digits, '-' or '_', got {self.name!r}")
+        _check_regexes(self.url_patterns, "url_patterns")
+
+
+@dataclass
+class SiteConfig:
+    """An AIF+A site: a Ray node resource, and the hosts pinned to it."""
+
+    name: str
+    tlds: list[str] = field(default_factory=list)
+    domains: list[str] = field(default_factory=list)
+
+
+@dataclass
+class TestWebConfig:
+    """The local test web the demo crawls (``owd testweb serve``)."""
+
+    seed: int = 7
+    port: int = 8631
+    pages_per_host: int = 12
+    real_pages: int = 60  # pages from ../shared/data/pages-A, when present
+
+    def check(self) -> None:
+        if not 0 <= self.port < 65536:
+            raise ValueError("port: expected 0..65535")
+
+
+@dataclass
+class CampaignConfig:
+    campaign: str
+    seeds: SeedsConfig
+    description: str = ""
+    storage_root: str = "./owd-data"
+    scope: ScopeConfig = field(default_factory=ScopeConfig)
+    focus: FocusConfig = field(default_factory=FocusConfig)
+    politeness: PolitenessConfig = field(default_factory=PolitenessConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    media: MediaConfig = field(default_factory=MediaConfig)
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    warc: WarcConfig = field(default_factory=WarcConfig)
+    pools: list[PoolConfig] = field(default_factory=list)
+    sites: list[SiteConfig] = field(default_factory=list)
+    testweb: TestWebConfig | None = None
+    # Set by the loader: the file this came from (paths in it are relative to its folder).
+    source: str | None = None
+
+    def check(self) -> None:
+        if not _NAME.match(self.campaign):
+            raise ValueError(f"campaign: expected lowercase letters, digits, '-' or '_', got {self.campaign!r}")
+        names = [p.name for p in self.pools]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"pools: pool names must be unique, {dupes[0]!r} is repeated")
+
+    @property
+    def base_dir(self) -> Path:
+        return Path(self.source).resolve().parent if self.source else Path.cwd()
+
+    def resolve(self, relative: str) -> Path:
+        """A path from the config, relative to the config file's folder."""
+        path = Path(relative).expanduser()
+        return path if path.is_absolute() else self.base_dir / path
+
+    @property
+    def campaign_dir(self) -> Path:
+        return self.resolve(self.storage_root) / self.campaign
+
+    def with_overrides(self, **changes: Any) -> "CampaignConfig":
+        return replace(self, **changes)
+
+
+def parse_campaign(data: Any, file: str | Path | None = None) -> CampaignConfig:
+    """Build a campaign from already-parsed YAML data."""
+    cfg = build(CampaignConfig, data, file=file)
+    cfg.source = str(file) if file else None
+    for i, name in enumerate(cfg.seeds.files):
+        if not cfg.resolve(name).is_file():
+            raise ConfigError(file, f"seeds.files[{i}]", f"no such file: {cfg.resolve(name)}")
+    if cfg.network.hosts_file and not cfg.resolve(cfg.network.hosts_file).is_file():
+        raise ConfigError(file, "network.hosts_file", f"no such file: {cfg.resolve(cfg.network.hosts_file)}")
+    return cfg
+
+
+def load_campaign(path: str | Path) -> CampaignConfig:
+    """Read and validate a campaign YAML file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(path, "", "no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(path, "", f"cannot read: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(path, where, f"not valid YAML: {problem}") from None
+    return parse_campaign(data, file=path)

@@ -1,0 +1,289 @@
+"""The canonical document schema: one Arrow schema every stage reads and writes.
+
+Columns are added here and nowhere else. A :class:`Document` is the Python view
+of one row; :func:`to_table` / :func:`from_table` convert between the two, and
+:func:`validate_file` checks a Parquet file written by any stage.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Literal
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+__all__ = [
+    "DOCUMENT_SCHEMA",
+    "MEDIA_ITEM_TYPE",
+    "Document",
+    "MediaItem",
+    "LangScore",
+    "PiiCounts",
+    "SchemaError",
+    "to_table",
+    "from_table",
+    "write_parquet",
+    "read_parquet",
+    "validate_table",
+    "validate_file",
+]
+
+MediaKind = Literal["image", "audio", "video"]
+MEDIA_KINDS: tuple[str, ...] = ("image", "audio", "video")
+
+MEDIA_ITEM_TYPE = pa.struct(
+    [
+        pa.field("url", pa.string(), nullable=False),
+        pa.field("kind", pa.string(), nullable=False),  # image | audio | video
+        pa.field("mime", pa.string()),
+        pa.field("alt", pa.string()),
+        pa.field("caption", pa.string()),
+        pa.field("size", pa.int64()),
+        pa.field("digest", pa.string()),
+        pa.field("in_warc", pa.bool_(), nullable=False),
+        pa.field("width", pa.int32()),
+        pa.field("height", pa.int32()),
+    ]
+)
+
+LANG_SCORE_TYPE = pa.struct(
+    [pa.field("lang", pa.string(), nullable=False), pa.field("score", pa.float64(), nullable=False)]
+)
+
+PII_COUNTS_TYPE = pa.struct(
+    [
+        pa.field("email", pa.int32(), nullable=False),
+        pa.field("phone", pa.int32(), nullable=False),
+        pa.field("ip", pa.int32(), nullable=False),
+        pa.field("iban", pa.int32(), nullable=False),
+    ]
+)
+
+_UTC_MS = pa.timestamp("ms", tz="UTC")
+
+DOCUMENT_SCHEMA = pa.schema(
+    [
+        # identity and provenance
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("url", pa.string(), nullable=False),
+        pa.field("host", pa.string(), nullable=False),
+        pa.field("domain", pa.string()),  # registered domain (public-suffix aware)
+        pa.field("campaign", pa.string(), nullable=False),
+        pa.field("worker", pa.string()),
+        pa.field("fetch_time", _UTC_MS),
+        pa.field("http_status", pa.int16()),
+        pa.field("content_type", pa.string()),
+        pa.field("warc_file", pa.string()),
+        pa.field("warc_offset", pa.int64()),
+        pa.field("warc_length", pa.int64()),
+        pa.field("payload_digest", pa.string()),
+        # content and metadata
+        pa.field("title", pa.string()),
+        pa.field("text", pa.string()),
+        pa.field("description", pa.string()),
+        pa.field("author", pa.string()),
+        pa.field("published", pa.date32()),
+        pa.field("declared_lang", pa.string()),
+        # language identification
+        pa.field("lang", pa.string()),
+        pa.field("lang_score", pa.float64()),
+        pa.field("lang_topk", pa.list_(LANG_SCORE_TYPE)),
+        pa.field("script", pa.string()),
+        # rights and opt-out signals
+        pa.field("license_url", pa.string()),
+        pa.field("robots_noai", pa.bool_()),
+        pa.field("robots_noimageai", pa.bool_()),
+        pa.field("tdm_reservation", pa.bool_()),  # null: no TDMRep signal seen
+        pa.field("tdm_policy", pa.string()),
+        pa.field("tdm_source", pa.string()),  # tdmrep.json | header | meta
+        # links and media
+        pa.field("outlinks", pa.list_(pa.string())),
+        pa.field("media", pa.list_(MEDIA_ITEM_TYPE)),
+        # quality, PII, dedup, pools
+        pa.field("quality", pa.map_(pa.string(), pa.float64())),
+        pa.field("drop_reason", pa.string()),  # null: kept
+        pa.field("pii", PII_COUNTS_TYPE),
+        pa.field("dup_cluster_id", pa.string()),
+        pa.field("dup_cluster_size", pa.int32()),
+        pa.field("pools", pa.list_(pa.string())),
+    ],
+    metadata={b"owd.schema_version": b"1"},
+)
+
+
+class SchemaError(ValueError):
+    """A table or file does not match :data:`DOCUMENT_SCHEMA`."""
+
+
+@dataclass
+class MediaItem:
+    url: str
+    kind: str
+    mime: str | None = None
+    alt: str | None = None
+    caption: str | None = None
+    size: int | None = None
+    digest: str | None = None
+    in_warc: bool = False
+    width: int | None = None
+    height: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in MEDIA_KINDS:
+            raise SchemaError(f"media kind must be one of {MEDIA_KINDS}, got {self.kind!r}")
+
+
+@dataclass
+class LangScore:
+    lang: str
+    score: float
+
+
+@dataclass
+class PiiCounts:
+    email: int = 0
+    phone: int = 0
+    ip: int = 0
+    iban: int = 0
+
+
+@dataclass
+class Document:
+    """One row of the canonical schema. Field order and names match the Arrow schema."""
+
+    id: str
+    url: str
+    host: str
+    campaign: str
+    domain: str | None = None
+    worker: str | None = None
+    fetch_time: dt.datetime | None = None
+    http_status: int | None = None
+    content_type: str | None = None
+    warc_file: str | None = None
+    warc_offset: int | None = None
+    warc_length: int | None = None
+    payload_digest: str | None = None
+    title: str | None = None
+    text: str | None = None
+    description: str | None = None
+    author: str | None = None
+    published: dt.date | None = None
+    declared_lang: str | None = None
+    lang: str | None = None
+    lang_score: float | None = None
+    lang_topk: list[LangScore] = field(default_factory=list)
+    script: str | None = None
+    license_url: str | None = None
+    robots_noai: bool | None = None
+    robots_noimageai: bool | None = None
+    tdm_reservation: bool | None = None
+    tdm_policy: str | None = None
+    tdm_source: str | None = None
+    outlinks: list[str] = field(default_factory=list)
+    media: list[MediaItem] = field(default_factory=list)
+    quality: dict[str, float] = field(default_factory=dict)
+    drop_reason: str | None = None
+    pii: PiiCounts = field(default_factory=PiiCounts)
+    dup_cluster_id: str | None = None
+    dup_cluster_size: int | None = None
+    pools: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.fetch_time is not None and self.fetch_time.tzinfo is None:
+            # A naive time is ambiguous provenance; the schema stores UTC only.
+            raise SchemaError(f"fetch_time of {self.url} must be timezone-aware")
+
+
+_DOC_FIELDS = [f.name for f in dataclasses.fields(Document)]
+assert set(_DOC_FIELDS) == set(DOCUMENT_SCHEMA.names), "Document and DOCUMENT_SCHEMA disagree"
+
+
+def _row(doc: Document) -> dict[str, Any]:
+    row = {name: getattr(doc, name) for name in _DOC_FIELDS}
+    row["lang_topk"] = [dataclasses.asdict(s) for s in doc.lang_topk]
+    row["media"] = [dataclasses.asdict(m) for m in doc.media]
+    row["pii"] = dataclasses.asdict(doc.pii)
+    row["quality"] = list(doc.quality.items())
+    if doc.fetch_time is not None:
+        row["fetch_time"] = doc.fetch_time.astimezone(dt.timezone.utc)
+    return row
+
+
+def to_table(docs: Iterable[Document]) -> pa.Table:
+    """Build an Arrow table with exactly :data:`DOCUMENT_SCHEMA` from documents."""
+    rows = [_row(d) for d in docs]
+    columns = {name: [r[name] for r in rows] for name in DOCUMENT_SCHEMA.names}
+    try:
+        return pa.Table.from_pydict(columns, schema=DOCUMENT_SCHEMA)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise SchemaError(f"documents do not fit the schema: {exc}") from exc
+
+
+def from_table(table: pa.Table) -> list[Document]:
+    """Turn a table of the canonical schema back into documents."""
+    validate_table(table)
+    docs = []
+    for row in table.to_pylist():
+        row["lang_topk"] = [LangScore(**s) for s in row["lang_topk"] or []]
+        row["media"] = [MediaItem(**m) for m in row["media"] or []]
+        row["pii"] = PiiCounts(**row["pii"]) if row["pii"] else PiiCounts()
+        row["quality"] = dict(row["quality"] or [])
+        row["outlinks"] = row["outlinks"] or []
+        row["pools"] = row["pools"] or []
+        docs.append(Document(**row))
+    return docs
+
+
+def validate_table(table: pa.Table) -> None:
+    """Raise :class:`SchemaError` naming every column that differs from the schema."""
+    problems = []
+    expected = {f.name: f for f in DOCUMENT_SCHEMA}
+    actual = {f.name: f for f in table.schema}
+    for name in expected.keys() - actual.keys():
+        problems.append(f"missing column {name!r}")
+    for name in actual.keys() - expected.keys():
+        problems.append(f"unknown column {name!r}")
+    for name in expected.keys() & actual.keys():
+        if not actual[name].type.equals(expected[name].type):
+            problems.append(f"column {name!r} has type {actual[name].type}, expected {expected[name].type}")
+        elif not expected[name].nullable and table.column(name).null_count:
+            problems.append(f"column {name!r} has {table.column(name).null_count} nulls but is required")
+    if problems:
+        raise SchemaError("; ".join(sorted(problems)))
+
+
+def write_parquet(docs: Iterable[Document] | pa.Table, path: Path) -> Path:
+    """Write documents atomically (temporary name, then rename) as zstd Parquet."""
+    table = docs if isinstance(docs, pa.Table) else to_table(docs)
+    validate_table(table)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    pq.write_table(table, tmp, compression="zstd")
+    tmp.replace(path)
+    return path
+
+
+def read_parquet(path: Path) -> list[Document]:
+    return from_table(pq.read_table(path))
+
+
+def validate_file(path: Path) -> int:
+    """Check a Parquet file against the schema; return its row count.
+
+    Raises :class:`SchemaError` (with the file name) when it does not match.
+    """
+    try:
+        table = pq.read_table(path)
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise SchemaError(f"{path}: not a readable Parquet file: {exc}") from exc
+    try:
+        validate_table(table)
+    except SchemaError as exc:
+        raise SchemaError(f"{path}: {exc}") from exc
+    return table.num_rows

@@ -1,0 +1,52 @@
+"""Shared fixtures: the shared third-party data, a running test web, campaign files."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from owd.shared_data import shared_data_dir
+from owd.testweb import TestSite, TestWebServer, free_port
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """../shared/data, or a clean skip where this machine does not have it."""
+    path = shared_data_dir()
+    if path is None:
+        pytest.skip("../shared/data is absent (third-party test data is not part of the project)")
+    return path
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Tests marked shared_data skip cleanly without the data, even if they do not use the fixture.
+    if shared_data_dir() is None:
+        skip = pytest.mark.skip(reason="../shared/data is absent")
+        for item in items:
+            if "shared_data" in item.keywords:
+                item.add_marker(skip)
+
+
+@pytest.fixture(scope="module")
+def testweb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestWebServer]:
+    """A running test web (default site) with its request log, one per test module."""
+    site = TestSite(port=free_port())
+    log = tmp_path_factory.mktemp("testweb") / "requests.jsonl"
+    with TestWebServer(site, log) as server:
+        yield server
+
+
+def run_owd(*args: str, cwd: Path | None = None, timeout: float = 300, env: dict[str, str] | None = None
+            ) -> subprocess.CompletedProcess[str]:
+    """Run the ``owd`` command line in a fresh process (Twisted's reactor starts once per process)."""
+    return subprocess.run(
+        [sys.executable, "-m", "owd.cli", *args], cwd=cwd or REPO, capture_output=True, text=True,
+        timeout=timeout, env={**os.environ, **(env or {})},
+    )
