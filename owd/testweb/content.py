@@ -245,6 +245,7 @@ class TestSite:
             files["generated.png"] = ("image/png", _tiny_png(64, 48))
             files["generated.wav"] = ("audio/wav", _tiny_wav(8000))
             files["truncated.png"] = ("image/png", _tiny_png(64, 48)[:40])
+            files["generated.mp4"] = ("video/mp4", b"\x00\x00\x00\x18ftypmp42" + bytes(4096))
         return files
 
     # ---- pages ---------------------------------------------------------------------------

@@ -137,13 +137,12 @@ def _media_page(site: TestSite, host: Host, path: str) -> Response:
     head = body = ""
     images, audio, video = by_kind["image"], by_kind["audio"], by_kind["video"]
     if path == "/gallery.html" and images:
-        head = f'<meta property="og:image" content="{m(images[0])}">\n'
-        body += f'<img src="{m(images[0])}" alt="A picture for the gallery">\n'
-        if len(images) > 1:
-            body += f'<figure><img src="{m(images[1])}" alt="Second picture"><figcaption>Caption of the second picture</figcaption></figure>\n'
-        if len(images) > 2:
-            body += f'<img srcset="{m(images[2])} 1x, {m(images[-1])} 2x" alt="Responsive picture">\n'
-            body += f'<picture><source srcset="{m(images[2])}" type="image/png"><img src="{m(images[-1])}" alt="Picture element"></picture>\n'
+        pick = lambda i: images[i % len(images)]  # noqa: E731
+        head = f'<meta property="og:image" content="{m(pick(0))}">\n'
+        body += f'<img src="{m(pick(0))}" alt="A picture for the gallery">\n'
+        body += f'<figure><img src="{m(pick(1))}" alt="Second picture"><figcaption>Caption of the second picture</figcaption></figure>\n'
+        body += f'<img srcset="{m(pick(2))} 1x, {m(pick(-1))} 2x" alt="Responsive picture">\n'
+        body += f'<picture><source srcset="{m(pick(3))}" type="image/png"><img src="{m(pick(-1))}" alt="Picture element"></picture>\n'
     if path == "/audio.html" and audio:
         sources = "".join(f'<source src="{m(n)}" type="{site.media_files[n][0]}">' for n in audio[:2])
         body += f"<figure><audio controls>{sources}</audio><figcaption>Listen to the recording</figcaption></figure>\n"
