@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from scrapy.exceptions import IgnoreRequest
+from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.resolver import CachingThreadedResolver
 from twisted.internet import defer
 from twisted.internet.error import DNSLookupError
@@ -107,19 +108,33 @@ class GuardedResolver(CachingThreadedResolver):
 
 
 class AddressGuardMiddleware:
-    """Downloader middleware applying the guard to IP-literal hosts (which skip DNS)."""
+    """Downloader middleware that applies the guard before anything else is sent.
 
-    def __init__(self, guard: AddressGuard, stats: Any) -> None:
+    IP-literal hosts never reach a resolver in Twisted, so they are checked here;
+    names are resolved here through the installed resolver (its cache then serves
+    the real connection), so a refusal surfaces as one :class:`AddressRefused`
+    instead of a retried DNS error, and before a robots.txt fetch is attempted.
+    """
+
+    def __init__(self, guard: AddressGuard) -> None:
         self.guard = guard
-        self.stats = stats
 
     @classmethod
     def from_crawler(cls, crawler: "Crawler") -> "AddressGuardMiddleware":
-        return cls(AddressGuard(crawler.settings.getlist("OWD_ALLOW_NETWORKS")), crawler.stats)
+        return cls(AddressGuard(crawler.settings.getlist("OWD_ALLOW_NETWORKS")))
 
-    def process_request(self, request: "Request", spider: "Spider | None" = None) -> None:
+    async def process_request(self, request: "Request", spider: "Spider | None" = None) -> None:
         host = host_of(request.url)
         if is_ip_literal(host):
             kind = self.guard.refusal(host)
             if kind:
                 raise AddressRefused(f"{host} is a {kind} address not allow-listed")
+            return
+        from twisted.internet import reactor
+
+        try:
+            await maybe_deferred_to_future(reactor.resolve(host))  # type: ignore[attr-defined]
+        except AddressRefused:
+            raise
+        except (DNSLookupError, OSError):
+            return  # not our verdict: the download itself reports the DNS failure

@@ -62,6 +62,7 @@ def scrapy_settings(cfg: CampaignConfig, warc_dir: Path, worker: str = "w0") -> 
         "DOWNLOADER_MIDDLEWARES": {
             "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
             "crawler.resolver.AddressGuardMiddleware": 50,
+            "crawler.redirects.RedirectSeenMiddleware": 60,
             "crawler.robots_middleware.RobotsMiddleware": 100,
             "crawler.warc_middleware.WarcWriterMiddleware": 950,
         },

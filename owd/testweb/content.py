@@ -315,8 +315,8 @@ class TestSite:
         if host.kind == "robots" and host.variant == "rules":
             body = (
                 "# owd test web\n"
-                "User-agent: *\nDisallow: /private/\nDisallow: /tmp/\nAllow: /tmp/ok\nCrawl-delay: 0.2\n\n"
-                "User-agent: owd-bot\nDisallow: /private/\nDisallow: /no-owd/\nCrawl-delay: 0.2\n\n"
+                "User-agent: *\nDisallow: /private/\nDisallow: /tmp/\nAllow: /tmp/ok\nCrawl-delay: 0.5\n\n"
+                "User-agent: owd-bot\nDisallow: /private/\nDisallow: /no-owd/\nCrawl-delay: 0.5\n\n"
                 f"Sitemap: {self.url(host.name, '/sitemap.xml')}\n"
             )
             return 200, body.encode()

@@ -290,7 +290,7 @@ def respond(site: TestSite, host: Host, path: str, query: str, accept_gzip: bool
         resp = Response(404, [("Content-Type", "text/html; charset=utf-8")], b"<html><body>not found</body></html>")
 
     _add_compliance_signals(site, host, path, resp)
-    if accept_gzip and resp.status == 200 and len(resp.body) > 1024 and resp.truncate_to is None \
+    if accept_gzip and resp.status == 200 and 1024 < len(resp.body) < 2**20 and resp.truncate_to is None \
             and not any(k.lower() == "content-encoding" for k, _ in resp.headers):
         resp.body = gzip.compress(resp.body, mtime=0)
         resp.headers.append(("Content-Encoding", "gzip"))

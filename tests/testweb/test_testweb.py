@@ -113,7 +113,7 @@ def test_committed_host_table_and_demo_seeds_match_the_generator() -> None:
 
 def test_robots_variants(testweb: TestWebServer) -> None:
     status, _, body = get(testweb, "robots.owdtest.eu", "/robots.txt")
-    assert status == 200 and b"Disallow: /private/" in body and b"Crawl-delay: 0.2" in body
+    assert status == 200 and b"Disallow: /private/" in body and b"Crawl-delay: 0.5" in body
     assert get(testweb, "robots-404.owdtest.eu", "/robots.txt")[0] == 404
     assert get(testweb, "robots-5xx.owdtest.eu", "/robots.txt")[0] == 503
     status, _, body = get(testweb, "robots-broken.owdtest.eu", "/robots.txt")

@@ -1,0 +1,48 @@
+"""Redirect targets go through the same seen-set and scope as links.
+
+Scrapy's RedirectMiddleware re-schedules the target as a new request; without
+this check a redirect to a page already fetched (or queued) would fetch it a
+second time, and a redirect could leave the campaign's scope.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from scrapy.exceptions import IgnoreRequest
+
+from crawler.urls import canonical_url
+
+if TYPE_CHECKING:
+    from scrapy import Request, Spider
+    from scrapy.crawler import Crawler
+
+__all__ = ["RedirectSeenMiddleware"]
+
+
+class RedirectSeenMiddleware:
+    def __init__(self, crawler: "Crawler") -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: "Crawler") -> "RedirectSeenMiddleware":
+        return cls(crawler)
+
+    def process_request(self, request: "Request", spider: "Spider | None" = None) -> None:
+        if not request.meta.get("redirect_urls") or request.meta.get("owd_redirect_checked") == request.url:
+            return
+        spider = spider or self.crawler.spider
+        seen, scope = getattr(spider, "seen", None), getattr(spider, "scope", None)
+        if seen is None or scope is None:
+            return
+        canon = canonical_url(request.url)
+        stats = self.crawler.stats
+        if canon in seen:
+            stats.inc_value("redirects/to_seen")
+            raise IgnoreRequest(f"redirect to an already seen URL: {request.url}")
+        reason = scope.in_scope(canon)
+        if reason:
+            stats.inc_value(f"redirects/out_of_scope/{reason}")
+            raise IgnoreRequest(f"redirect out of scope ({reason}): {request.url}")
+        seen.add(canon)
+        request.meta["owd_redirect_checked"] = request.url

@@ -1,0 +1,160 @@
+"""End-to-end crawls of the local test web with `owd crawl` (a real Scrapy process)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from fastwarc.warc import ArchiveIterator, WarcRecordType
+
+from owd.testweb import LogEntry, TestSite, TestWebServer, free_port, read_request_log
+from owd.testweb.campaign import write_testweb_campaign
+from tests.conftest import run_owd
+
+DELAY = 0.2
+# Timestamps are taken when the server reads a request; scheduling jitter on either
+# side (2 cores shared by crawler and server) can make one gap look this much shorter.
+# Scrapy spaces the *dequeue* times of a host's requests by the delay. On the wire
+# a request can leave late when the crawler's reactor is busy parsing a big page,
+# which makes that gap longer and the next one shorter by the same amount. So the
+# log is checked for what politeness means: no burst (no single gap under half the
+# delay), no two consecutive gaps together under 2 delays (20% slack) and a mean
+# gap of at least the delay (5% slack).
+MIN_GAP_SHARE = 0.5
+PAIR_SLACK = 0.2
+MEAN_SLACK = 0.05
+PER_HOST = 2
+RETRIED_STATUSES = {429, 500, 502, 503, 504}
+
+
+@dataclass
+class Crawl:
+    site: TestSite
+    log: list[LogEntry]
+    warcs: list[Path]
+    stats: dict[str, object]
+    stdout: str
+
+
+def crawl(tmp: Path, **overrides: object) -> Crawl:
+    site = TestSite(port=free_port(), pages_per_host=4, real_pages=8)
+    overrides.setdefault("politeness", {"delay": DELAY, "concurrency_per_host": PER_HOST, "concurrency": 64,
+                                        "autothrottle": False})
+    config = write_testweb_campaign(site, tmp, **overrides)
+    log_path = tmp / "requests.jsonl"
+    with TestWebServer(site, log_path):
+        result = run_owd("crawl", str(config), "--log-level", "WARNING", timeout=400)
+    assert result.returncode == 0, result.stderr[-3000:]
+    data = tmp / "data" / "tw"
+    stats = json.loads((data / "crawl" / "w0" / "stats.json").read_text())
+    log = read_request_log(log_path) if log_path.exists() else []
+    return Crawl(site, log, sorted((data / "warc" / "w0").glob("*.warc.gz")), stats, result.stdout)
+
+
+@pytest.fixture(scope="module")
+def demo_crawl(tmp_path_factory: pytest.TempPathFactory) -> Crawl:
+    return crawl(tmp_path_factory.mktemp("crawl"))
+
+
+def _urls(site: TestSite, entries: list[LogEntry]) -> list[str]:
+    return [site.url(e.host, e.path) for e in entries]
+
+
+def test_fetches_every_in_scope_allowed_page_and_no_disallowed_one(demo_crawl: Crawl) -> None:
+    site = demo_crawl.site
+    fetched = set(_urls(site, [e for e in demo_crawl.log if e.status == 200]))
+    expected = site.expected_pages()
+    missing = expected - fetched
+    assert not missing, sorted(missing)[:20]
+    requested = _urls(site, demo_crawl.log)
+    assert not [u for u in requested if "//robots.owdtest.eu" in u and ("/private/" in u or "/no-owd/" in u)]
+    assert [u for u in requested if "robots-5xx" in u and not u.endswith("/robots.txt")] == []
+
+
+def test_no_url_fetched_twice_except_retries(demo_crawl: Crawl) -> None:
+    by_url: dict[str, list[LogEntry]] = defaultdict(list)
+    for e in demo_crawl.log:
+        by_url[e.url_key].append(e)
+    for key, entries in by_url.items():
+        if len(entries) == 1:
+            continue
+        earlier = entries[:-1]
+        # A repeat is legitimate only when the earlier attempt failed in a retryable way.
+        assert all(e.status in RETRIED_STATUSES or key.endswith("/truncated.html") or key.endswith("/hang.html")
+                   for e in earlier), (key, [(e.status, e.t) for e in entries])
+
+
+def test_per_host_delay_and_concurrency_respected(demo_crawl: Crawl) -> None:
+    by_host: dict[str, list[LogEntry]] = defaultdict(list)
+    for e in demo_crawl.log:
+        by_host[e.ip].append(e)
+    for ip, entries in by_host.items():
+        entries.sort(key=lambda e: e.t)
+        host = demo_crawl.site.by_ip[ip].name
+        floor = 0.5 if host == "robots.owdtest.eu" else DELAY  # robots.txt Crawl-delay there
+        gaps = [b.t - a.t for a, b in zip(entries, entries[1:])]
+        if gaps:
+            assert min(gaps) >= floor * MIN_GAP_SHARE, (host, min(gaps))
+            pairs = [a + b for a, b in zip(gaps, gaps[1:])]
+            assert not pairs or min(pairs) >= 2 * floor * (1 - PAIR_SLACK), (host, min(pairs), gaps)
+            assert sum(gaps) / len(gaps) >= floor * (1 - MEAN_SLACK), (host, gaps)
+        # concurrency: at no time more than PER_HOST requests in flight for one host
+        events = sorted([(e.t, 1) for e in entries] + [(e.t_end, -1) for e in entries])
+        level = peak = 0
+        for _, step in events:
+            level += step
+            peak = max(peak, level)
+        assert peak <= PER_HOST, (host, peak)
+
+
+def test_every_warc_passes_warcio_check_and_fastwarc_digests(demo_crawl: Crawl) -> None:
+    assert demo_crawl.warcs
+    for path in demo_crawl.warcs:
+        check = subprocess.run([sys.executable, "-m", "warcio.cli", "check", "-v", str(path)],
+                               capture_output=True, text=True)
+        assert check.returncode == 0, check.stdout[-2000:] + check.stderr[-2000:]
+        types: Counter[str] = Counter()
+        with open(path, "rb") as fh:
+            for rec in ArchiveIterator(fh, parse_http=False):
+                types[rec.headers.get("WARC-Type")] += 1
+                assert rec.verify_block_digest(consume=False), rec.headers.get("WARC-Target-URI")
+                if rec.record_type == WarcRecordType.response:
+                    rec.parse_http()
+                    assert rec.verify_payload_digest(consume=False), rec.headers.get("WARC-Target-URI")
+        assert types["warcinfo"] == 1
+        assert types["request"] == types["response"] == types["metadata"] > 100
+
+
+def test_cdxj_finds_every_response(demo_crawl: Crawl) -> None:
+    from crawler.cdxj import lookup
+
+    for path in demo_crawl.warcs:
+        cdxj = path.with_name(path.name + ".cdxj")
+        with open(path, "rb") as fh:
+            for rec in ArchiveIterator(fh, record_types=WarcRecordType.response, parse_http=False):
+                url = rec.headers.get("WARC-Target-URI")
+                hits = lookup(cdxj, url)
+                assert any(h.offset == rec.stream_pos for h in hits), url
+
+
+def test_stats_count_refusals_and_errors(demo_crawl: Crawl) -> None:
+    s = demo_crawl.stats
+    assert s.get("robots/disallowed", 0) >= 2
+    assert s.get("scope/refused/domain", 0) > 0  # real pages link to their original sites
+    assert s.get("errors/http_404", 0) >= 1
+    assert s.get("errors/DownloadTimeoutError", 0) >= 1  # /hang.html
+    assert s.get("media/fetched/image", 0) >= 1
+
+
+def test_address_guard_refuses_the_test_web_when_not_allow_listed(tmp_path: Path) -> None:
+    result = crawl(tmp_path, network={"allow_networks": []})
+    assert result.log == [], "nothing on a loopback address may be fetched"
+    seeds = len(result.site.seed_urls()) + 1  # + the sitemap index
+    assert result.stats.get("guard/refused", 0) >= seeds, result.stats
+    assert not result.warcs
