@@ -15,11 +15,19 @@ from typing import Any
 
 from scrapy.crawler import CrawlerProcess
 
+from crawler.frontier import ResumeState, load_resume_state
 from crawler.settings import scrapy_settings
 from crawler.spider import CampaignSpider
+from crawler.warc import iter_fetched_urls, repair_directory
 from owd.config import CampaignConfig
 
-__all__ = ["CrawlSummary", "run_crawl", "campaign_paths"]
+__all__ = ["CrawlSummary", "CrawlStateExists", "run_crawl", "campaign_paths", "prepare_resume"]
+
+log = logging.getLogger(__name__)
+
+
+class CrawlStateExists(Exception):
+    """A fresh crawl was asked for where a previous one left state behind."""
 
 
 @dataclass
@@ -47,12 +55,41 @@ def campaign_paths(cfg: CampaignConfig, worker: str = "w0") -> dict[str, Path]:
     return {"root": root, "warc": root / "warc" / worker, "crawl": root / "crawl" / worker}
 
 
-def run_crawl(cfg: CampaignConfig, worker: str = "w0", log_level: str = "INFO",
+def prepare_resume(paths: dict[str, Path]) -> tuple[ResumeState, dict[str, int]]:
+    """Repair unfinished WARC files and rebuild the frontier from the journal."""
+    repaired = repair_directory(paths["warc"])
+    facts = {
+        "resume/warc_repaired": sum(1 for r in repaired if r.status == "truncated"),
+        "resume/warc_intact": sum(1 for r in repaired if r.status == "intact"),
+        "resume/warc_set_aside": sum(1 for r in repaired if r.status == "corrupt"),
+        "resume/warc_bytes_dropped": sum(r.bytes_dropped for r in repaired),
+    }
+    state = load_resume_state(paths["crawl"], iter_fetched_urls(paths["warc"]))
+    facts.update({
+        "resume/pending": len(state.pending),
+        "resume/done_before": state.done,
+        "resume/refetch_in_flight": state.refetch_in_flight,
+        "resume/journal_torn_lines": state.torn_lines,
+    })
+    return state, facts
+
+
+def run_crawl(cfg: CampaignConfig, worker: str = "w0", log_level: str = "INFO", resume: bool = False,
               extra_settings: dict[str, Any] | None = None) -> CrawlSummary:
-    """Crawl the campaign with one Scrapy process; return its stats and WARC files."""
+    """Crawl the campaign with one Scrapy process; return its stats and WARC files.
+
+    ``resume`` continues a stopped or killed crawl: unfinished WARC files are
+    repaired (or set aside), and the journal's unfinished URLs are requested again.
+    """
     paths = campaign_paths(cfg, worker)
+    has_state = (paths["crawl"] / "frontier.jsonl").exists() or any(paths["warc"].glob("*.warc.gz*"))
+    if has_state and not resume:
+        raise CrawlStateExists(
+            f"{paths['root']} already holds a crawl of campaign {cfg.campaign!r}; "
+            "use --resume to continue it, or remove that folder to start afresh")
     paths["warc"].mkdir(parents=True, exist_ok=True)
     paths["crawl"].mkdir(parents=True, exist_ok=True)
+    state, facts = prepare_resume(paths) if resume else (ResumeState(), {})
     settings = scrapy_settings(cfg, paths["warc"], worker)
     settings["LOG_LEVEL"] = log_level
     settings["LOG_INSTALL_ROOT_HANDLER"] = log_level != "NONE"
@@ -62,9 +99,11 @@ def run_crawl(cfg: CampaignConfig, worker: str = "w0", log_level: str = "INFO",
         logging.getLogger("scrapy").setLevel(logging.CRITICAL)
     crawler = process.create_crawler(CampaignSpider)
     started = time.time()
-    process.crawl(crawler, campaign=cfg, worker=worker)
+    process.crawl(crawler, campaign=cfg, worker=worker, journal_dir=paths["crawl"], resume=state)
     process.start()
     seconds = time.time() - started
+    for key, value in facts.items():
+        crawler.stats.set_value(key, value)
     stats = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in crawler.stats.get_stats().items()}
     (paths["crawl"] / "stats.json").write_text(json.dumps(stats, indent=1, sort_keys=True, default=str))
     warcs = sorted(paths["warc"].glob("*.warc.gz"))

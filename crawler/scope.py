@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Iterable
 from urllib.parse import parse_qsl, urlsplit
 
 from crawler.urls import host_of, registered_domain, trap_reason
@@ -48,6 +49,15 @@ class Scope:
             max_url_length=cfg.limits.max_url_length,
             max_query_params=cfg.limits.max_query_params,
         )
+
+    def restore(self, admitted: Iterable[str]) -> None:
+        """Count pages admitted by an earlier run of the campaign against the caps."""
+        for url in admitted:
+            host = host_of(url)
+            self.per_host[host] += 1
+            self.admitted += 1
+            if trap_reason(url) == "calendar":
+                self.calendar_per_host[host] += 1
 
     def in_scope(self, url: str) -> str | None:
         """Static checks (no counting): the refusal reason, or None."""

@@ -13,10 +13,11 @@ from typing import Any, AsyncIterator, Iterator
 
 import scrapy
 from scrapy.http import Response, TextResponse
-from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
+from scrapy.utils.sitemap import Sitemap
 from twisted.python.failure import Failure
 
 from crawler.focus import TopicScorer
+from crawler.frontier import Journal, ResumeState
 from crawler.links import media_kind_of_url, media_refs, page_links
 from crawler.scope import Scope
 from crawler.urls import canonical_url
@@ -41,8 +42,8 @@ class CampaignSpider(scrapy.Spider):
 
     name = "owd"
 
-    def __init__(self, campaign: CampaignConfig, worker: str = "w0", seen: set[str] | None = None,
-                 frontier: list[dict[str, Any]] | None = None, **kwargs: Any) -> None:
+    def __init__(self, campaign: CampaignConfig, worker: str = "w0", journal_dir: Path | None = None,
+                 resume: ResumeState | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.campaign = campaign
         self.worker = worker
@@ -52,17 +53,30 @@ class CampaignSpider(scrapy.Spider):
         self.scope = Scope.from_campaign(campaign, self.seed_urls + campaign.seeds.sitemaps)
         self.scorer = TopicScorer.from_config(campaign.focus)
         self.media_kinds = set(campaign.media.kinds)
-        self.seen: set[str] = seen if seen is not None else set()
-        self.resume_frontier = frontier or []
+        self.resume = resume or ResumeState()
+        self.seen: set[str] = set(self.resume.seen)
+        self.scope.restore(self.resume.admitted_pages)
+        self.journal = Journal(journal_dir) if journal_dir is not None else None
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> "CampaignSpider":
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider._close_journal, signal=scrapy.signals.spider_closed)
+        return spider
+
+    def _close_journal(self, spider: scrapy.Spider) -> None:
+        if self.journal is not None:
+            self.journal.close()
 
     # ---- seeds ---------------------------------------------------------------------------
     async def start(self) -> AsyncIterator[scrapy.Request]:
-        for entry in self.resume_frontier:
+        for entry in self.resume.pending:
             yield self._request(entry["url"], entry["depth"], entry.get("via"), entry.get("score", 0.0),
-                                kind=entry.get("kind", "page"), check_seen=False)
+                                kind=entry.get("kind", "page"))
         for url in self.campaign.seeds.sitemaps:
-            yield scrapy.Request(url, callback=self.parse_sitemap, errback=self.on_error,
-                                 meta={"owd_kind": "sitemap", "depth": 0, "via": "seed"}, dont_filter=True)
+            request = self._maybe_request(url, depth=0, via="seed", score=0.0, kind="sitemap")
+            if request is not None:
+                yield request
         for url in self.seed_urls:
             request = self._maybe_request(url, depth=0, via="seed", score=0.0)
             if request is not None:
@@ -71,7 +85,8 @@ class CampaignSpider(scrapy.Spider):
     # ---- requests --------------------------------------------------------------------------
     def _maybe_request(self, url: str, depth: int, via: str | None, score: float,
                        kind: str = "page") -> scrapy.Request | None:
-        """A request for ``url`` unless it was seen or is out of scope (each refusal counted)."""
+        """A request for ``url`` unless it was seen or is out of scope (each refusal counted).
+        Admitted URLs are journaled, so a resumed crawl neither loses nor repeats them."""
         try:
             canon = canonical_url(url)
         except ValueError:
@@ -84,19 +99,23 @@ class CampaignSpider(scrapy.Spider):
         if reason:
             self._count(f"scope/refused/{reason}")
             return None
-        return self._request(canon, depth, via, score, kind=kind, check_seen=False)
+        if self.journal is not None:
+            self.journal.admitted(canon, depth, via, score, kind)
+        return self._request(canon, depth, via, score, kind=kind)
 
-    def _request(self, url: str, depth: int, via: str | None, score: float, kind: str = "page",
-                 check_seen: bool = True) -> scrapy.Request:
-        if check_seen:
-            self.seen.add(url)
-        meta: dict[str, Any] = {"depth": depth, "via": via, "owd_kind": kind, "score": score}
-        if kind != "page":
-            cap = getattr(self.campaign.media, kind if kind in ("image", "audio", "video") else "image")
-            meta["download_maxsize"] = int(cap.max_bytes)
-        callback = self.parse if kind == "page" else self.parse_media
+    def _request(self, url: str, depth: int, via: str | None, score: float, kind: str = "page") -> scrapy.Request:
+        meta: dict[str, Any] = {"depth": depth, "via": via, "owd_kind": kind, "score": score, "owd_url": url}
+        if kind in ("image", "audio", "video"):
+            meta["download_maxsize"] = int(getattr(self.campaign.media, kind).max_bytes)
+        callback = {"page": self.parse, "sitemap": self.parse_sitemap}.get(kind, self.parse_media)
         return scrapy.Request(url, callback=callback, errback=self.on_error, meta=meta,
                               priority=self.scorer.priority(depth, score), dont_filter=True)
+
+    def _done(self, response_or_failure: Any, outcome: str) -> None:
+        request = getattr(response_or_failure, "request", None)
+        url = request.meta.get("owd_url") if request is not None else None
+        if url and self.journal is not None:
+            self.journal.done(url, outcome)
 
     def _count(self, key: str, n: int = 1) -> None:
         if self.crawler is not None and self.crawler.stats is not None:
@@ -104,6 +123,10 @@ class CampaignSpider(scrapy.Spider):
 
     # ---- callbacks ---------------------------------------------------------------------------
     def parse(self, response: Response, **kwargs: Any) -> Iterator[scrapy.Request]:
+        yield from self._follow_links(response)
+        self._done(response, "parsed")
+
+    def _follow_links(self, response: Response) -> Iterator[scrapy.Request]:
         self._count("pages/fetched")
         if not isinstance(response, TextResponse) or b"html" not in (response.headers.get("Content-Type") or b"html"):
             self._count("pages/not_html")
@@ -146,14 +169,14 @@ class CampaignSpider(scrapy.Spider):
     def parse_media(self, response: Response, **kwargs: Any) -> None:
         kind = response.meta.get("owd_kind", "media")
         self._count(f"media/fetched/{kind}")
+        self._done(response, "fetched")
 
     def parse_sitemap(self, response: Response, **kwargs: Any) -> Iterator[scrapy.Request]:
+        yield from self._sitemap_entries(response)
+        self._done(response, "parsed")
+
+    def _sitemap_entries(self, response: Response) -> Iterator[scrapy.Request]:
         body = response.body
-        if response.url.endswith("/robots.txt"):
-            for url in sitemap_urls_from_robots(response.text, base_url=response.url):
-                yield scrapy.Request(url, callback=self.parse_sitemap, errback=self.on_error,
-                                     meta={"owd_kind": "sitemap", "depth": 0, "via": response.url})
-            return
         try:
             sitemap = Sitemap(body)
         except Exception as exc:  # lxml raises a family of XML errors on broken sitemaps
@@ -165,8 +188,9 @@ class CampaignSpider(scrapy.Spider):
             if not loc:
                 continue
             if sitemap.type == "sitemapindex":
-                yield scrapy.Request(loc, callback=self.parse_sitemap, errback=self.on_error,
-                                     meta={"owd_kind": "sitemap", "depth": 0, "via": response.url})
+                req = self._maybe_request(loc, depth=0, via=response.url, score=0.0, kind="sitemap")
+                if req is not None:
+                    yield req
             else:
                 req = self._maybe_request(loc, depth=1, via=response.url, score=0.0)
                 if req is not None:
@@ -176,6 +200,7 @@ class CampaignSpider(scrapy.Spider):
         """Every failed request is counted by reason; the crawl goes on."""
         exc = failure.value
         name = type(exc).__name__
+        self._done(failure, f"failed:{name}")
         if name == "AddressRefused":
             self._count("guard/refused")
         elif name == "HttpError":

@@ -346,6 +346,9 @@ class WarcWriter:
         except BaseException:
             self._rollback(start)
             raise
+        # Hand the group to the kernel now: a SIGKILLed crawler loses only what is in
+        # Python's buffer, and the resume journal may already say "done" for it.
+        self._file.flush()
         offset, length = spans[index]
         main = records[index]
         date = main.rec_headers.get_header("WARC-Date")

@@ -32,9 +32,12 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def _cmd_crawl(args: argparse.Namespace) -> int:
     cfg = load_campaign(args.config)
-    from crawler.run import run_crawl
+    from crawler.run import CrawlStateExists, run_crawl
 
-    summary = run_crawl(cfg, worker=args.worker, log_level=args.log_level)
+    try:
+        summary = run_crawl(cfg, worker=args.worker, log_level=args.log_level, resume=args.resume)
+    except CrawlStateExists as exc:
+        raise UsageError(str(exc)) from None
     print(f"crawl finished in {summary.seconds:.1f}s: {summary.responses} responses, "
           f"{summary.pages} pages, {summary.bytes / 1e6:.1f} MB, {len(summary.warc_files)} WARC file(s) "
           f"in {summary.warc_files[0].parent if summary.warc_files else '-'}")
@@ -130,6 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("crawl", _cmd_crawl, "crawl a campaign and write WARC files")
     p.add_argument("config", help="campaign YAML file")
+    p.add_argument("--resume", action="store_true",
+                   help="continue a stopped or killed crawl (repairs unfinished WARC files, keeps the queue)")
     p.add_argument("--worker", default="w0", help="worker name (WARC folder and file prefix)")
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR", "NONE"])
 
