@@ -90,7 +90,7 @@ def run_crawl(cfg: CampaignConfig, worker: str = "w0", log_level: str = "INFO", 
     paths["warc"].mkdir(parents=True, exist_ok=True)
     paths["crawl"].mkdir(parents=True, exist_ok=True)
     state, facts = prepare_resume(paths) if resume else (ResumeState(), {})
-    settings = scrapy_settings(cfg, paths["warc"], worker)
+    settings = scrapy_settings(cfg, paths["warc"], worker, paths["crawl"])
     settings["LOG_LEVEL"] = log_level
     settings["LOG_INSTALL_ROOT_HANDLER"] = log_level != "NONE"
     settings.update(extra_settings or {})

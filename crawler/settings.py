@@ -19,7 +19,8 @@ def user_agent(cfg: CampaignConfig) -> str:
     return f"{cfg.politeness.user_agent} (+{cfg.politeness.contact_url})"
 
 
-def scrapy_settings(cfg: CampaignConfig, warc_dir: Path, worker: str = "w0") -> dict[str, Any]:
+def scrapy_settings(cfg: CampaignConfig, warc_dir: Path, worker: str = "w0",
+                    crawl_dir: Path | None = None) -> dict[str, Any]:
     p, lim, net = cfg.politeness, cfg.limits, cfg.network
     ua = user_agent(cfg)
     return {
@@ -38,6 +39,7 @@ def scrapy_settings(cfg: CampaignConfig, warc_dir: Path, worker: str = "w0") -> 
         "AUTOTHROTTLE_TARGET_CONCURRENCY": float(p.concurrency_per_host),
         "RETRY_HTTP_CODES": [500, 502, 503, 504, 522, 524, 408, 429],
         "RETRY_TIMES": 2,
+        "OWD_MAX_RETRY_AFTER": p.max_retry_after,
         # Limits
         "DOWNLOAD_MAXSIZE": int(lim.max_response_bytes),
         "DOWNLOAD_WARNSIZE": 0,
@@ -50,7 +52,9 @@ def scrapy_settings(cfg: CampaignConfig, warc_dir: Path, worker: str = "w0") -> 
         "SCHEDULER_PRIORITY_QUEUE": "scrapy.pqueues.DownloaderAwarePriorityQueue",
         "COOKIES_ENABLED": False,
         "TELNETCONSOLE_ENABLED": False,
-        "LOGSTATS_INTERVAL": 10.0,
+        "LOGSTATS_INTERVAL": 0,  # crawler.report prints a fuller progress line
+        "OWD_REPORT_PATH": str(crawl_dir / "report.json") if crawl_dir else None,
+        "OWD_PROGRESS_INTERVAL": 10.0,
         "LOG_LEVEL": "INFO",
         "LOG_INSTALL_ROOT_HANDLER": True,
         # Network: static host table, then the address guard.
@@ -59,12 +63,16 @@ def scrapy_settings(cfg: CampaignConfig, warc_dir: Path, worker: str = "w0") -> 
         "OWD_HOSTS_FILE": str(cfg.resolve(net.hosts_file)) if net.hosts_file else None,
         "OWD_STATIC_DNS_ONLY": net.static_dns_only,
         "OWD_ALLOW_NETWORKS": list(net.allow_networks),
+        "OWD_TDM_POLICY": p.tdm,
         "DOWNLOADER_MIDDLEWARES": {
             "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
             "crawler.resolver.AddressGuardMiddleware": 50,
             "crawler.redirects.RedirectSeenMiddleware": 60,
             "crawler.robots_middleware.RobotsMiddleware": 100,
+            "crawler.backoff.RetryAfterMiddleware": 560,
+            "crawler.report.CrawlReport": 940,
             "crawler.warc_middleware.WarcWriterMiddleware": 950,
+            "crawler.tdm_middleware.TdmMiddleware": 960,
         },
         # WARC
         "OWD_WARC_DIR": str(warc_dir),

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, AsyncIterator, Iterator
 
 import scrapy
+from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response, TextResponse
 from scrapy.utils.sitemap import Sitemap
 from twisted.python.failure import Failure
@@ -203,9 +204,12 @@ class CampaignSpider(scrapy.Spider):
         self._done(failure, f"failed:{name}")
         if name == "AddressRefused":
             self._count("guard/refused")
-        elif name == "HttpError":
+            return
+        if name == "HttpError":  # an IgnoreRequest subclass, but a real outcome: count it
             status = getattr(getattr(exc, "response", None), "status", "unknown")
             self._count(f"errors/http_{status}")
             return
+        if isinstance(exc, IgnoreRequest):
+            return  # a refusal (robots.txt, TDM, redirect): counted by the component that refused
         self._count(f"errors/{name}")
         log.debug("request failed: %s: %s", failure.request.url if hasattr(failure, "request") else "?", exc)

@@ -72,19 +72,23 @@ def run_demo(config_path: Path, keep: bool = False) -> int:
         server.stop()
 
     content = summarise_warcs(summary.warc_files)
-    stats = summary.stats
-    refusals = {k.split("/", 2)[-1]: v for k, v in stats.items() if k.startswith("robots/disallowed/")}
-    errors = {k.split("/", 1)[1]: v for k, v in stats.items() if k.startswith("errors/")}
+    report = json.loads((cfg.campaign_dir / "crawl" / "w0" / "report.json").read_text())
+    top_types = dict(list(report["by_content_type"].items())[:5])
+    tdm = {k: v for k, v in summary.stats.items() if k.startswith("tdm/reserved/")}
     print()
     print("owd demo summary")
-    print(f"  crawl       {summary.seconds:.1f} s, {summary.responses} responses from {content['hosts']} hosts, "
-          f"{summary.pages} HTML pages, {summary.bytes / 1e6:.2f} MB")
-    print(f"  WARC        {len(summary.warc_files)} file(s), {sum(p.stat().st_size for p in summary.warc_files) / 1e6:.2f} MB "
-          f"in {summary.warc_files[0].parent if summary.warc_files else '-'}; "
-          f"records by kind {content['kinds']}; bad digests {content['bad_digests']}")
-    print(f"  statuses    {content['statuses']}")
-    print(f"  robots      {int(stats.get('robots/disallowed', 0))} refused {refusals or ''}")
-    print(f"  errors      {errors or 'none'}")
+    print(f"  crawl       {summary.seconds:.1f} s, {report['responses']} responses from {len(report['by_host'])} hosts, "
+          f"{report['pages']} HTML pages, {report['bytes'] / 1e6:.2f} MB")
+    print(f"  WARC        {len(summary.warc_files)} file(s), "
+          f"{sum(p.stat().st_size for p in summary.warc_files) / 1e6:.2f} MB in "
+          f"{summary.warc_files[0].parent if summary.warc_files else '-'}; records by kind {content['kinds']}; "
+          f"bad digests {content['bad_digests']}")
+    print(f"  statuses    {report['by_status']}")
+    print(f"  types       {top_types}")
+    print(f"  robots      refused {sum(report['robots'].values())} {report['robots'] or ''}")
+    print(f"  TDM         reserved {sum(tdm.values())} {({k.rsplit('/', 1)[1]: v for k, v in tdm.items()}) or ''}")
+    print(f"  scope       refused {report['scope']}")
+    print(f"  errors      {report['errors'] or 'none'}")
     print(f"  test web    {server.requests_served} requests served, log in {log_path}")
     print("  next        extraction, language ID, dedup, search and pools arrive with issues 4-6")
     return 0 if summary.warc_files else 1

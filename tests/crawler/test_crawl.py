@@ -114,6 +114,14 @@ def test_per_host_delay_and_concurrency_respected(demo_crawl: Crawl) -> None:
         assert peak <= PER_HOST, (host, peak)
 
 
+def test_retry_after_pauses_the_host(demo_crawl: Crawl) -> None:
+    for path in ("/retry-after/1.html", "/flaky/1.html"):
+        hits = sorted((e for e in demo_crawl.log if e.host == "errors.owdtest.eu" and e.path == path), key=lambda e: e.t)
+        assert [e.status for e in hits] == [429 if "retry" in path else 503, 200], hits
+        assert hits[1].t - hits[0].t_end >= 0.95, "Retry-After: 1 must be honoured"
+    assert demo_crawl.stats.get("backoff/http_429") == 1 and demo_crawl.stats.get("backoff/http_503", 0) >= 1
+
+
 def test_every_warc_passes_warcio_check_and_fastwarc_digests(demo_crawl: Crawl) -> None:
     assert demo_crawl.warcs
     for path in demo_crawl.warcs:
@@ -151,6 +159,18 @@ def test_stats_count_refusals_and_errors(demo_crawl: Crawl) -> None:
     assert s.get("errors/http_404", 0) >= 1
     assert s.get("errors/DownloadTimeoutError", 0) >= 1  # /hang.html
     assert s.get("media/fetched/image", 0) >= 1
+
+
+def test_report_breaks_down_by_status_host_and_type(demo_crawl: Crawl) -> None:
+    report = json.loads((demo_crawl.warcs[0].parents[2] / "crawl" / "w0" / "report.json").read_text())
+    responses = int(demo_crawl.stats["downloader/response_count"])
+    assert report["responses"] == responses == sum(report["by_status"].values())
+    assert sum(h["responses"] for h in report["by_host"].values()) == responses
+    assert set(report["by_host"]) <= set(demo_crawl.site.by_name)
+    assert report["by_content_type"]["text/html"] > 100 and any(t.startswith("image/") for t in report["by_content_type"])
+    assert report["robots"]["parsed"] == demo_crawl.stats["robots/disallowed/parsed"]
+    assert report["errors"]["DownloadTimeoutError"] >= 1 and report["scope"]["domain"] > 0
+    assert report["bytes"] == sum(h["bytes"] for h in report["by_host"].values()) > 0
 
 
 def test_address_guard_refuses_the_test_web_when_not_allow_listed(tmp_path: Path) -> None:
