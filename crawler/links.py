@@ -32,6 +32,11 @@ class MediaRef:
     url: str
     kind: str  # image | audio | video | track
     alt: str | None = None
+    caption: str | None = None  # the enclosing <figure>'s <figcaption>
+    context: str | None = None  # text of the nearest enclosing block, for later alignment
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {"url": self.url, "kind": self.kind, "alt": self.alt, "caption": self.caption, "context": self.context}
 
 
 def media_kind_of_url(url: str) -> str | None:
@@ -59,38 +64,64 @@ def page_links(root: Any, base_url: str) -> Iterator[Link]:
         yield Link(urljoin(base, href), _text(el) if el.tag == "a" else (el.get("alt") or ""))
 
 
+_BLOCKS = {"p", "figure", "li", "td", "div", "section", "article", "main", "body"}
+
+
+def _caption_and_context(el: Any) -> tuple[str | None, str | None]:
+    caption = context = None
+    node = el.getparent()
+    while node is not None and (caption is None or context is None):
+        if node.tag == "figure" and caption is None:
+            cap = next(node.iter("figcaption"), None)
+            caption = _text(cap) or None if cap is not None else None
+        if node.tag in _BLOCKS and context is None:
+            context = _text(node) or None
+        node = node.getparent()
+    return caption, context
+
+
 def media_refs(root: Any, base_url: str) -> Iterator[MediaRef]:
-    """Images, audio, video and caption tracks referenced by the page."""
+    """Images, audio, video and caption tracks referenced by the page, with their
+    alt text, figure caption and surrounding text."""
+    for ref, el in _media_elements(root, base_url):
+        if el is None:
+            yield ref
+        else:
+            caption, context = _caption_and_context(el)
+            yield MediaRef(ref.url, ref.kind, ref.alt, caption, context)
+
+
+def _media_elements(root: Any, base_url: str) -> Iterator[tuple[MediaRef, Any]]:
     base = _base_href(root, base_url)
     for el in root.iter("img", "source", "audio", "video", "track", "meta", "a"):
         tag = el.tag
         if tag == "meta":
             prop = (el.get("property") or el.get("name") or "").lower()
             if prop in ("og:image", "og:image:url", "twitter:image"):
-                yield MediaRef(urljoin(base, el.get("content") or ""), "image")
+                yield MediaRef(urljoin(base, el.get("content") or ""), "image"), None
             elif prop in ("og:video", "og:video:url"):
-                yield MediaRef(urljoin(base, el.get("content") or ""), "video")
+                yield MediaRef(urljoin(base, el.get("content") or ""), "video"), None
             continue
         if tag == "a":
             href = (el.get("href") or "").strip()
             kind = media_kind_of_url(href) if href else None
             if kind:
-                yield MediaRef(urljoin(base, href), kind, _text(el) or None)
+                yield MediaRef(urljoin(base, href), kind, _text(el) or None), el
             continue
         parent = el.getparent()
         if tag == "img" or (tag == "source" and parent is not None and parent.tag == "picture"):
             alt = el.get("alt") if tag == "img" else None
             for url in _srcset_and_src(el):
-                yield MediaRef(urljoin(base, url), "image", alt)
+                yield MediaRef(urljoin(base, url), "image", alt), el
         elif tag in ("audio", "video"):
             if el.get("src"):
-                yield MediaRef(urljoin(base, el.get("src")), tag)
+                yield MediaRef(urljoin(base, el.get("src")), tag), el
             if tag == "video" and el.get("poster"):
-                yield MediaRef(urljoin(base, el.get("poster")), "image")
+                yield MediaRef(urljoin(base, el.get("poster")), "image"), el
         elif tag == "source" and parent is not None and parent.tag in ("audio", "video") and el.get("src"):
-            yield MediaRef(urljoin(base, el.get("src")), parent.tag)
+            yield MediaRef(urljoin(base, el.get("src")), parent.tag), el
         elif tag == "track" and el.get("src"):
-            yield MediaRef(urljoin(base, el.get("src")), "track")
+            yield MediaRef(urljoin(base, el.get("src")), "track"), el
 
 
 def _srcset_and_src(el: Any) -> list[str]:

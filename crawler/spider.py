@@ -19,7 +19,7 @@ from twisted.python.failure import Failure
 
 from crawler.focus import TopicScorer
 from crawler.frontier import Journal, ResumeState
-from crawler.links import media_kind_of_url, media_refs, page_links
+from crawler.links import MediaRef, media_kind_of_url, media_refs, page_links
 from crawler.scope import Scope
 from crawler.urls import canonical_url
 from owd.config import CampaignConfig
@@ -159,13 +159,27 @@ class CampaignSpider(scrapy.Spider):
             req = self._maybe_request(link.url, depth, response.url, score)
             if req is not None:
                 yield req
+        refs = list(media_refs(root, response.url))
+        if refs:
+            self._record_media_refs(response, refs)
         if self.media_kinds:
-            for ref in media_refs(root, response.url):
-                kind = "image" if ref.kind == "track" else ref.kind  # caption tracks ride with video
-                if (ref.kind == "track" and "video" in self.media_kinds) or ref.kind in self.media_kinds:
+            for ref in refs:
+                kind = "video" if ref.kind == "track" else ref.kind  # caption tracks ride with video
+                if kind in self.media_kinds:
                     req = self._maybe_request(ref.url, depth, response.url, 0.0, kind=kind)
                     if req is not None:
                         yield req
+
+    def _record_media_refs(self, response: Response, refs: list[MediaRef]) -> None:
+        """Write what media the page references (alt text, caption, surrounding text) as a
+        WARC metadata record that refers to the page's response record."""
+        writer = getattr(self.crawler, "owd_warc_writer", None)
+        if writer is None:
+            return
+        unique = list({(r.url, r.kind): r for r in refs}.values())
+        writer.write_metadata(response.url, {"kind": "media-refs", "media": [r.to_dict() for r in unique]},
+                              refers_to=(response.meta.get("warc") or {}).get("record_id"))
+        self._count("media/refs_recorded", len(unique))
 
     def parse_media(self, response: Response, **kwargs: Any) -> None:
         kind = response.meta.get("owd_kind", "media")
@@ -202,6 +216,8 @@ class CampaignSpider(scrapy.Spider):
         exc = failure.value
         name = type(exc).__name__
         self._done(failure, f"failed:{name}")
+        if name == "StopDownload":
+            return  # stopped on purpose (MIME allow-list, TDM reservation): counted by the stopper
         if name == "AddressRefused":
             self._count("guard/refused")
             return

@@ -332,8 +332,9 @@ class WarcWriter:
         lines = [start_line] + [n + b": " + v if v else n + b":" for n, v in pairs]
         return b"\r\n".join(lines) + b"\r\n\r\n"
 
-    def _write_group(self, records: list[Any], index: int, entry_args: dict[str, Any]) -> RecordLocation:
-        """Write records as one unit (rolled back on error); index ``records[index]``."""
+    def _write_group(self, records: list[Any], index: int, entry_args: dict[str, Any] | None) -> RecordLocation:
+        """Write records as one unit (rolled back on error); index ``records[index]`` in
+        the CDXJ unless ``entry_args`` is None (records nobody looks up by URL)."""
         self._ensure_open()
         assert self._file is not None and self._warc is not None and self._final is not None
         start = self._file.tell()
@@ -352,11 +353,12 @@ class WarcWriter:
         offset, length = spans[index]
         main = records[index]
         date = main.rec_headers.get_header("WARC-Date")
-        self._entries.append(make_entry(
-            url=main.rec_headers.get_header("WARC-Target-URI"), warc_date=date,
-            rec_type=main.rec_type,
-            payload_digest=main.rec_headers.get_header("WARC-Payload-Digest"),
-            offset=offset, length=length, filename=self._final.name, **entry_args))
+        if entry_args is not None:
+            self._entries.append(make_entry(
+                url=main.rec_headers.get_header("WARC-Target-URI"), warc_date=date,
+                rec_type=main.rec_type,
+                payload_digest=main.rec_headers.get_header("WARC-Payload-Digest"),
+                offset=offset, length=length, filename=self._final.name, **entry_args))
         loc = RecordLocation(self._final.name, self._final, offset, length,
                              main.rec_headers.get_header("WARC-Record-ID"), date)
         if self._file.tell() >= self.max_size:
@@ -391,6 +393,17 @@ class WarcWriter:
             warc_content_type="application/json",
             warc_headers_dict=self._headers("metadata", uri, date,
                                             extra={"WARC-Concurrent-To": concurrent_to}))
+
+    def write_metadata(self, url: str, metadata: Mapping[str, Any], *, refers_to: str | None = None,
+                       fetch_time: FetchTime = None) -> RecordLocation:
+        """Write a standalone ``metadata`` record about ``url`` (e.g. what a parsed page
+        references), linked to its response by ``WARC-Refers-To``; not in the CDXJ."""
+        uri, date = to_uri(url), _warc_date(fetch_time)
+        blob = json.dumps(dict(metadata), ensure_ascii=False, allow_nan=False).encode()
+        rec = self._ensure_open().create_warc_record(
+            uri, "metadata", payload=BytesIO(blob), length=len(blob), warc_content_type="application/json",
+            warc_headers_dict=self._headers("metadata", uri, date, extra={"WARC-Refers-To": refers_to}))
+        return self._write_group([rec], 0, None)
 
     def write_fetch(self, url: str, *, status: int, body: bytes, method: str = "GET",
                     request_headers: HeaderPairs = (), request_body: bytes = b"",

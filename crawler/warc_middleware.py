@@ -49,6 +49,9 @@ class WarcWriterMiddleware:
             fsync=s.getbool("OWD_WARC_FSYNC", True),
         )
         crawler.signals.connect(self.close, signal=signals.spider_closed)
+        # The spider adds metadata records about parsed pages (media references) to the
+        # same file; one writer per crawler, handed over explicitly here.
+        crawler.owd_warc_writer = self.writer  # type: ignore[attr-defined]
 
     @classmethod
     def from_crawler(cls, crawler: "Crawler") -> "WarcWriterMiddleware":
@@ -83,7 +86,8 @@ class WarcWriterMiddleware:
             http_version=response.protocol or "HTTP/1.1",
             truncated="disconnect" if "dataloss" in response.flags else None,
         )
-        meta["warc"] = {"file": location.filename, "offset": location.offset, "length": location.length}
+        meta["warc"] = {"file": location.filename, "offset": location.offset, "length": location.length,
+                        "record_id": location.record_id}
         self.stats.inc_value("warc/records", 3)
         self.stats.inc_value("warc/response_bytes", len(response.body))
         return response

@@ -143,6 +143,7 @@ def _media_page(site: TestSite, host: Host, path: str) -> Response:
         body += f'<figure><img src="{m(pick(1))}" alt="Second picture"><figcaption>Caption of the second picture</figcaption></figure>\n'
         body += f'<img srcset="{m(pick(2))} 1x, {m(pick(-1))} 2x" alt="Responsive picture">\n'
         body += f'<picture><source srcset="{m(pick(3))}" type="image/png"><img src="{m(pick(-1))}" alt="Picture element"></picture>\n'
+        body += f'<p>A picture that is really a web page: <img src="{m("not-an-image.jpg")}" alt="Mislabelled"></p>\n'
     if path == "/audio.html" and audio:
         sources = "".join(f'<source src="{m(n)}" type="{site.media_files[n][0]}">' for n in audio[:2])
         body += f"<figure><audio controls>{sources}</audio><figcaption>Listen to the recording</figcaption></figure>\n"
@@ -315,6 +316,8 @@ def _add_compliance_signals(site: TestSite, host: Host, path: str, resp: Respons
 def _media_file(site: TestSite, name: str) -> Response:
     if name == "captions.vtt":
         return Response(200, [("Content-Type", "text/vtt")], b"WEBVTT\n\n00:00.000 --> 00:02.000\nA bear.\n")
+    if name == "not-an-image.jpg":  # wrong MIME type for an image reference
+        return Response(200, [("Content-Type", "text/html; charset=utf-8")], b"<html><body>surprise</body></html>")
     if name == "huge.mp4":
         return Response(200, [("Content-Type", "video/mp4")], _huge_video())
     if name not in site.media_files:

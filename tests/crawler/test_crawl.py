@@ -131,13 +131,17 @@ def test_every_warc_passes_warcio_check_and_fastwarc_digests(demo_crawl: Crawl) 
         types: Counter[str] = Counter()
         with open(path, "rb") as fh:
             for rec in ArchiveIterator(fh, parse_http=False):
-                types[rec.headers.get("WARC-Type")] += 1
+                kind = rec.headers.get("WARC-Type")
+                if kind == "metadata" and rec.headers.get("WARC-Refers-To"):
+                    kind = "metadata-refers"  # what a parsed page referenced (media)
+                types[kind] += 1
                 assert rec.verify_block_digest(consume=False), rec.headers.get("WARC-Target-URI")
                 if rec.record_type == WarcRecordType.response:
                     rec.parse_http()
                     assert rec.verify_payload_digest(consume=False), rec.headers.get("WARC-Target-URI")
         assert types["warcinfo"] == 1
         assert types["request"] == types["response"] == types["metadata"] > 100
+        assert types["metadata-refers"] > 0
 
 
 def test_cdxj_finds_every_response(demo_crawl: Crawl) -> None:
@@ -159,6 +163,34 @@ def test_stats_count_refusals_and_errors(demo_crawl: Crawl) -> None:
     assert s.get("errors/http_404", 0) >= 1
     assert s.get("errors/DownloadTimeoutError", 0) >= 1  # /hang.html
     assert s.get("media/fetched/image", 0) >= 1
+    assert s.get("media/refused/mime/image", 0) >= 1  # not-an-image.jpg (and real pages' 404s) are text/html
+    assert s.get("media/refs_recorded", 0) >= 5
+
+
+def test_media_references_and_bytes_in_the_warc(demo_crawl: Crawl) -> None:
+    refs: list[dict[str, object]] = []
+    media_responses = set()
+    for path in demo_crawl.warcs:
+        with open(path, "rb") as fh:
+            for rec in ArchiveIterator(fh, record_types=WarcRecordType.metadata | WarcRecordType.response,
+                                       parse_http=False):
+                uri = rec.headers.get("WARC-Target-URI")
+                if rec.record_type == WarcRecordType.response and "/media/" in uri:
+                    media_responses.add(uri.rsplit("/", 1)[1])
+                elif rec.record_type == WarcRecordType.metadata and rec.headers.get("WARC-Refers-To"):
+                    body = json.loads(rec.reader.read())
+                    if body.get("kind") == "media-refs" and uri.endswith("/gallery.html"):
+                        refs = body["media"]  # type: ignore[assignment]
+    assert refs, "the gallery page's media references are recorded"
+    by_alt = {r["alt"]: r for r in refs if r["alt"]}
+    assert by_alt["Second picture"]["caption"] == "Caption of the second picture"
+    assert any(r["context"] and "really a web page" in str(r["context"]) for r in refs)
+    site = demo_crawl.site
+    small = {n for n, (mime, data) in site.media_files.items() if len(data) <= 5 * 2**20 and len(data) > 0}
+    referenced_images = {str(r["url"]).rsplit("/", 1)[1] for r in refs if r["kind"] == "image"}
+    assert referenced_images - {"not-an-image.jpg"} <= media_responses
+    assert "huge.mp4" not in media_responses and "not-an-image.jpg" not in media_responses
+    assert small & media_responses
 
 
 def test_report_breaks_down_by_status_host_and_type(demo_crawl: Crawl) -> None:
