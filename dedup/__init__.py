@@ -1,1 +1,24 @@
-"""owd stage package: dedup."""
+"""owd stage package: dedup. Exact and MinHash near-duplicate clustering, per language.
+
+``text`` (normalisation, exact hash) -> ``minhash`` (signatures, band hashes)
+-> ``steps`` (SignatureStep -> BucketStep -> ClusterStep -> apply_clusters).
+See :mod:`dedup.steps` for the files each step writes and how its memory grows.
+"""
+
+from dedup.minhash import MinhashConfig, bands, signature, theoretical_detection, tokenise
+from dedup.steps import BucketStep, ClusterStep, SignatureStep, apply_clusters
+from dedup.text import exact_hash, normalise
+
+__all__ = [
+    "MinhashConfig",
+    "normalise",
+    "exact_hash",
+    "tokenise",
+    "signature",
+    "bands",
+    "theoretical_detection",
+    "SignatureStep",
+    "BucketStep",
+    "ClusterStep",
+    "apply_clusters",
+]

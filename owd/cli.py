@@ -44,6 +44,20 @@ def _cmd_crawl(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_process(args: argparse.Namespace) -> int:
+    cfg = load_campaign(args.config)
+    from owd.process import campaign_warcs, process_campaign
+
+    if not campaign_warcs(cfg):
+        raise UsageError(f"no closed WARC files under {cfg.campaign_dir / 'warc'}: run `owd crawl {args.config}` first")
+    summary = process_campaign(cfg, force=args.force, progress=lambda line: print(line, flush=True))
+    print(f"process finished in {summary.seconds:.1f}s: {summary.shards_done} shard(s) processed, "
+          f"{summary.shards_skipped} already done; {summary.documents} documents, {summary.kept} kept, "
+          f"{summary.duplicates} in {summary.clusters} duplicate clusters; "
+          f"dropped {dict(summary.drop_reasons.most_common())}; output in {cfg.campaign_dir / 'docs'}")
+    return 0
+
+
 def _cmd_config_check(args: argparse.Namespace) -> int:
     for path in args.configs:
         cfg = load_campaign(path)
@@ -137,6 +151,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="continue a stopped or killed crawl (repairs unfinished WARC files, keeps the queue)")
     p.add_argument("--worker", default="w0", help="worker name (WARC folder and file prefix)")
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR", "NONE"])
+
+    p = command("process", _cmd_process, "turn a campaign's WARC files into documents (extract, langid, filters, PII, dedup)")
+    p.add_argument("config", help="campaign YAML file")
+    p.add_argument("--force", action="store_true", help="redo every shard and the dedup steps")
 
     p = command("config", lambda a: (a.sub_parser.print_help(), EXIT_MISUSE)[1], "check campaign files")
     config_sub = p.add_subparsers(dest="config_command", metavar="ACTION")

@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from extract.pii import PiiConfig
+from extract.quality import QualityConfig
 from owd.typed_config import ByteSize, ConfigError, build
 
 __all__ = [
@@ -30,6 +32,7 @@ __all__ = [
     "LimitsConfig",
     "NetworkConfig",
     "WarcConfig",
+    "ProcessConfig",
     "PoolConfig",
     "SiteConfig",
     "TestWebConfig",
@@ -189,6 +192,24 @@ class WarcConfig:
 
 
 @dataclass
+class ProcessConfig:
+    """``owd process``: extraction guards, language ID, quality signals, PII, dedup."""
+
+    max_html_bytes: ByteSize = ByteSize(5 * 2**20)  # per document, after decompression
+    doc_timeout: float = 20.0  # seconds of extraction per document before it is dropped
+    langid_top_k: int = 5
+    quality: QualityConfig = field(default_factory=QualityConfig)
+    pii: PiiConfig = field(default_factory=PiiConfig)
+    dedup_keep: Literal["first", "longest", "earliest"] = "first"
+
+    def check(self) -> None:
+        if self.langid_top_k < 1:
+            raise ValueError("langid_top_k: must be >= 1")
+        if self.doc_timeout < 0:
+            raise ValueError("doc_timeout: must be >= 0 (0 disables the guard)")
+
+
+@dataclass
 class PoolConfig:
     name: str
     description: str = ""
@@ -245,6 +266,7 @@ class CampaignConfig:
     media: MediaConfig = field(default_factory=MediaConfig)
     network: NetworkConfig = field(default_factory=NetworkConfig)
     warc: WarcConfig = field(default_factory=WarcConfig)
+    process: ProcessConfig = field(default_factory=ProcessConfig)
     pools: list[PoolConfig] = field(default_factory=list)
     sites: list[SiteConfig] = field(default_factory=list)
     testweb: TestWebConfig | None = None

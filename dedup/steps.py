@@ -1,0 +1,789 @@
+"""Near-duplicate clustering in three restartable steps, plus applying the result.
+
+::
+
+    SignatureStep  per shard   docs -> signatures/<shard>.parquet               (map)
+    BucketStep     global      signatures -> buckets/map/<shard>.parquet        (map: scatter band
+                                             buckets/edges/part-XXXXX.parquet    entries to partitions;
+                                                                                 reduce: group each
+                                                                                 partition -> edges)
+    ClusterStep    global      edges -> clusters.parquet                        (union-find)
+    apply_clusters per shard   docs + clusters.parquet -> docs with dup_cluster_* / drop_reason
+
+Documents are compared only within one language (``lang``; a missing language
+counts as ``"und"``). Two documents are joined by an edge when they share a
+band hash (a near-duplicate candidate) or their normalised texts are equal
+(the exact hash is bucketed as one more band). Clusters are the connected
+components of those edges; nothing re-checks the Jaccard of a candidate pair,
+as in FineWeb. Documents that already carry a ``drop_reason`` are left out by
+default, so a rejected page never becomes the kept copy of a cluster.
+
+Every file is written under a temporary name and renamed when complete, and
+carries in its Parquet metadata the fingerprint of the inputs it was made
+from; a rerun skips files whose fingerprint matches and redoes the others, so
+a killed run resumes and a rerun gives the same bytes. ``BucketStep.plan`` numbers
+documents globally (shards sorted by id, then row order), so every later file
+refers to a document by one uint64. That plan is the unit of consistency:
+adding a shard changes it, and the bucket and edge files are then rebuilt.
+
+The global steps are split the way a distributed run needs them: one
+:meth:`BucketStep.map_shard` task per signature file, one
+:meth:`BucketStep.reduce_partition` task per partition (band buckets as a
+shuffle), then one union-find.
+
+Memory, for D signed documents, B bands, N partitions and M documents that
+have at least one duplicate (bench/bench_dedup.py measures it; numbers are
+peak RSS above a warmed-up interpreter, 1M synthetic signatures, 50k-row
+shards, N = 64):
+
+* SignatureStep: independent of D. One write batch (``batch_size`` rows) plus
+  one document's shingles (at most ``max_words``; hashed ``batch_shingles`` x
+  B·r x 4 bytes at a time).
+* BucketStep map: O(rows of one shard): (B+1) entries of ~40 bytes while
+  sorting (tracemalloc 31 MB for 50k rows; +50-60 MB RSS).
+* BucketStep reduce: O((B+1)·D/N), the entries of one partition from all
+  shards, ~40 bytes each (10 MB for D = 1M; +20-40 MB RSS). Raise
+  ``num_partitions`` with D to keep it flat.
+* ClusterStep: O(M): the union-find parent array (int32 below 2^31 nodes) and
+  the doc id, length and fetch time of the M documents in any edge, plus one
+  chunk of ``edge_chunk`` edges (default max(1M, M), 8 bytes each), read one
+  edge file at a time; signature columns are read one shard at a time.
+  Documents without any edge cost nothing beyond that.
+  +19 MB RSS for M = 34k (D = 100k), +78 MB for M = 334k and +121 MB for
+  M = 750k (D = 1M, 20 % and 60 % copies): ~160 bytes per clustered document.
+* apply_clusters: O(docs of the shard + one batch of 1M cluster rows); it
+  reads the whole clusters file once per shard.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from dedup.minhash import MinhashConfig, bands, signature_of_words, words
+from dedup.text import exact_digest, normalise
+from owd.schema import Document
+
+__all__ = [
+    "SignatureStep",
+    "BucketStep",
+    "BucketPlan",
+    "ClusterStep",
+    "KeepPolicy",
+    "apply_clusters",
+    "signature_schema",
+    "CLUSTER_SCHEMA",
+    "EDGE_SCHEMA",
+    "UNDETERMINED_LANG",
+    "DUPLICATE_REASON",
+]
+
+log = logging.getLogger(__name__)
+
+KeepPolicy = Literal["first", "longest", "earliest"]
+KEEP_POLICIES: tuple[str, ...] = ("first", "longest", "earliest")
+UNDETERMINED_LANG = "und"
+DUPLICATE_REASON = "duplicate"
+
+_SHARD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=-]*$")
+_META_CONFIG = b"owd.dedup.config"
+_META_DIGEST = b"owd.dedup.digest"
+_META_PLAN = b"owd.dedup.plan"
+_META_ROW_GROUPS = b"owd.dedup.row_groups"
+_META_KEEP = b"owd.dedup.keep"
+_META_STATS = b"owd.dedup.stats"
+_UTC_MS = pa.timestamp("ms", tz="UTC")
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_APPLY_BATCH = 1 << 20
+
+EDGE_SCHEMA = pa.schema([pa.field("u", pa.uint64(), nullable=False), pa.field("v", pa.uint64(), nullable=False)])
+_ENTRY_SCHEMA = pa.schema([
+    pa.field("lang", pa.string(), nullable=False),
+    pa.field("band", pa.uint8(), nullable=False),
+    pa.field("key", pa.uint64(), nullable=False),
+    pa.field("doc", pa.uint64(), nullable=False),
+])
+CLUSTER_SCHEMA = pa.schema([
+    pa.field("doc_id", pa.string(), nullable=False),
+    pa.field("cluster_id", pa.string(), nullable=False),
+    pa.field("cluster_size", pa.int32(), nullable=False),
+    pa.field("keep", pa.bool_(), nullable=False),
+])
+
+
+def signature_schema(num_bands: int) -> pa.Schema:
+    """Columns of ``signatures/<shard>.parquet``: one row per signed document."""
+    return pa.schema(
+        [
+            pa.field("doc_id", pa.string(), nullable=False),
+            pa.field("lang", pa.string(), nullable=False),
+            pa.field("exact_hash", pa.string(), nullable=False),  # hex BLAKE2b-128 of the normalised text
+            pa.field("exact_key", pa.uint64(), nullable=False),  # its first 64 bits, bucketed as band B
+            pa.field("length", pa.int64(), nullable=False),  # characters of the original text
+            pa.field("fetch_time", _UTC_MS),
+        ]
+        + [pa.field(f"band_{i}", pa.uint64(), nullable=False) for i in range(num_bands)]
+    )
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _check_shard_id(shard_id: str) -> None:
+    if not _SHARD_ID.match(shard_id):
+        raise ValueError(f"shard id {shard_id!r} must match {_SHARD_ID.pattern} (it becomes a file name)")
+
+
+def _tmp_path(path: Path) -> Path:
+    # The pid keeps two attempts at the same output (a retried task) from
+    # writing one temporary file.
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def _metadata(path: Path) -> dict[bytes, bytes] | None:
+    """The Parquet key-value metadata of a file, or None if there is no readable file."""
+    if not path.is_file():
+        return None
+    try:
+        return dict(pq.ParquetFile(path).metadata.metadata or {})
+    except (OSError, pa.ArrowInvalid) as exc:
+        # Only complete files are renamed into place, so this is outside damage:
+        # say so and rebuild it rather than stop.
+        log.warning("dedup: unreadable %s (%s); rebuilding it", path, exc)
+        return None
+
+
+def _write_table(table: pa.Table, path: Path, metadata: dict[bytes, bytes]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp_path(path)
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
+    pq.write_table(table, tmp, compression="zstd")
+    tmp.replace(path)
+    return path
+
+
+def _epoch_ms(when: dt.datetime) -> int:
+    delta = when - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+
+
+def _mix64(x: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 64-bit finaliser, elementwise (wrapping uint64 arithmetic)."""
+    x = x ^ (x >> np.uint64(33))
+    x = x * np.uint64(0xFF51AFD7ED558CCD)
+    x = x ^ (x >> np.uint64(33))
+    x = x * np.uint64(0xC4CEB9FE1A85EC53)
+    out: np.ndarray = x ^ (x >> np.uint64(33))
+    return out
+
+
+def partition_of(keys: np.ndarray, band: int, num_partitions: int) -> np.ndarray:
+    """Partition of band-bucket keys: a function of (band, key) only, so a bucket never splits."""
+    with np.errstate(over="ignore"):
+        mixed = _mix64(keys.astype(np.uint64) ^ np.uint64((band + 1) * 0x9E3779B97F4A7C15 % 2**64))
+    return (mixed % np.uint64(num_partitions)).astype(np.int64)
+
+
+# --------------------------------------------------------------------------- signatures
+
+
+class SignatureStep:
+    """Map side: per shard, exact hash and MinHash band hashes of every document.
+
+    Writes ``<dedup_dir>/signatures/<shard_id>.parquet`` (:func:`signature_schema`).
+    Skips documents with a ``drop_reason`` (unless ``include_dropped``) and
+    documents without a word; both are counted in :attr:`stats`.
+    """
+
+    def __init__(self, dedup_dir: Path, config: MinhashConfig = MinhashConfig(), *,
+                 include_dropped: bool = False, batch_size: int = 10_000) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.dedup_dir = Path(dedup_dir)
+        self.config = config
+        self.include_dropped = include_dropped
+        self.batch_size = batch_size
+        self.schema = signature_schema(config.num_bands)
+        self.stats: collections.Counter[str] = collections.Counter()
+
+    def output_path(self, shard_id: str) -> Path:
+        """Where :meth:`run` writes the signatures of ``shard_id``."""
+        _check_shard_id(shard_id)
+        return self.dedup_dir / "signatures" / f"{shard_id}.parquet"
+
+    def run(self, shard_id: str, docs: Iterable[Document]) -> Path:
+        """Sign one shard; a complete file made with the same config is kept and ``docs`` not read."""
+        out = self.output_path(shard_id)
+        fingerprint = self.config.fingerprint().encode()
+        meta = _metadata(out)
+        if meta is not None and meta.get(_META_CONFIG) == fingerprint:
+            self.stats["shards_skipped_complete"] += 1
+            return out
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = _tmp_path(out)
+        shard_stats: collections.Counter[str] = collections.Counter()
+        try:
+            self._write(tmp, docs, fingerprint, shard_stats)
+        except BaseException:
+            # A failing input iterator (or a kill signal) must not leave a partial
+            # temporary file behind; nothing was renamed into place.
+            tmp.unlink(missing_ok=True)
+            raise
+        tmp.replace(out)
+        self.stats.update(shard_stats)
+        self.stats["shards_done"] += 1
+        log.info("dedup signatures %s: %s", shard_id, dict(shard_stats))
+        return out
+
+    def _write(self, tmp: Path, docs: Iterable[Document], fingerprint: bytes,
+               shard_stats: collections.Counter[str]) -> None:
+        digest = hashlib.blake2b(digest_size=16)
+        rows: dict[str, list[Any]] = {name: [] for name in self.schema.names}
+        with pq.ParquetWriter(tmp, self.schema, compression="zstd") as writer:
+            for doc in docs:
+                shard_stats["docs"] += 1
+                if doc.drop_reason is not None and not self.include_dropped:
+                    shard_stats["skipped_dropped"] += 1
+                    continue
+                if not self._add(doc, rows, shard_stats):
+                    shard_stats["skipped_no_words"] += 1
+                    continue
+                shard_stats["signed"] += 1
+                if len(rows["doc_id"]) >= self.batch_size:
+                    self._flush(writer, rows, digest)
+            self._flush(writer, rows, digest)
+            writer.add_key_value_metadata({
+                _META_CONFIG: fingerprint,
+                _META_DIGEST: digest.hexdigest().encode(),
+                _META_STATS: json.dumps(dict(sorted(shard_stats.items()))).encode(),
+            })
+
+    def _add(self, doc: Document, rows: dict[str, list[Any]], stats: collections.Counter[str]) -> bool:
+        text = doc.text or ""
+        norm = normalise(text)
+        tokens = words(norm)
+        if len(tokens) > self.config.max_words:
+            stats["truncated_words"] += 1
+        sig = signature_of_words(tokens, self.config)
+        if sig is None:
+            return False
+        exact = exact_digest(norm)
+        rows["doc_id"].append(doc.id)
+        rows["lang"].append(doc.lang or UNDETERMINED_LANG)
+        rows["exact_hash"].append(exact.hex())
+        rows["exact_key"].append(int.from_bytes(exact[:8], "little"))
+        rows["length"].append(len(text))
+        # Epoch milliseconds: pyarrow's conversion of aware datetimes imports pandas (0.3 s per process).
+        rows["fetch_time"].append(None if doc.fetch_time is None else _epoch_ms(doc.fetch_time))
+        for i, value in enumerate(bands(sig, self.config)):
+            rows[f"band_{i}"].append(value)
+        return True
+
+    def _flush(self, writer: pq.ParquetWriter, rows: dict[str, list[Any]], digest: Any) -> None:
+        if not rows["doc_id"]:
+            return
+        columns: dict[str, Any] = dict(rows)
+        columns["fetch_time"] = pa.array(rows["fetch_time"], pa.int64()).cast(_UTC_MS)
+        table = pa.Table.from_pydict(columns, schema=self.schema)
+        # The digest identifies the file's content for BucketStep's plan, so a
+        # shard re-signed with other documents invalidates downstream files.
+        digest.update("\0".join(rows["doc_id"]).encode("utf-8", "surrogatepass"))
+        digest.update("\0".join(rows["lang"]).encode("utf-8", "surrogatepass"))
+        for name in ["exact_key"] + [f"band_{i}" for i in range(self.config.num_bands)]:
+            digest.update(np.asarray(rows[name], dtype="<u8").tobytes())
+        writer.write_table(table)
+        for column in rows.values():
+            column.clear()
+
+
+# --------------------------------------------------------------------------- buckets
+
+
+@dataclass(frozen=True)
+class ShardPlan:
+    """One signature file in a :class:`BucketPlan`: its documents are ``offset .. offset+rows-1``."""
+
+    shard_id: str
+    rows: int
+    offset: int
+    digest: str
+
+
+@dataclass(frozen=True)
+class BucketPlan:
+    """The signature files a bucketing run covers, in global document order."""
+
+    config: str  # MinhashConfig fingerprint shared by all signature files
+    num_bands: int
+    num_partitions: int
+    shards: tuple[ShardPlan, ...]
+
+    @property
+    def fingerprint(self) -> str:
+        """Digest of the whole plan; stamped on every bucket, edge and cluster file."""
+        payload = json.dumps(dataclasses.asdict(self), sort_keys=True).encode()
+        return hashlib.blake2b(payload, digest_size=12).hexdigest()
+
+    @property
+    def num_docs(self) -> int:
+        return sum(s.rows for s in self.shards)
+
+    def to_json(self) -> str:
+        return json.dumps({**dataclasses.asdict(self), "fingerprint": self.fingerprint}, indent=1, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "BucketPlan":
+        raw = json.loads(text)
+        raw.pop("fingerprint", None)
+        raw["shards"] = tuple(ShardPlan(**s) for s in raw["shards"])
+        return cls(**raw)
+
+
+class BucketStep:
+    """Band buckets -> candidate edges, per language, in bounded memory.
+
+    Map (:meth:`map_shard`, one per signature file): every document contributes
+    one entry (lang, band, key, doc) per band plus one for its exact hash (band
+    index ``num_bands``); entries go to partition ``partition_of(key, band)``
+    and are written to ``buckets/map/<shard>.parquet`` as one row group per
+    partition. Reduce (:meth:`reduce_partition`, one per partition): read that
+    partition's row group from every map file, group by (lang, band, key), and
+    connect each bucket's members to its smallest document (a star, not all
+    pairs) into ``buckets/edges/part-XXXXX.parquet`` (u < v, global doc numbers).
+    """
+
+    def __init__(self, dedup_dir: Path, num_partitions: int = 64) -> None:
+        if not 1 <= num_partitions <= 99_999:
+            raise ValueError(f"num_partitions must be in 1..99999, got {num_partitions}")
+        self.dedup_dir = Path(dedup_dir)
+        self.num_partitions = num_partitions
+        self.stats: collections.Counter[str] = collections.Counter()
+
+    @property
+    def signatures_dir(self) -> Path:
+        return self.dedup_dir / "signatures"
+
+    @property
+    def buckets_dir(self) -> Path:
+        return self.dedup_dir / "buckets"
+
+    def map_path(self, shard_id: str) -> Path:
+        return self.buckets_dir / "map" / f"{shard_id}.parquet"
+
+    def edge_path(self, partition: int) -> Path:
+        return self.buckets_dir / "edges" / f"part-{partition:05d}.parquet"
+
+    def plan(self) -> BucketPlan:
+        """Number all signed documents and record the plan in ``buckets/plan.json``.
+
+        When the plan differs from the recorded one (a shard added, re-signed or
+        removed, another partition count), the bucket and edge files of the old
+        plan are deleted: they number documents differently.
+        """
+        files = sorted(self.signatures_dir.glob("*.parquet"))
+        if not files:
+            raise FileNotFoundError(f"no signature files in {self.signatures_dir}: run SignatureStep first")
+        shards, configs, offset, num_bands = [], set(), 0, None
+        for path in files:
+            meta = pq.ParquetFile(path).metadata
+            kv = meta.metadata or {}
+            if _META_CONFIG not in kv or _META_DIGEST not in kv:
+                raise ValueError(f"{path} is not a dedup signature file (no {_META_CONFIG.decode()} metadata)")
+            configs.add(kv[_META_CONFIG].decode())
+            bands_here = sum(1 for name in meta.schema.names if name.startswith("band_"))
+            if num_bands is not None and bands_here != num_bands:
+                raise ValueError(f"{path} has {bands_here} bands, other signature files {num_bands}")
+            num_bands = bands_here
+            shards.append(ShardPlan(path.stem, meta.num_rows, offset, kv[_META_DIGEST].decode()))
+            offset += meta.num_rows
+        if len(configs) > 1:
+            raise ValueError(f"signature files in {self.signatures_dir} were made with different MinhashConfigs "
+                             f"{sorted(configs)}; re-sign the shards with one config")
+        assert num_bands is not None
+        plan = BucketPlan(configs.pop(), num_bands, self.num_partitions, tuple(shards))
+        plan_file = self.buckets_dir / "plan.json"
+        if plan_file.is_file():
+            old = BucketPlan.from_json(plan_file.read_text())
+            if old == plan:
+                return plan
+            log.info("dedup buckets: plan changed (%d -> %d shards); rebuilding buckets", len(old.shards), len(shards))
+            for sub in ("map", "edges"):
+                shutil.rmtree(self.buckets_dir / sub, ignore_errors=True)
+        plan_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = _tmp_path(plan_file)
+        tmp.write_text(plan.to_json())
+        tmp.replace(plan_file)
+        return plan
+
+    def run(self) -> list[Path]:
+        """Plan, map every shard, reduce every partition; returns the edge files."""
+        plan = self.plan()
+        for shard in plan.shards:
+            self.map_shard(plan, shard)
+        return [self.reduce_partition(plan, k) for k in range(plan.num_partitions)]
+
+    def map_shard(self, plan: BucketPlan, shard: ShardPlan) -> Path:
+        """Scatter one signature file's band entries into per-partition row groups."""
+        out = self.map_path(shard.shard_id)
+        meta = _metadata(out)
+        if meta is not None and meta.get(_META_PLAN) == plan.fingerprint.encode():
+            self.stats["map_skipped_complete"] += 1
+            return out
+        cols = ["lang", "exact_key"] + [f"band_{i}" for i in range(plan.num_bands)]
+        table = pq.read_table(self.signatures_dir / f"{shard.shard_id}.parquet", columns=cols)
+        if table.num_rows != shard.rows:
+            raise ValueError(f"signature file of {shard.shard_id} changed under the plan; rerun BucketStep")
+        n = table.num_rows
+        doc = np.arange(shard.offset, shard.offset + n, dtype=np.uint64)
+        lang_codes = pc.dictionary_encode(table.column("lang").combine_chunks())
+        lang_idx = lang_codes.indices.to_numpy(zero_copy_only=False).astype(np.int32)
+        keys, parts, band_ids = [], [], []
+        for b in range(plan.num_bands + 1):
+            name = f"band_{b}" if b < plan.num_bands else "exact_key"
+            k = table.column(name).to_numpy()
+            keys.append(k)
+            parts.append(partition_of(k, b, plan.num_partitions))
+            band_ids.append(np.full(n, b, dtype=np.uint8))
+        del table
+        key = np.concatenate(keys)
+        part = np.concatenate(parts)
+        band = np.concatenate(band_ids)
+        del keys, parts, band_ids
+        reps = plan.num_bands + 1
+        order = np.argsort(part, kind="stable")
+        key, part, band = key[order], part[order], band[order]
+        docs = np.tile(doc, reps)[order]
+        langs = np.tile(lang_idx, reps)[order]
+        del order
+        bounds = np.searchsorted(part, np.arange(plan.num_partitions + 1))
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = _tmp_path(out)
+        row_groups: list[list[int]] = []
+        with pq.ParquetWriter(tmp, _ENTRY_SCHEMA, compression="zstd") as writer:
+            for p in range(plan.num_partitions):
+                lo, hi = int(bounds[p]), int(bounds[p + 1])
+                if lo == hi:
+                    continue
+                rg = pa.table({
+                    "lang": lang_codes.dictionary.take(pa.array(langs[lo:hi])).cast(pa.string()),
+                    "band": band[lo:hi], "key": key[lo:hi], "doc": docs[lo:hi],
+                }, schema=_ENTRY_SCHEMA)
+                writer.write_table(rg, row_group_size=hi - lo)
+                row_groups.append([p, len(row_groups)])
+            writer.add_key_value_metadata({_META_PLAN: plan.fingerprint.encode(),
+                                           _META_ROW_GROUPS: json.dumps(row_groups).encode()})
+        tmp.replace(out)
+        self.stats["map_done"] += 1
+        self.stats["entries"] += len(key)
+        return out
+
+    def reduce_partition(self, plan: BucketPlan, partition: int) -> Path:
+        """Group one partition's entries by (lang, band, key) into star edges."""
+        out = self.edge_path(partition)
+        meta = _metadata(out)
+        if meta is not None and meta.get(_META_PLAN) == plan.fingerprint.encode():
+            self.stats["reduce_skipped_complete"] += 1
+            return out
+        pieces = []
+        for shard in plan.shards:
+            path = self.map_path(shard.shard_id)
+            kv = _metadata(path)
+            if kv is None or kv.get(_META_PLAN) != plan.fingerprint.encode():
+                raise FileNotFoundError(f"bucket map file {path} is missing or stale: run map_shard first")
+            row_groups = dict(json.loads(kv[_META_ROW_GROUPS]))
+            if partition in row_groups:
+                pieces.append(pq.ParquetFile(path).read_row_group(row_groups[partition]))
+        u, v, stats = _star_edges(pa.concat_tables(pieces) if pieces else _ENTRY_SCHEMA.empty_table())
+        del pieces
+        edges = pa.table({"u": u, "v": v}, schema=EDGE_SCHEMA)
+        _write_table(edges, out, {_META_PLAN: plan.fingerprint.encode(),
+                                  _META_STATS: json.dumps(stats, sort_keys=True).encode()})
+        self.stats["reduce_done"] += 1
+        self.stats.update({f"reduce_{k}": v for k, v in stats.items()})
+        return out
+
+
+def _star_edges(entries: pa.Table) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+    """Unique (first member, other member) pairs of every bucket with more than one member."""
+    n = entries.num_rows
+    if n == 0:
+        empty = np.empty(0, dtype=np.uint64)
+        return empty, empty, {"entries": 0, "buckets_shared": 0, "edges": 0}
+    lang = pc.dictionary_encode(entries.column("lang").combine_chunks()).indices.to_numpy(zero_copy_only=False)
+    band = entries.column("band").to_numpy()
+    key = entries.column("key").to_numpy()
+    doc = entries.column("doc").to_numpy()
+    # doc is the last-resort key, so each bucket starts with its smallest
+    # document: the star centre is the same whichever shard order made it.
+    order = np.lexsort((doc, key, band, lang))
+    lang, band, key, doc = lang[order], band[order], key[order], doc[order]
+    del order
+    new_bucket = np.empty(n, dtype=bool)
+    new_bucket[0] = True
+    new_bucket[1:] = (lang[1:] != lang[:-1]) | (band[1:] != band[:-1]) | (key[1:] != key[:-1])
+    del lang, band, key
+    starts = np.flatnonzero(new_bucket)
+    centre = np.repeat(doc[starts], np.diff(np.append(starts, n)))
+    member = ~new_bucket
+    u, v = centre[member], doc[member]
+    shared = int(np.count_nonzero(np.diff(np.append(starts, n)) > 1))
+    del centre, member, new_bucket
+    if len(u):
+        # The same pair usually shares several bands: keep it once.
+        order = np.lexsort((v, u))
+        u, v = u[order], v[order]
+        keep = np.ones(len(u), dtype=bool)
+        keep[1:] = (u[1:] != u[:-1]) | (v[1:] != v[:-1])
+        u, v = u[keep], v[keep]
+    return u, v, {"entries": n, "buckets_shared": shared, "edges": len(u)}
+
+
+# --------------------------------------------------------------------------- clusters
+
+
+class ClusterStep:
+    """Connected components of all edges -> ``clusters.parquet``.
+
+    One row per document in a cluster of two or more (:data:`CLUSTER_SCHEMA`),
+    sorted by ``doc_id``; documents not listed are singletons. ``cluster_id``
+    is the smallest ``doc_id`` of the cluster. One document per cluster has
+    ``keep = True``, chosen by ``keep``:
+
+    * ``"first"``: the smallest ``doc_id`` (the cluster id itself);
+    * ``"longest"``: the longest original text (characters), ties by ``doc_id``;
+    * ``"earliest"``: the earliest ``fetch_time`` (unknown times last), ties by ``doc_id``.
+
+    All three depend only on the documents, not on shard order or layout.
+    Document ids must be unique: an id signed twice that lands in a cluster
+    raises ``ValueError`` (ids of singletons are not checked).
+    """
+
+    def __init__(self, dedup_dir: Path, keep: KeepPolicy = "first", *, edge_chunk: int | None = None) -> None:
+        if keep not in KEEP_POLICIES:
+            raise ValueError(f"keep must be one of {KEEP_POLICIES}, got {keep!r}")
+        if edge_chunk is not None and edge_chunk < 1:
+            raise ValueError(f"edge_chunk must be >= 1, got {edge_chunk}")
+        self.dedup_dir = Path(dedup_dir)
+        self.keep = keep
+        self.edge_chunk = edge_chunk
+        self.stats: collections.Counter[str] = collections.Counter()
+
+    @property
+    def output_path(self) -> Path:
+        return self.dedup_dir / "clusters.parquet"
+
+    def run(self) -> Path:
+        """Cluster the edges of the current bucket plan; a matching complete file is kept."""
+        bucket = BucketStep(self.dedup_dir)
+        plan_file = bucket.buckets_dir / "plan.json"
+        if not plan_file.is_file():
+            raise FileNotFoundError(f"{plan_file} is missing: run BucketStep first")
+        plan = BucketPlan.from_json(plan_file.read_text())
+        fingerprint = plan.fingerprint.encode()
+        meta = _metadata(self.output_path)
+        if meta is not None and meta.get(_META_PLAN) == fingerprint and meta.get(_META_KEEP) == self.keep.encode():
+            self.stats["skipped_complete"] += 1
+            return self.output_path
+        edge_files = [bucket.edge_path(k) for k in range(plan.num_partitions)]
+        for path in edge_files:
+            kv = _metadata(path)
+            if kv is None or kv.get(_META_PLAN) != fingerprint:
+                raise FileNotFoundError(f"edge file {path} is missing or stale: run BucketStep first")
+
+        nodes = _edge_nodes(edge_files)
+        # Node numbers fit int32 below 2^31 nodes: half the memory per edge.
+        index = np.int32 if len(nodes) < 2**31 else np.int64
+        parent = np.arange(len(nodes), dtype=index)
+        # Each chunk costs a few O(M) compression passes, so chunks of ~M edges
+        # keep the time O(edges) and the memory O(M).
+        chunk = self.edge_chunk or max(1_000_000, len(nodes))
+        for u, v in _edge_chunks(edge_files, nodes, index, chunk):
+            _union(parent, u, v)
+            self.stats["edges"] += len(u)
+        _compress(parent)
+        table = self._cluster_table(plan, nodes, parent)
+        stats = {"docs_in_clusters": table.num_rows,
+                 "clusters": int(pc.sum(table.column("keep").cast(pa.int64())).as_py() or 0)}
+        stats["dropped"] = stats["docs_in_clusters"] - stats["clusters"]
+        self.stats.update(stats)
+        log.info("dedup clusters: %s", stats)
+        return _write_table(table, self.output_path, {
+            _META_PLAN: fingerprint, _META_KEEP: self.keep.encode(),
+            _META_STATS: json.dumps(stats, sort_keys=True).encode()})
+
+    def _cluster_table(self, plan: BucketPlan, nodes: np.ndarray, parent: np.ndarray) -> pa.Table:
+        if not len(nodes):
+            return CLUSTER_SCHEMA.empty_table()
+        ids, length, fetch = _node_attributes(self.dedup_dir / "signatures", plan, nodes)
+        order = pc.sort_indices(ids).to_numpy()
+        sorted_ids = ids.take(pa.array(order))
+        if len(order) > 1:
+            same = pc.equal(sorted_ids.slice(1), sorted_ids.slice(0, len(order) - 1)).to_numpy(zero_copy_only=False)
+            if same.any():
+                dup = sorted_ids[int(np.flatnonzero(same)[0])].as_py()
+                raise ValueError(f"doc id {dup!r} occurs in more than one signature row; ids must be unique")
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        comp = parent
+        by_id = np.lexsort((rank, comp))
+        starts = np.flatnonzero(np.r_[True, comp[by_id][1:] != comp[by_id][:-1]])
+        sizes = np.diff(np.append(starts, len(by_id)))
+        # Every node maps to its component's first row (smallest doc id).
+        first_rank = np.empty(len(comp), dtype=np.int64)
+        size = np.empty(len(comp), dtype=np.int64)
+        first_rank[by_id] = np.repeat(rank[by_id[starts]], sizes)
+        size[by_id] = np.repeat(sizes, sizes)
+        if self.keep == "first":
+            by_policy = by_id
+        elif self.keep == "longest":
+            by_policy = np.lexsort((rank, -length, comp))
+        else:
+            by_policy = np.lexsort((rank, fetch, comp))
+        keep = np.zeros(len(comp), dtype=bool)
+        keep[by_policy[starts]] = True  # same components and sizes in both orders
+        table = pa.table({
+            "doc_id": sorted_ids,
+            "cluster_id": sorted_ids.take(pa.array(first_rank[order])),
+            "cluster_size": size[order].astype(np.int32),
+            "keep": keep[order],
+        }, schema=CLUSTER_SCHEMA)
+        return table
+
+
+def _edge_nodes(edge_files: list[Path]) -> np.ndarray:
+    """Sorted unique documents of all edge files, merged a file at a time."""
+    merged = np.empty(0, dtype=np.uint64)
+    pending: list[np.ndarray] = []
+    pending_size = 0
+    for path in edge_files:
+        t = pq.read_table(path)
+        here = np.unique(np.concatenate([t.column("u").to_numpy(), t.column("v").to_numpy()]))
+        pending.append(here)
+        pending_size += len(here)
+        # Merge when the pending arrays outgrow the merged one: memory stays
+        # within ~2x the node count and merging costs O(M log files).
+        if pending_size > len(merged):
+            merged = np.unique(np.concatenate([merged, *pending]))
+            pending, pending_size = [], 0
+    if pending:
+        merged = np.unique(np.concatenate([merged, *pending]))
+    return merged
+
+
+def _edge_chunks(edge_files: list[Path], nodes: np.ndarray, index: type, chunk: int
+                 ) -> Iterable[tuple[np.ndarray, np.ndarray]]:
+    """Edges as node numbers (positions in ``nodes``), about ``chunk`` at a time."""
+    us: list[np.ndarray] = []
+    vs: list[np.ndarray] = []
+    size = 0
+    for path in edge_files:
+        t = pq.read_table(path)
+        us.append(np.searchsorted(nodes, t.column("u").to_numpy()).astype(index))
+        vs.append(np.searchsorted(nodes, t.column("v").to_numpy()).astype(index))
+        size += t.num_rows
+        del t
+        if size >= chunk:
+            yield np.concatenate(us), np.concatenate(vs)
+            us, vs, size = [], [], 0
+    if size:
+        yield np.concatenate(us), np.concatenate(vs)
+
+
+def _compress(parent: np.ndarray) -> None:
+    """Pointer jumping until every node points at its root (halves depths per pass)."""
+    while True:
+        grand = parent[parent]
+        if np.array_equal(grand, parent):
+            return
+        parent[:] = grand
+
+
+def _union(parent: np.ndarray, u: np.ndarray, v: np.ndarray) -> None:
+    """Merge the components of every (u, v): vectorised union-find, roots hook to the smaller root.
+
+    Parents only ever point to smaller indices, so no cycle can form; each
+    round hooks every unsatisfied edge's larger root, and edges whose ends
+    already share a root are dropped, so rounds shrink quickly.
+    """
+    while len(u):
+        _compress(parent)
+        ru, rv = parent[u], parent[v]
+        open_ = ru != rv
+        u, v, ru, rv = u[open_], v[open_], ru[open_], rv[open_]
+        if not len(u):
+            return
+        np.minimum.at(parent, np.maximum(ru, rv), np.minimum(ru, rv))
+
+
+def _node_attributes(signatures_dir: Path, plan: BucketPlan, nodes: np.ndarray
+                     ) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+    """doc_id, text length and fetch time (ms, unknown = max) of the given global documents."""
+    ids: list[pa.Array] = []
+    lengths: list[np.ndarray] = []
+    fetches: list[np.ndarray] = []
+    for shard in plan.shards:
+        lo, hi = np.searchsorted(nodes, [shard.offset, shard.offset + shard.rows])
+        if lo == hi:
+            continue
+        local = pa.array((nodes[lo:hi] - np.uint64(shard.offset)).astype(np.int64))
+        t = pq.read_table(signatures_dir / f"{shard.shard_id}.parquet", columns=["doc_id", "length", "fetch_time"])
+        if t.num_rows != shard.rows:
+            raise ValueError(f"signature file of {shard.shard_id} changed under the plan; rerun BucketStep")
+        t = t.take(local)
+        ids.append(t.column("doc_id").combine_chunks())
+        lengths.append(t.column("length").to_numpy())
+        ft = t.column("fetch_time").cast(pa.int64()).fill_null(np.iinfo(np.int64).max)
+        fetches.append(ft.to_numpy())
+    if not ids:
+        return pa.array([], pa.string()), np.empty(0, np.int64), np.empty(0, np.int64)
+    return pa.concat_arrays(ids), np.concatenate(lengths), np.concatenate(fetches)
+
+
+# --------------------------------------------------------------------------- apply
+
+
+def apply_clusters(docs: Iterable[Document], clusters_path: Path) -> list[Document]:
+    """Copies of ``docs`` with ``dup_cluster_id``/``dup_cluster_size`` set, non-kept ones dropped.
+
+    A document not in ``clusters_path`` is a singleton (its own id, size 1). A
+    clustered document that is not its cluster's kept one gets
+    ``drop_reason = "duplicate"`` unless it already has a drop reason.
+    """
+    docs = list(docs)
+    clusters = pq.ParquetFile(clusters_path)
+    if not clusters.schema_arrow.remove_metadata().equals(CLUSTER_SCHEMA):
+        raise ValueError(f"{clusters_path} is not a clusters file: schema {clusters.schema_arrow}")
+    wanted = pa.array([d.id for d in docs], pa.string())
+    found: dict[str, dict[str, Any]] = {}
+    # Streamed in batches so a shard only ever holds its own rows of a file
+    # that lists every clustered document of the campaign.
+    for batch in clusters.iter_batches(batch_size=_APPLY_BATCH):
+        hits = batch.filter(pc.is_in(batch.column("doc_id"), value_set=wanted))
+        found.update((row["doc_id"], row) for row in hits.to_pylist())
+    out = []
+    for doc in docs:
+        row = found.get(doc.id)
+        if row is None:
+            out.append(dataclasses.replace(doc, dup_cluster_id=doc.id, dup_cluster_size=1))
+            continue
+        drop = doc.drop_reason
+        if drop is None and not row["keep"]:
+            drop = DUPLICATE_REASON
+        out.append(dataclasses.replace(doc, dup_cluster_id=row["cluster_id"],
+                                       dup_cluster_size=row["cluster_size"], drop_reason=drop))
+    return out

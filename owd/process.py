@@ -1,0 +1,141 @@
+"""``owd process``: a campaign's WARC files -> clean, language-tagged, deduplicated documents.
+
+The local runner. Per WARC file (the shard): extract -> language ID -> quality
+signals -> PII pseudonymisation -> MinHash signature, written as
+``docs/<warc-stem>.parquet`` (temporary name, then rename: a finished shard is
+skipped on rerun). Then the global dedup steps (band buckets -> clusters), and
+the cluster ids are applied to every shard. The stages are plain code; the Ray
+runner (issue 7) drives the same functions.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from owd.config import CampaignConfig
+from owd.schema import Document, read_parquet, write_parquet
+
+__all__ = ["ProcessSummary", "process_campaign", "campaign_warcs", "shard_id_of"]
+
+log = logging.getLogger(__name__)
+
+WARC_SUFFIX = ".warc.gz"
+
+
+@dataclass
+class ProcessSummary:
+    shards_done: int = 0
+    shards_skipped: int = 0
+    documents: int = 0
+    kept: int = 0
+    languages: Counter[str] = field(default_factory=Counter)
+    drop_reasons: Counter[str] = field(default_factory=Counter)
+    duplicates: int = 0
+    clusters: int = 0
+    stats: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
+
+
+def campaign_warcs(cfg: CampaignConfig) -> list[Path]:
+    """Closed WARC files of every worker, in a stable order."""
+    return sorted((cfg.campaign_dir / "warc").glob(f"*/*{WARC_SUFFIX}"))
+
+
+def shard_id_of(warc: Path) -> str:
+    return warc.name[: -len(WARC_SUFFIX)]
+
+
+class ShardProcessor:
+    """Runs the per-document stages over one shard; heavy objects (the fastText model)
+    are built once per processor, i.e. once per worker."""
+
+    def __init__(self, cfg: CampaignConfig) -> None:
+        from dedup.minhash import MinhashConfig
+        from dedup.steps import SignatureStep
+        from extract.html import ExtractLimits
+        from langid.identify import LanguageIdentifier
+
+        p = cfg.process
+        self.cfg = cfg
+        self.limits = ExtractLimits(max_bytes=int(p.max_html_bytes), timeout_s=p.doc_timeout)
+        self.identifier = LanguageIdentifier(k=p.langid_top_k)
+        self.signatures = SignatureStep(cfg.campaign_dir / "dedup", MinhashConfig())
+
+    def run(self, warc: Path, stats: Counter[str]) -> list[Document]:
+        from extract import pii, quality
+        from extract.shard import extract_warc
+
+        docs = extract_warc(warc, campaign=self.cfg.campaign, worker=warc.parent.name, stats=stats,
+                            limits=self.limits)
+        p = self.cfg.process
+        for doc in docs:
+            self.identifier.annotate(doc)
+            quality.annotate(doc, p.quality)
+            pii.annotate(doc, p.pii)
+        docs.sort(key=lambda d: d.id)  # a shard's row order never depends on read order
+        self.signatures.run(shard_id_of(warc), docs)
+        return docs
+
+
+def process_campaign(cfg: CampaignConfig, force: bool = False,
+                     progress: Callable[[str], None] = lambda line: log.info(line)) -> ProcessSummary:
+    """Process every WARC file of the campaign; skip finished shards unless ``force``."""
+    from dedup.steps import BucketStep, ClusterStep, apply_clusters
+
+    started = time.time()
+    root = cfg.campaign_dir
+    docs_dir, dedup_dir = root / "docs", root / "dedup"
+    if force:
+        shutil.rmtree(docs_dir, ignore_errors=True)
+        shutil.rmtree(dedup_dir, ignore_errors=True)
+    docs_dir.mkdir(parents=True, exist_ok=True)
+    summary = ProcessSummary()
+    warcs = campaign_warcs(cfg)
+    processor: ShardProcessor | None = None
+    for i, warc in enumerate(warcs, 1):
+        out = docs_dir / f"{shard_id_of(warc)}.parquet"
+        if out.exists():
+            summary.shards_skipped += 1
+            continue
+        processor = processor or ShardProcessor(cfg)
+        shard_stats: Counter[str] = Counter()
+        t0 = time.time()
+        docs = processor.run(warc, shard_stats)
+        write_parquet(docs, out)
+        (docs_dir / f"{shard_id_of(warc)}.stats.json").write_text(json.dumps(dict(sorted(shard_stats.items())), indent=1))
+        summary.shards_done += 1
+        summary.stats.update(shard_stats)
+        progress(f"process: shard {i}/{len(warcs)} {warc.name}: {len(docs)} documents in {time.time() - t0:.1f} s")
+
+    shards = [docs_dir / f"{shard_id_of(w)}.parquet" for w in warcs]
+    if shards:
+        progress("process: dedup (band buckets, clusters)")
+        BucketStep(dedup_dir).run()
+        clusters = ClusterStep(dedup_dir, keep=cfg.process.dedup_keep).run()
+        for shard in shards:
+            docs = apply_clusters(read_parquet(shard), clusters)
+            write_parquet(docs, shard)
+            _tally(summary, docs)
+    summary.seconds = time.time() - started
+    return summary
+
+
+def _tally(summary: ProcessSummary, docs: list[Document]) -> None:
+    for doc in docs:
+        summary.documents += 1
+        if doc.drop_reason:
+            summary.drop_reasons[doc.drop_reason.split(":")[0]] += 1
+        else:
+            summary.kept += 1
+            summary.languages[doc.lang or "?"] += 1
+        if doc.dup_cluster_size and doc.dup_cluster_size > 1:
+            summary.duplicates += 1
+            if doc.dup_cluster_id == doc.id:
+                summary.clusters += 1

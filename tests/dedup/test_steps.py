@@ -1,0 +1,227 @@
+"""SignatureStep -> BucketStep -> ClusterStep -> apply_clusters on small hand-made shards."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from dedup import BucketStep, ClusterStep, MinhashConfig, SignatureStep, apply_clusters
+from dedup.steps import CLUSTER_SCHEMA, _compress, _union
+from owd.schema import Document
+from tests.dedup.helpers import at, doc, edit, run_all, text
+
+
+def clusters(path: Path) -> dict[str, tuple[str, int, bool]]:
+    return {r["doc_id"]: (r["cluster_id"], r["cluster_size"], r["keep"]) for r in pq.read_table(path).to_pylist()}
+
+
+def corpus() -> dict[str, list[Document]]:
+    """Three shards: an exact pair, a near pair, a triple across all shards, a translation, fillers."""
+    base, near_base, tri = text(300, 1), text(300, 2), text(250, 3)
+    return {
+        "shard-a": [doc("a1", base), doc("a2", near_base), doc("a3", tri), doc("a4", text(300, 10)),
+                    doc("a5", base, lang="de")],
+        "shard-b": [doc("b1", base.upper().replace(" ", ",  ")),  # exact after normalisation
+                    doc("b2", edit(near_base, 0.01, 1)), doc("b3", edit(tri, 0.01, 2)), doc("b4", text(300, 11))],
+        "shard-c": [doc("c1", edit(tri, 0.01, 3)), doc("c2", text(300, 12)), doc("c3", base, lang="fr")],
+    }
+
+
+def test_exact_and_near_duplicates_across_shards_cluster(tmp_path: Path) -> None:
+    got = clusters(run_all(tmp_path, corpus()))
+    assert got == {
+        "a1": ("a1", 2, True), "b1": ("a1", 2, False),  # exact duplicates in two shards
+        "a2": ("a2", 2, True), "b2": ("a2", 2, False),  # near duplicates
+        "a3": ("a3", 3, True), "b3": ("a3", 3, False), "c1": ("a3", 3, False),
+    }
+
+
+def test_cross_language_documents_never_merge(tmp_path: Path) -> None:
+    same = text(200, 5)
+    shards = {"s1": [doc("en1", same, "en"), doc("de1", same, "de"), doc("x1", same, None)],
+              "s2": [doc("en2", same, "en"), doc("fr1", same, "fr"), doc("x2", same, None)]}
+    got = clusters(run_all(tmp_path, shards))
+    assert got == {"en1": ("en1", 2, True), "en2": ("en1", 2, False),
+                   "x1": ("x1", 2, True), "x2": ("x1", 2, False)}  # no language: "und", compared together
+
+
+def test_restart_rebuilds_identical_bytes(tmp_path: Path) -> None:
+    out = run_all(tmp_path, corpus())
+    first = out.read_bytes()
+    out.unlink()
+    step = ClusterStep(tmp_path)
+    assert step.run().read_bytes() == first
+    # A complete file of the same plan and policy is kept as is.
+    step2 = ClusterStep(tmp_path)
+    step2.run()
+    assert step2.stats["skipped_complete"] == 1
+    # Losing edge files and the clusters file: BucketStep redoes just those.
+    for p in (tmp_path / "buckets" / "edges").glob("part-0000[02].parquet"):
+        p.unlink()
+    out.unlink()
+    bucket = BucketStep(tmp_path, num_partitions=4)
+    bucket.run()
+    assert bucket.stats["map_skipped_complete"] == 3 and bucket.stats["reduce_done"] == 2
+    assert ClusterStep(tmp_path).run().read_bytes() == first
+
+
+def test_signature_step_skips_a_complete_shard_without_reading_docs(tmp_path: Path) -> None:
+    step = SignatureStep(tmp_path)
+    path = step.run("s", [doc("a", text(50, 1))])
+    before = path.read_bytes()
+
+    def exploding() -> Iterator[Document]:
+        raise AssertionError("documents of a complete shard were read")
+        yield  # pragma: no cover
+
+    assert step.run("s", exploding()) == path and path.read_bytes() == before
+    assert step.stats["shards_skipped_complete"] == 1
+    assert not list(path.parent.glob(".*.tmp"))
+    # Another config makes the file stale: it is rebuilt.
+    other = SignatureStep(tmp_path, MinhashConfig(seed=2))
+    other.run("s", [doc("a", text(50, 1))])
+    assert other.stats["shards_done"] == 1 and path.read_bytes() != before
+
+
+def test_a_failing_input_leaves_no_partial_file(tmp_path: Path) -> None:
+    def broken() -> Iterator[Document]:
+        yield doc("a", text(50, 1))
+        raise OSError("shard file truncated")
+
+    step = SignatureStep(tmp_path)
+    with pytest.raises(OSError, match="truncated"):
+        step.run("s", broken())
+    assert list((tmp_path / "signatures").iterdir()) == []
+
+
+def test_pathological_documents_are_shingled_up_to_max_words(tmp_path: Path) -> None:
+    cfg = MinhashConfig(max_words=100)
+    long_a = text(100, 60) + " " + text(400, 61)
+    long_b = text(100, 60) + " " + text(400, 62)  # same first 100 words only
+    step = SignatureStep(tmp_path, cfg)
+    step.run("s", [doc("a", long_a), doc("b", long_b)])
+    assert step.stats["truncated_words"] == 2
+    BucketStep(tmp_path).run()
+    assert clusters(ClusterStep(tmp_path).run()) == {"a": ("a", 2, True), "b": ("a", 2, False)}
+
+
+def test_same_result_whatever_the_shard_order_or_layout(tmp_path: Path) -> None:
+    shards = corpus()
+    forward = run_all(tmp_path / "fwd", shards).read_bytes()
+    backward = run_all(tmp_path / "bwd", dict(reversed(list(shards.items())))).read_bytes()
+    assert forward == backward
+    # Same documents, other shards (names, sizes and order within shards).
+    everything = [d for docs in shards.values() for d in docs]
+    random.Random(1).shuffle(everything)
+    relaid = {"z-0": everything[:4], "m-1": everything[4:5], "a-2": everything[5:]}
+    other = pq.read_table(run_all(tmp_path / "relaid", relaid, num_partitions=7))
+    assert other.equals(pq.read_table(tmp_path / "fwd" / "clusters.parquet"))
+
+
+def test_keep_policies(tmp_path: Path) -> None:
+    base = text(300, 20)
+    longer = base + " " + " ".join(base.split()[:12])
+    shards = {"s": [doc("c", base, fetch_time=at(5)), doc("a", base, fetch_time=None),
+                    doc("b", longer, fetch_time=at(3)), doc("d", base, fetch_time=at(3))]}
+    first = clusters(run_all(tmp_path / "first", shards, keep="first"))
+    assert {k for k, v in first.items() if v[2]} == {"a"}
+    assert {v[0] for v in first.values()} == {"a"} and {v[1] for v in first.values()} == {4}
+    longest = clusters(run_all(tmp_path / "longest", shards, keep="longest"))
+    assert {k for k, v in longest.items() if v[2]} == {"b"}
+    earliest = clusters(run_all(tmp_path / "earliest", shards, keep="earliest"))
+    assert {k for k, v in earliest.items() if v[2]} == {"b"}  # b and d at 03:00, b first by id
+    with pytest.raises(ValueError, match="keep"):
+        ClusterStep(tmp_path, keep="random")  # type: ignore[arg-type]
+
+
+def test_apply_clusters_sets_fields_and_keeps_existing_drop_reasons(tmp_path: Path) -> None:
+    shards = corpus()
+    path = run_all(tmp_path, shards)
+    b_docs = shards["shard-b"] + [doc("b9", text(40, 99), drop_reason="too_short")]
+    b_docs[0].drop_reason = "pii"  # b1 is a duplicate too, but its first reason stays
+    applied = {d.id: d for d in apply_clusters(b_docs, path)}
+    assert (applied["b1"].dup_cluster_id, applied["b1"].dup_cluster_size, applied["b1"].drop_reason) == ("a1", 2, "pii")
+    assert (applied["b2"].dup_cluster_id, applied["b2"].drop_reason) == ("a2", "duplicate")
+    assert (applied["b4"].dup_cluster_id, applied["b4"].dup_cluster_size, applied["b4"].drop_reason) == ("b4", 1, None)
+    assert applied["b9"].dup_cluster_id == "b9" and applied["b9"].drop_reason == "too_short"
+    a = {d.id: d for d in apply_clusters(shards["shard-a"], path)}
+    assert a["a1"].drop_reason is None and a["a1"].dup_cluster_size == 2
+    assert b_docs[1].dup_cluster_id is None  # inputs are not mutated
+
+
+def test_already_dropped_and_empty_documents_are_not_signed(tmp_path: Path) -> None:
+    same = text(100, 30)
+    step = SignatureStep(tmp_path)
+    step.run("s", [doc("keep", same), doc("dropped", same, drop_reason="quality"), doc("empty", " -- "),
+                   doc("none", None)])
+    assert step.stats["signed"] == 1 and step.stats["skipped_dropped"] == 1 and step.stats["skipped_no_words"] == 2
+    BucketStep(tmp_path).run()
+    assert pq.read_table(ClusterStep(tmp_path).run()).num_rows == 0
+    with_dropped = SignatureStep(tmp_path / "all", include_dropped=True)
+    with_dropped.run("s", [doc("keep", same), doc("dropped", same, drop_reason="quality")])
+    assert with_dropped.stats["signed"] == 2
+
+
+def test_adding_a_shard_replans_and_reclusters(tmp_path: Path) -> None:
+    base = text(200, 40)
+    run_all(tmp_path, {"s1": [doc("a", base), doc("b", text(200, 41))]})
+    assert clusters(tmp_path / "clusters.parquet") == {}
+    out = run_all(tmp_path, {"s2": [doc("c", base)]})  # s1 is already signed
+    assert clusters(out) == {"a": ("a", 2, True), "c": ("a", 2, False)}
+
+
+def test_misuse_fails_clearly(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="SignatureStep"):
+        BucketStep(tmp_path).run()
+    with pytest.raises(FileNotFoundError, match="BucketStep"):
+        ClusterStep(tmp_path).run()
+    with pytest.raises(ValueError, match="shard id"):
+        SignatureStep(tmp_path).run("../evil", [])
+    SignatureStep(tmp_path).run("s1", [doc("a", text(50, 1))])
+    SignatureStep(tmp_path, MinhashConfig(seed=3)).run("s2", [doc("b", text(50, 1))])
+    with pytest.raises(ValueError, match="different MinhashConfigs"):
+        BucketStep(tmp_path).run()
+
+
+def test_duplicate_doc_ids_are_rejected(tmp_path: Path) -> None:
+    same = text(100, 50)
+    with pytest.raises(ValueError, match="more than one"):
+        run_all(tmp_path, {"s1": [doc("x", same)], "s2": [doc("x", same)]})
+
+
+def test_partition_count_does_not_change_clusters(tmp_path: Path) -> None:
+    one = pq.read_table(run_all(tmp_path / "p1", corpus(), num_partitions=1))
+    many = pq.read_table(run_all(tmp_path / "p13", corpus(), num_partitions=13))
+    assert one.equals(many) and one.schema.remove_metadata().equals(CLUSTER_SCHEMA)
+
+
+def test_vectorised_union_find_matches_reference() -> None:
+    rnd = np.random.default_rng(0)
+    n = 2000
+    u = rnd.integers(0, n, 1500)
+    v = rnd.integers(0, n, 1500)
+    chain = np.arange(n - 1)  # a long path as well: pointer jumping must not go quadratic
+    u, v = np.concatenate([u, chain[::-1][:300]]), np.concatenate([v, chain[::-1][:300] + 1])
+    parent = np.arange(n, dtype=np.int64)
+    half = len(u) // 2
+    _union(parent, u[:half], v[:half])  # two chunks, like two edge batches
+    _union(parent, u[half:], v[half:])
+    _compress(parent)
+    ref = list(range(n))
+
+    def find(x: int) -> int:
+        while ref[x] != x:
+            ref[x] = ref[ref[x]]
+            x = ref[x]
+        return x
+
+    for a, b in zip(u.tolist(), v.tolist()):
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            ref[max(ra, rb)] = min(ra, rb)
+    assert [find(x) for x in range(n)] == parent.tolist()
