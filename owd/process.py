@@ -75,10 +75,8 @@ class ShardProcessor:
         docs = extract_warc(warc, campaign=self.cfg.campaign, worker=warc.parent.name, stats=stats,
                             limits=self.limits)
         p = self.cfg.process
-        for doc in docs:
-            self.identifier.annotate(doc)
-            quality.annotate(doc, p.quality)
-            pii.annotate(doc, p.pii)
+        # Each stage returns the annotated document (some return copies).
+        docs = [pii.annotate(quality.annotate(self.identifier.annotate(doc), p.quality), p.pii) for doc in docs]
         docs.sort(key=lambda d: d.id)  # a shard's row order never depends on read order
         self.signatures.run(shard_id_of(warc), docs)
         return docs

@@ -1,0 +1,146 @@
+"""Language tables: label normalisation, declared-language parsing, TLDs, confusion groups.
+
+Codes are ISO 639-1 where one exists, else the ISO 639-3 code the fastText
+``lid.176`` label already is. Two labels are kept although they are not
+individual languages: ``no`` (Norwegian, the macrolanguage; ``nb`` is folded
+into it, ``nn`` stays separate as in the model) and ``sh`` (Serbo-Croatian, the
+deprecated ISO 639-1 code of the model's label trained on sh.wikipedia).
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = [
+    "EU_LANGUAGES",
+    "CONFUSION_GROUPS",
+    "TLD_LANG",
+    "LANG_SCRIPTS",
+    "normalise_label",
+    "normalise_declared",
+    "tld_language",
+    "group_of",
+    "script_compatible",
+]
+
+# The 24 official languages of the EU.
+EU_LANGUAGES: tuple[str, ...] = (
+    "bg", "cs", "da", "de", "el", "en", "es", "et", "fi", "fr", "ga", "hr",
+    "hu", "it", "lt", "lv", "mt", "nl", "pl", "pt", "ro", "sk", "sl", "sv",
+)
+
+# lid.176 labels are Wikipedia language codes. All but one are ISO 639-1 or
+# 639-3 codes of the same language; "als" is Alemannic Wikipedia, whereas the
+# ISO 639-3 code "als" means Tosk Albanian, so it must become "gsw".
+_LABEL_FIXES = {"als": "gsw"}
+
+# Groups of languages the model confuses with each other (measured on FLORES-200
+# and the lingua sentences, see bench/eval_langid.py) or that are close
+# neighbours of an EU language. A language may sit in more than one group
+# (sr: Latin with hr/bs, Cyrillic with mk/bg); re-ranking considers the union.
+CONFUSION_GROUPS: dict[str, frozenset[str]] = {
+    "bcms_sl": frozenset({"hr", "sr", "bs", "sh", "sl"}),
+    "cyrillic_slavic": frozenset({"bg", "mk", "sr", "ru", "uk", "be"}),
+    "czech_slovak": frozenset({"cs", "sk"}),
+    "scandinavian": frozenset({"da", "no", "nn", "sv"}),
+    "ibero_romance": frozenset({"es", "pt", "gl", "ca", "ast", "oc", "an"}),
+    "finnic": frozenset({"et", "fi"}),
+    "goidelic": frozenset({"ga", "gd", "gv"}),
+    "upper_german": frozenset({"de", "lb", "gsw", "bar", "pfl", "nds"}),
+    "low_franconian": frozenset({"nl", "af", "fy", "li", "vls"}),
+    "italo_romance": frozenset({"it", "co", "vec", "nap", "scn", "lmo", "pms", "eml", "sc"}),
+}
+
+_GROUPS_BY_LANG: dict[str, frozenset[str]] = {}
+for _members in CONFUSION_GROUPS.values():
+    for _lang in _members:
+        _GROUPS_BY_LANG[_lang] = _GROUPS_BY_LANG.get(_lang, frozenset()) | _members
+
+# Scripts a language is written in, for the members of the confusion groups
+# whose scripts differ (everything else is taken to fit any script). Croatian,
+# Slovene and the West/North Germanic languages are never Cyrillic; Bulgarian,
+# Macedonian and the East Slavic languages are never Latin here; Serbian,
+# Bosnian and Serbo-Croatian are written in both.
+LANG_SCRIPTS: dict[str, frozenset[str]] = {
+    **{lang: frozenset({"Latn"}) for lang in ("hr", "sl", "cs", "sk", "da", "no", "nn", "sv")},
+    **{lang: frozenset({"Cyrl"}) for lang in ("bg", "mk", "ru", "uk", "be")},
+    **{lang: frozenset({"Latn", "Cyrl"}) for lang in ("sr", "bs", "sh")},
+}
+
+# Country-code TLD -> the language a page there most likely is in. Only used as
+# evidence inside a confusion group, so a multilingual country's TLD (.be, .ch,
+# .lu, .es with ca/gl/eu, .ca) is deliberately absent: it would push Catalan
+# towards Spanish. .fi -> fi (Finland-Swedish pages are sv, which is not in the
+# finnic group, so this cannot hurt them).
+TLD_LANG: dict[str, str] = {
+    "at": "de", "de": "de", "li": "de",
+    "bg": "bg", "cz": "cs", "dk": "da", "ee": "et", "fi": "fi", "fr": "fr",
+    "gr": "el", "hr": "hr", "hu": "hu", "ie": "ga", "it": "it", "lt": "lt",
+    "lv": "lv", "mt": "mt", "nl": "nl", "pl": "pl", "pt": "pt", "br": "pt",
+    "ro": "ro", "md": "ro", "sk": "sk", "si": "sl", "se": "sv", "uk": "en",
+    "rs": "sr", "срб": "sr", "ba": "bs", "mk": "mk", "ru": "ru", "рф": "ru",
+    "ua": "uk", "by": "be", "no": "no", "is": "is", "al": "sq",
+    "cat": "ca", "gal": "gl", "eus": "eu", "scot": "gd", "cymru": "cy",
+    # Internationalised ccTLDs, as written and in the punycode a host carries.
+    "бг": "bg", "xn--90ae": "bg", "ελ": "el", "xn--qxam": "el",
+    "xn--90a3ac": "sr", "xn--p1ai": "ru",
+}
+
+# Legacy or three-letter codes seen in lang="" attributes and HTTP headers.
+_DECLARED_ALIASES = {
+    "nb": "no", "nob": "no", "nor": "no", "nno": "nn",
+    "iw": "he", "in": "id", "ji": "yi", "mo": "ro",
+    "bul": "bg", "ces": "cs", "cze": "cs", "dan": "da", "deu": "de", "ger": "de",
+    "ell": "el", "gre": "el", "eng": "en", "spa": "es", "est": "et", "ekk": "et",
+    "fin": "fi", "fra": "fr", "fre": "fr", "gle": "ga", "hrv": "hr", "hun": "hu",
+    "ita": "it", "lit": "lt", "lav": "lv", "lvs": "lv", "mlt": "mt", "nld": "nl",
+    "dut": "nl", "pol": "pl", "por": "pt", "ron": "ro", "rum": "ro", "slk": "sk",
+    "slo": "sk", "slv": "sl", "swe": "sv", "srp": "sr", "bos": "bs", "hbs": "sh",
+    "cat": "ca", "glg": "gl", "eus": "eu", "baq": "eu", "ltz": "lb", "rus": "ru",
+    "ukr": "uk", "mkd": "mk", "mac": "mk", "bel": "be",
+}
+# Codes that say "no particular language".
+_DECLARED_NONE = {"und", "mul", "zxx", "mis", "x", "i"}
+_PRIMARY = re.compile(r"^[a-z]{2,3}$")
+
+
+def normalise_label(label: str) -> str:
+    """``__label__sr`` -> ``sr``; fixes the one lid.176 label that is not its ISO code."""
+    code = label.removeprefix("__label__")
+    return _LABEL_FIXES.get(code, code)
+
+
+def normalise_declared(declared: str | None) -> str | None:
+    """A page's declared language as a model code: ``de-AT`` -> ``de``, ``nb`` -> ``no``.
+
+    Takes the first entry of a list (``"en, de"``), the primary subtag of a
+    BCP 47 tag, and maps three-letter and legacy codes. Returns None for
+    nothing usable (empty, ``x-default``, ``und``, not a language subtag).
+    """
+    if not declared:
+        return None
+    first = re.split(r"[,;\s]+", declared.strip().lower(), maxsplit=1)[0]
+    primary = re.split(r"[-_]", first, maxsplit=1)[0]
+    if not _PRIMARY.match(primary) or primary in _DECLARED_NONE:
+        return None
+    return _DECLARED_ALIASES.get(primary, primary)
+
+
+def tld_language(tld_or_host: str | None) -> str | None:
+    """The language a country-code TLD suggests (``hr``, ``.hr``, ``www.x.hr`` -> ``hr``)."""
+    if not tld_or_host:
+        return None
+    last = tld_or_host.strip().rstrip(".").rsplit(".", 1)[-1].lower()
+    return TLD_LANG.get(last)
+
+
+def group_of(lang: str) -> frozenset[str]:
+    """Every language sharing a confusion group with ``lang`` (itself included); empty if none."""
+    return _GROUPS_BY_LANG.get(lang, frozenset())
+
+
+def script_compatible(lang: str, script: str | None) -> bool:
+    """Whether ``lang`` can be written in ``script`` (True when either is unknown)."""
+    if script is None or lang not in LANG_SCRIPTS:
+        return True
+    return script in LANG_SCRIPTS[lang]
