@@ -39,6 +39,19 @@ class MediaRef:
         return {"url": self.url, "kind": self.kind, "alt": self.alt, "caption": self.caption, "context": self.context}
 
 
+def _join_or_empty(base: str, href: str) -> str:
+    return _join(base, href) or ""
+
+
+def _join(base: str, href: str) -> str | None:
+    """Absolute URL, or None for one urljoin refuses (e.g. ``http://[not-an-ip]/``):
+    one bad link must not cost the page all its others."""
+    try:
+        return urljoin(base, href)
+    except ValueError:
+        return None
+
+
 def media_kind_of_url(url: str) -> str | None:
     path = url.split("?", 1)[0].split("#", 1)[0].lower()
     for kind, exts in _MEDIA_EXT.items():
@@ -61,7 +74,9 @@ def page_links(root: Any, base_url: str) -> Iterator[Link]:
         href = (el.get("href") or "").strip()
         if not href or href.lower().startswith(_SKIP_SCHEMES):
             continue
-        yield Link(urljoin(base, href), _text(el) if el.tag == "a" else (el.get("alt") or ""))
+        url = _join(base, href)
+        if url is not None:
+            yield Link(url, _text(el) if el.tag == "a" else (el.get("alt") or ""))
 
 
 _BLOCKS = {"p", "figure", "li", "td", "div", "section", "article", "main", "body"}
@@ -84,6 +99,8 @@ def media_refs(root: Any, base_url: str) -> Iterator[MediaRef]:
     """Images, audio, video and caption tracks referenced by the page, with their
     alt text, figure caption and surrounding text."""
     for ref, el in _media_elements(root, base_url):
+        if not ref.url:
+            continue
         if el is None:
             yield ref
         else:
@@ -98,30 +115,30 @@ def _media_elements(root: Any, base_url: str) -> Iterator[tuple[MediaRef, Any]]:
         if tag == "meta":
             prop = (el.get("property") or el.get("name") or "").lower()
             if prop in ("og:image", "og:image:url", "twitter:image"):
-                yield MediaRef(urljoin(base, el.get("content") or ""), "image"), None
+                yield MediaRef(_join_or_empty(base, el.get("content") or ""), "image"), None
             elif prop in ("og:video", "og:video:url"):
-                yield MediaRef(urljoin(base, el.get("content") or ""), "video"), None
+                yield MediaRef(_join_or_empty(base, el.get("content") or ""), "video"), None
             continue
         if tag == "a":
             href = (el.get("href") or "").strip()
             kind = media_kind_of_url(href) if href else None
             if kind:
-                yield MediaRef(urljoin(base, href), kind, _text(el) or None), el
+                yield MediaRef(_join_or_empty(base, href), kind, _text(el) or None), el
             continue
         parent = el.getparent()
         if tag == "img" or (tag == "source" and parent is not None and parent.tag == "picture"):
             alt = el.get("alt") if tag == "img" else None
             for url in _srcset_and_src(el):
-                yield MediaRef(urljoin(base, url), "image", alt), el
+                yield MediaRef(_join_or_empty(base, url), "image", alt), el
         elif tag in ("audio", "video"):
             if el.get("src"):
-                yield MediaRef(urljoin(base, el.get("src")), tag), el
+                yield MediaRef(_join_or_empty(base, el.get("src")), tag), el
             if tag == "video" and el.get("poster"):
-                yield MediaRef(urljoin(base, el.get("poster")), "image"), el
+                yield MediaRef(_join_or_empty(base, el.get("poster")), "image"), el
         elif tag == "source" and parent is not None and parent.tag in ("audio", "video") and el.get("src"):
-            yield MediaRef(urljoin(base, el.get("src")), parent.tag), el
+            yield MediaRef(_join_or_empty(base, el.get("src")), parent.tag), el
         elif tag == "track" and el.get("src"):
-            yield MediaRef(urljoin(base, el.get("src")), "track"), el
+            yield MediaRef(_join_or_empty(base, el.get("src")), "track"), el
 
 
 def _srcset_and_src(el: Any) -> list[str]:
@@ -138,5 +155,5 @@ def _srcset_and_src(el: Any) -> list[str]:
 def _base_href(root: Any, base_url: str) -> str:
     for el in root.iter("base"):
         if el.get("href"):
-            return urljoin(base_url, el.get("href").strip())
+            return _join(base_url, el.get("href").strip()) or base_url
     return base_url

@@ -56,8 +56,9 @@ def registered_domain(host: str) -> str:
     if is_ip_literal(host):
         return host
     ext = _EXTRACT(host)
-    top = getattr(ext, "top_domain_under_public_suffix", None) or ext.registered_domain
-    return top or host
+    # No suffix (e.g. *.invalid, intranet names): the host itself; tldextract's
+    # registered_domain fallback is deprecated.
+    return getattr(ext, "top_domain_under_public_suffix", None) or host
 
 
 def is_ip_literal(host: str) -> bool:

@@ -90,5 +90,16 @@ def run_demo(config_path: Path, keep: bool = False) -> int:
     print(f"  scope       refused {report['scope']}")
     print(f"  errors      {report['errors'] or 'none'}")
     print(f"  test web    {server.requests_served} requests served, log in {log_path}")
-    print("  next        extraction, language ID, dedup, search and pools arrive with issues 4-6")
+
+    from owd.process import process_campaign
+
+    print()
+    print(f"owd demo: processing {len(summary.warc_files)} WARC file(s) (extract, langid, filters, PII, dedup)")
+    processed = process_campaign(cfg)
+    langs = processed.languages
+    print(f"  documents   {processed.documents} in {processed.seconds:.1f} s, {processed.kept} kept; "
+          f"dropped {dict(processed.drop_reasons.most_common())}")
+    print(f"  languages   {len(langs)}: {dict(langs.most_common())}")
+    print(f"  duplicates  {processed.duplicates} documents in {processed.clusters} clusters")
+    print(f"  output      {cfg.campaign_dir / 'docs'}")
     return 0 if summary.warc_files else 1

@@ -81,6 +81,7 @@ DOCUMENT_SCHEMA = pa.schema(
         pa.field("warc_offset", pa.int64()),
         pa.field("warc_length", pa.int64()),
         pa.field("payload_digest", pa.string()),
+        pa.field("canonical_url", pa.string()),  # <link rel=canonical>, when the page declares one
         # content and metadata
         pa.field("title", pa.string()),
         pa.field("text", pa.string()),
@@ -111,7 +112,7 @@ DOCUMENT_SCHEMA = pa.schema(
         pa.field("dup_cluster_size", pa.int32()),
         pa.field("pools", pa.list_(pa.string())),
     ],
-    metadata={b"owd.schema_version": b"1"},
+    metadata={b"owd.schema_version": b"2"},
 )
 
 
@@ -168,6 +169,7 @@ class Document:
     warc_offset: int | None = None
     warc_length: int | None = None
     payload_digest: str | None = None
+    canonical_url: str | None = None
     title: str | None = None
     text: str | None = None
     description: str | None = None

@@ -1,0 +1,40 @@
+"""Extraction quality gate: snippet precision/recall/F1 on shared/data/pages-A must
+not fall below the floors in extract_baseline.json (overall and per language).
+
+Scoring: extract/snippet_eval.py (trafilatura's convention). Full numbers, and
+plain trafilatura for comparison: ``python bench/eval_extract.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from extract.snippet_eval import evaluate, load_pages, owd_extractor
+
+BASELINE = Path(__file__).with_name("extract_baseline.json")
+
+
+@pytest.mark.shared_data
+@pytest.mark.slow
+def test_extraction_quality_floors(shared_data: Path) -> None:
+    logging.getLogger("trafilatura").setLevel(logging.ERROR)  # one warning per page without text
+    floors = json.loads(BASELINE.read_text())["floors"]
+    pages = load_pages(shared_data / "pages-A")
+    stats: Counter[str] = Counter()
+    extract = owd_extractor(stats=stats)
+    result = evaluate((page, extract(page)) for page in pages)
+    assert not [k for k in stats if k.startswith("extract/dropped/timeout")], stats
+    problems = []
+    for lang, floor in floors.items():
+        score = result.overall if lang == "overall" else result.by_lang.get(lang)
+        assert score is not None and score.pages == floor["n"], f"{lang}: the page set changed, re-measure"
+        for metric in ("precision", "recall", "f1"):
+            value = getattr(score, metric)
+            if value < floor[metric]:
+                problems.append(f"{lang} {metric} {value:.4f} < floor {floor[metric]}")
+    assert not problems, "; ".join(problems)
