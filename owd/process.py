@@ -82,11 +82,18 @@ class ShardProcessor:
         return docs
 
 
+def _quiet_libraries() -> None:
+    # trafilatura logs every unusable page at ERROR; the extract stage already counts
+    # each one with its reason, so the log line is noise in a pipeline run.
+    logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
+
+
 def process_campaign(cfg: CampaignConfig, force: bool = False,
                      progress: Callable[[str], None] = lambda line: log.info(line)) -> ProcessSummary:
     """Process every WARC file of the campaign; skip finished shards unless ``force``."""
     from dedup.steps import BucketStep, ClusterStep, apply_clusters
 
+    _quiet_libraries()
     started = time.time()
     root = cfg.campaign_dir
     docs_dir, dedup_dir = root / "docs", root / "dedup"
