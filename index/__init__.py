@@ -1,1 +1,36 @@
-"""owd stage package: index."""
+"""owd stage package: index -- search over a campaign's documents.
+
+One contract (:class:`SearchBackend`, :mod:`index.base`) with typed requests and
+results, a safe query language (:mod:`index.query`), the embedded tantivy backend
+(:class:`~index.embedded.EmbeddedBackend`, the default; imported lazily) and the
+incremental campaign indexer (:func:`~index.build.index_campaign`).
+"""
+
+from index.base import (
+    FACETS,
+    BackendError,
+    Filters,
+    Hit,
+    QueryError,
+    SearchBackend,
+    SearchQuery,
+    SearchResult,
+    to_record,
+)
+from index.build import IndexSummary, index_campaign
+from index.query import parse
+
+__all__ = [
+    "SearchBackend",
+    "SearchQuery",
+    "Filters",
+    "SearchResult",
+    "Hit",
+    "QueryError",
+    "BackendError",
+    "FACETS",
+    "to_record",
+    "parse",
+    "IndexSummary",
+    "index_campaign",
+]

@@ -58,6 +58,66 @@ def _cmd_process(args: argparse.Namespace) -> int:
     return 0
 
 
+def _embedded_backend(cfg, create: bool):  # type: ignore[no-untyped-def]
+    from index.embedded import EmbeddedBackend
+
+    return EmbeddedBackend(cfg.campaign_dir / "index" / "tantivy", create=create)
+
+
+def _cmd_index(args: argparse.Namespace) -> int:
+    cfg = load_campaign(args.config)
+    from index.build import index_campaign
+
+    docs_dir = cfg.campaign_dir / "docs"
+    if not any(docs_dir.glob("*.parquet")):
+        raise UsageError(f"no documents under {docs_dir}: run `owd process {args.config}` first")
+    with _embedded_backend(cfg, create=True) as backend:
+        summary = index_campaign(docs_dir, backend, cfg.campaign_dir / "index" / "state-embedded.json",
+                                 rebuild=args.rebuild, progress=lambda line: print(line, flush=True))
+    print(f"index finished in {summary.seconds:.1f}s: {summary.shards_indexed} shard(s) indexed, "
+          f"{summary.shards_skipped} unchanged, {summary.shards_failed} failed; {summary.documents_indexed} "
+          f"documents added, {summary.documents_dropped} dropped ones left out; {summary.total} in the index")
+    return 1 if summary.shards_failed else 0
+
+
+def _plain_snippet(snippet: str) -> str:
+    import html
+
+    return html.unescape(snippet.replace("<mark>", "[").replace("</mark>", "]"))
+
+
+def _cmd_search(args: argparse.Namespace) -> int:
+    cfg = load_campaign(args.config)
+    from index.base import BackendError, Filters, QueryError, SearchQuery
+
+    try:
+        query = SearchQuery(
+            text=args.query,
+            filters=Filters(langs=args.lang or None, domains=args.domain or None, pools=args.pool or None,
+                            media_kinds=args.media or None),
+            facets=("lang", "domain") if args.facets else (), page=args.page, page_size=args.size)
+        with _embedded_backend(cfg, create=False) as backend:
+            result = backend.search(query)
+    except QueryError as exc:
+        raise UsageError(f"bad query: {exc}") from None
+    except BackendError as exc:
+        raise UsageError(f"{exc} (run `owd index {args.config}` first?)") from None
+    if args.json:
+        import dataclasses
+
+        print(json.dumps(dataclasses.asdict(result), default=str, ensure_ascii=False, indent=1))
+        return 0
+    print(f"{result.total} result(s) in {result.took_ms:.1f} ms")
+    for i, hit in enumerate(result.hits, (args.page - 1) * args.size + 1):
+        print(f"{i:3}. {hit.title or '(no title)'}  [{hit.lang or '?'}] {hit.domain or ''}")
+        print(f"     {hit.url}")
+        if hit.snippet:
+            print(f"     {_plain_snippet(hit.snippet)[:300]}")
+    for name, counts in result.facets.items():
+        print(f"{name}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    return 0
+
+
 def _cmd_config_check(args: argparse.Namespace) -> int:
     for path in args.configs:
         cfg = load_campaign(path)
@@ -155,6 +215,23 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("process", _cmd_process, "turn a campaign's WARC files into documents (extract, langid, filters, PII, dedup)")
     p.add_argument("config", help="campaign YAML file")
     p.add_argument("--force", action="store_true", help="redo every shard and the dedup steps")
+
+    p = command("index", _cmd_index, "index a campaign's documents for search (embedded engine); incremental")
+    p.add_argument("config", help="campaign YAML file")
+    p.add_argument("--rebuild", action="store_true", help="clear the index and index every shard again")
+
+    p = command("search", _cmd_search, "search a campaign's index")
+    p.add_argument("query", help='words, "phrases", -excluded, a OR b, lang:sl domain:.si pool:x media:image '
+                                 "after:2026-11-01 before:2026-12-01")
+    p.add_argument("--config", default=str(repo_root() / "configs" / "demo.yaml"), help="campaign file (default: demo)")
+    p.add_argument("--lang", action="append", help="language code (repeatable)")
+    p.add_argument("--domain", action="append", help="registered domain, host, or suffix such as .si (repeatable)")
+    p.add_argument("--pool", action="append", help="pool name (repeatable)")
+    p.add_argument("--media", action="append", choices=["image", "audio", "video"], help="media kind (repeatable)")
+    p.add_argument("--page", type=int, default=1)
+    p.add_argument("--size", type=int, default=10, help="results per page (at most 100)")
+    p.add_argument("--facets", action="store_true", help="show language and domain counts")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
 
     p = command("config", lambda a: (a.sub_parser.print_help(), EXIT_MISUSE)[1], "check campaign files")
     config_sub = p.add_subparsers(dest="config_command", metavar="ACTION")

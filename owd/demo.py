@@ -102,4 +102,19 @@ def run_demo(config_path: Path, keep: bool = False) -> int:
     print(f"  languages   {len(langs)}: {dict(langs.most_common())}")
     print(f"  duplicates  {processed.duplicates} documents in {processed.clusters} clusters")
     print(f"  output      {cfg.campaign_dir / 'docs'}")
+
+    from index.base import Filters, SearchQuery
+    from index.build import index_campaign
+    from index.embedded import EmbeddedBackend
+
+    with EmbeddedBackend(cfg.campaign_dir / "index" / "tantivy") as backend:
+        indexed = index_campaign(cfg.campaign_dir / "docs", backend, cfg.campaign_dir / "index" / "state-embedded.json")
+        print(f"  index       {indexed.total} documents searchable ({cfg.campaign_dir / 'index'})")
+        query = SearchQuery(text="zdravje", filters=Filters(langs=["sl"], domains=[".si"]), page_size=3)
+        result = backend.search(query)
+    print()
+    print(f'owd demo: example search  owd search "zdravje" --lang sl --domain .si  ->  {result.total} result(s) '
+          f"in {result.took_ms:.1f} ms")
+    for hit in result.hits:
+        print(f"  {hit.title}  <{hit.url}>")
     return 0 if summary.warc_files else 1

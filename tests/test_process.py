@@ -142,3 +142,21 @@ def test_process_without_warcs_is_a_clear_error(tmp_path: Path) -> None:
     config.write_text("campaign: empty\nseeds: {urls: ['http://a.eu/']}\nstorage_root: data\n")
     result = run_owd("process", str(config), timeout=60)
     assert result.returncode == 2 and "run `owd crawl" in result.stderr
+
+
+def test_index_and_search_commands(processed: Path) -> None:
+    first = run_owd("index", str(processed), timeout=300)
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert "shard(s) indexed" in first.stdout and " 0 failed" in first.stdout
+    again = run_owd("index", str(processed), timeout=300)
+    assert again.returncode == 0 and "0 shard(s) indexed" in again.stdout  # incremental
+    import json as json_mod
+
+    result = run_owd("search", "zdravje", "--config", str(processed), "--lang", "sl", "--json", timeout=120)
+    assert result.returncode == 0, result.stderr
+    found = json_mod.loads(result.stdout)
+    assert found["total"] >= 1 and all(h["lang"] == "sl" for h in found["hits"])
+    assert any("/health/" in h["url"] for h in found["hits"][:3])
+    assert "<mark>" in found["hits"][0]["snippet"]
+    bad = run_owd("search", "x" * 600, "--config", str(processed), timeout=120)
+    assert bad.returncode == 2 and "bad query" in bad.stderr

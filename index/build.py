@@ -1,0 +1,127 @@
+"""Index a campaign's document shards, incrementally.
+
+``index_campaign`` reads every ``<campaign>/docs/*.parquet`` shard and adds its
+documents to a backend. A small JSON state file remembers, per shard, its size,
+modification time and SHA-256; a rerun skips unchanged shards and re-indexes
+changed ones (``owd process`` rewrites every shard after dedup, which marks
+duplicates with a ``drop_reason``: re-adding removes them from the index, since
+``add`` is idempotent by id and a dropped document replaces its indexed version
+by nothing). A shard is recorded only after its documents are committed, so a
+killed run resumes where it stopped.
+
+Not handled incrementally: a shard that disappears (its documents stay in the
+index; it is counted as ``shards_missing``) and a document that disappears from a
+changed shard. ``rebuild=True`` clears the index and indexes everything again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from index.base import SearchBackend
+from owd.schema import SchemaError, read_parquet
+
+__all__ = ["IndexSummary", "index_campaign", "STATE_FORMAT"]
+
+log = logging.getLogger(__name__)
+
+STATE_FORMAT = 1
+
+
+@dataclass
+class IndexSummary:
+    shards_indexed: int = 0
+    shards_skipped: int = 0  # unchanged since the last run
+    shards_failed: int = 0  # unreadable or not the document schema: logged, retried next run
+    shards_missing: int = 0  # in the state but no longer in docs_dir
+    documents_indexed: int = 0
+    documents_dropped: int = 0  # carry a drop_reason: not indexed (removed if they were)
+    total: int = 0  # documents in the index afterwards
+    seconds: float = 0.0
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _load_state(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {"format": STATE_FORMAT, "shards": {}}
+    try:
+        state = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        # Losing the state costs one full re-index, which is idempotent: safe.
+        log.warning("index state %s is unreadable (%s); indexing every shard again", path, exc)
+        return {"format": STATE_FORMAT, "shards": {}}
+    if not isinstance(state, dict) or state.get("format") != STATE_FORMAT or not isinstance(state.get("shards"), dict):
+        log.warning("index state %s has an unknown format; indexing every shard again", path)
+        return {"format": STATE_FORMAT, "shards": {}}
+    return {"format": STATE_FORMAT, "shards": {k: v for k, v in state["shards"].items() if isinstance(v, dict)}}
+
+
+def _save_state(path: Path, state: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(state, indent=1, sort_keys=True) + "\n")
+    tmp.replace(path)
+
+
+def index_campaign(docs_dir: Path, backend: SearchBackend, state_path: Path, *, rebuild: bool = False,
+                   progress: Callable[[str], None] = lambda line: log.info(line)) -> IndexSummary:
+    """Add every new or changed docs shard in ``docs_dir`` to ``backend``."""
+    started = time.time()
+    docs_dir, state_path = Path(docs_dir), Path(state_path)
+    summary = IndexSummary()
+    state: dict[str, Any] = {"format": STATE_FORMAT, "shards": {}} if rebuild else _load_state(state_path)
+    if rebuild:
+        backend.clear()
+    elif state["shards"] and backend.count() == 0 and any(bool(s.get("indexed")) for s in state["shards"].values()):
+        # The index was deleted or replaced but the state survived: trust the index.
+        log.warning("index is empty but %s lists indexed shards; indexing every shard again", state_path)
+        state["shards"] = {}
+    shards = sorted(docs_dir.glob("*.parquet"))
+    names = {p.name for p in shards}
+    summary.shards_missing = sum(1 for name in state["shards"] if name not in names)
+    for i, shard in enumerate(shards, 1):
+        stat = shard.stat()
+        known = state["shards"].get(shard.name)
+        if known and known.get("size") == stat.st_size and known.get("mtime_ns") == stat.st_mtime_ns:
+            summary.shards_skipped += 1
+            continue
+        digest = _sha256(shard)
+        if known and known.get("sha256") == digest:  # touched, not changed
+            known.update(size=stat.st_size, mtime_ns=stat.st_mtime_ns)
+            _save_state(state_path, state)
+            summary.shards_skipped += 1
+            continue
+        t0 = time.time()
+        try:
+            docs = read_parquet(shard)
+        except (OSError, SchemaError, ValueError) as exc:
+            summary.shards_failed += 1
+            log.error("index: skipping shard %s: %s", shard.name, exc)
+            continue
+        indexed = backend.add(docs)
+        summary.shards_indexed += 1
+        summary.documents_indexed += indexed
+        summary.documents_dropped += len(docs) - indexed
+        state["shards"][shard.name] = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": digest,
+                                       "documents": len(docs), "indexed": indexed}
+        _save_state(state_path, state)
+        progress(f"index: shard {i}/{len(shards)} {shard.name}: {indexed}/{len(docs)} documents "
+                 f"in {time.time() - t0:.1f} s")
+    if not state_path.exists():
+        _save_state(state_path, state)
+    summary.total = backend.count()
+    summary.seconds = time.time() - started
+    return summary

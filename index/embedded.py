@@ -1,0 +1,489 @@
+"""The embedded search backend (the default): a tantivy index in a directory.
+
+One index per campaign, under ``<campaign>/index/``. Reads need no lock, so a
+search process can run beside an indexing one; the first write of a backend
+takes tantivy's writer lock (one writer per index directory, across processes)
+and :meth:`EmbeddedBackend.close` releases it.
+
+Tokenisation
+------------
+* ``title``, ``text``, ``description``: tantivy's ``default`` analyzer (split on
+  anything not a letter or digit, drop tokens over 40 characters, lowercase),
+  with positions for phrases. It is language-neutral and right for all 24 EU
+  languages (Latin, Greek and Cyrillic scripts); these fields give exact-word
+  matches, phrases, exclusions and highlights.
+* ``loose_<stemmer>``: recall fields, scored low. A document's title, text and
+  description go to the one loose field of its language, analysed by tantivy in
+  the indexing threads: lowercase, the Snowball stemmer where tantivy has one
+  (13 of the EU languages: da de el en es fi fr hu it nl pt ro sv), then ASCII
+  folding; languages without a stemmer (and pages without a language) share
+  ``loose_plain`` (lowercase + folding). A query word is analysed the same way
+  for each language it may be in (the ``lang:`` filter when given, all of them
+  otherwise) and looked up in that language's field only, so a stem never
+  matches a page of another language. So ``floods`` finds "flooding" in English
+  pages, and ``zascita`` finds "zaščita" in any language, while exact matches
+  still rank first. Stem matches are not highlighted (snippets mark exact words),
+  and exclusions (``-word``) and phrases use the exact fields only.
+
+Scoring is BM25 summed over fields; title matches weigh :data:`TITLE_BOOST`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import tantivy
+from tantivy import FieldType, Filter, Occur, Query, SnippetGenerator, TextAnalyzer, TextAnalyzerBuilder, Tokenizer
+
+from index.base import (
+    BackendError,
+    Filters,
+    Hit,
+    SearchBackend,
+    SearchQuery,
+    SearchResult,
+    site_terms,
+)
+from index.query import AnyOf, Leaf, ParsedQuery, Word
+
+__all__ = ["EmbeddedBackend", "INDEX_FORMAT", "STEM_LANGUAGES"]
+
+log = logging.getLogger(__name__)
+
+INDEX_FORMAT = 1  # bump when the schema or the analysis changes: old indexes must be rebuilt
+_MARKER = "owd-index.json"
+
+TITLE_BOOST = 2.0
+DESCRIPTION_BOOST = 1.0
+LOOSE_BOOST = 0.3  # stemmed/folded matches add recall but never outrank an exact match
+SNIPPET_CHARS = 200
+# Terms aggregation: per-segment candidate buckets before the global top-N merge.
+# Large enough that counts stay exact unless a segment has this many distinct values.
+FACET_SEGMENT_SIZE = 10_000
+
+# ISO 639-1 -> tantivy (Snowball) stemmer; every other language is folded only.
+STEM_LANGUAGES = {
+    "da": "danish", "de": "german", "el": "greek", "en": "english", "es": "spanish", "fi": "finnish",
+    "fr": "french", "hu": "hungarian", "it": "italian", "nl": "dutch", "pt": "portuguese", "ro": "romanian",
+    "sv": "swedish",
+    # not EU languages, but crawled pages are in them too
+    "ar": "arabic", "nb": "norwegian", "no": "norwegian", "ru": "russian", "tr": "turkish",
+}
+_EXACT_FIELDS = ("title", "text", "description")
+_FACET_FIELDS = {"lang": "lang", "domain": "domain", "pool": "pool", "media_kind": "media_kind"}
+_UTC = dt.timezone.utc
+
+
+def _schema() -> tantivy.Schema:
+    sb = tantivy.SchemaBuilder()
+    raw = "raw"
+    sb.add_text_field("id", stored=True, tokenizer_name=raw)
+    sb.add_text_field("url", stored=True, tokenizer_name=raw)
+    sb.add_text_field("host", stored=True, tokenizer_name=raw)
+    sb.add_text_field("domain", stored=True, fast=True, tokenizer_name=raw)
+    sb.add_text_field("site", tokenizer_name=raw, index_option="basic")  # site_terms(): the domains filter
+    sb.add_text_field("campaign", stored=True, tokenizer_name=raw)
+    sb.add_text_field("lang", stored=True, fast=True, tokenizer_name=raw)
+    sb.add_text_field("title", stored=True)
+    sb.add_text_field("text", stored=True)
+    sb.add_text_field("description", stored=True)
+    for key in _LOOSE_KEYS:
+        sb.add_text_field(f"loose_{key}", tokenizer_name=f"owd_loose_{key}", index_option="freq")
+    sb.add_text_field("pool", stored=True, fast=True, tokenizer_name=raw)
+    sb.add_text_field("media_kind", stored=True, fast=True, tokenizer_name=raw)
+    sb.add_date_field("fetch_time", stored=True, indexed=True, fast=True)
+    sb.add_date_field("published", stored=True, indexed=True, fast=True)
+    sb.add_boolean_field("tdm_reservation", stored=True, indexed=True)
+    sb.add_text_field("dup_cluster_id", stored=True, tokenizer_name=raw)
+    sb.add_integer_field("dup_cluster_size", stored=True)
+    return sb.build()
+
+
+def _analyzer(stemmer: str | None) -> TextAnalyzer:
+    b = TextAnalyzerBuilder(Tokenizer.simple()).filter(Filter.remove_long(40)).filter(Filter.lowercase())
+    if stemmer:
+        # stem before folding: the Snowball stemmers expect their language's letters
+        b = b.filter(Filter.stemmer(stemmer))
+    return b.filter(Filter.ascii_fold()).build()
+
+
+_PLAIN = "plain"
+_LOOSE_KEYS = (_PLAIN, *sorted(set(STEM_LANGUAGES.values())))
+
+
+def _loose_key(lang: str | None) -> str:
+    return STEM_LANGUAGES.get((lang or "").split("-")[0], _PLAIN)
+
+
+class _Analysis:
+    """The analyzers, built once: exact (= tantivy's ``default``) and one loose per stemmer."""
+
+    def __init__(self) -> None:
+        self.exact = TextAnalyzerBuilder(Tokenizer.simple()).filter(Filter.remove_long(40)).filter(
+            Filter.lowercase()).build()
+        self.loose = {key: _analyzer(None if key == _PLAIN else key) for key in _LOOSE_KEYS}
+
+    def register(self, index: tantivy.Index) -> None:
+        # Custom tokenizers are not stored in the index: register them on every open.
+        for key, analyzer in self.loose.items():
+            index.register_tokenizer(f"owd_loose_{key}", analyzer)
+
+    def loose_terms(self, token: str, langs: Sequence[str]) -> list[tuple[str, str]]:
+        """(field, term) pairs a query word matches in the loose fields, for documents
+        in ``langs`` (all languages when empty)."""
+        keys = sorted({_loose_key(lang) for lang in langs}) if langs else _LOOSE_KEYS
+        return sorted({(f"loose_{key}", t) for key in keys for t in self.loose[key].analyze(token)})
+
+
+def _to_utc(value: dt.date) -> dt.datetime:
+    if not isinstance(value, dt.datetime):  # Filters stores datetimes; a date is midnight UTC
+        value = dt.datetime(value.year, value.month, value.day, tzinfo=_UTC)
+    # tantivy dates are i64 nanoseconds: clamp what a user may type (after:0001-01-01)
+    return min(max(value, tantivy.MIN_DATETIME), tantivy.MAX_DATETIME)
+
+
+class EmbeddedBackend(SearchBackend):
+    """A tantivy index stored in ``path`` (created when missing unless ``create=False``)."""
+
+    def __init__(self, path: Path | str, *, create: bool = True, include_dropped: bool = False,
+                 writer_heap_bytes: int = 128_000_000, writer_threads: int | None = None) -> None:
+        super().__init__(include_dropped=include_dropped)
+        self.path = Path(path)
+        self._schema = _schema()
+        self._analysis = _Analysis()
+        self._writer: Any = None
+        self._lock = threading.Lock()
+        self._closed = False
+        threads = writer_threads or min(4, os.cpu_count() or 1)
+        # tantivy needs at least 15 MB of indexing heap per thread
+        self._writer_args = (max(writer_heap_bytes, threads * 20_000_000), threads)
+        marker = self.path / _MARKER
+        if self.path.is_dir() and tantivy.Index.exists(str(self.path)):
+            fmt = json.loads(marker.read_text()).get("format") if marker.exists() else None
+            if fmt != INDEX_FORMAT:
+                raise BackendError(f"{self.path}: index format {fmt!r}, this owd reads format {INDEX_FORMAT}; "
+                                   "rebuild the index (delete the directory and index the campaign again)")
+            self._index = tantivy.Index.open(str(self.path))
+            self._schema = self._index.schema  # queries must use the field ids on disk
+            self._analysis.register(self._index)
+        elif not create:
+            raise BackendError(f"{self.path}: no search index here")
+        else:
+            self.path.mkdir(parents=True, exist_ok=True)
+            self._index = tantivy.Index(self._schema, path=str(self.path), reuse=False)
+            self._analysis.register(self._index)
+            marker.write_text(json.dumps({"format": INDEX_FORMAT, "engine": "tantivy",
+                                          "tantivy": getattr(tantivy, "__version__", "?")}) + "\n")
+
+    def __repr__(self) -> str:
+        return f"EmbeddedBackend({str(self.path)!r})"
+
+    # ------------------------------------------------------------------ writing
+
+    def _writer_(self) -> Any:
+        self._check_open()
+        if self._writer is None:
+            try:
+                self._writer = self._index.writer(heap_size=self._writer_args[0], num_threads=self._writer_args[1])
+            except ValueError as exc:
+                if "LockBusy" in str(exc):
+                    raise BackendError(f"{self.path}: another process is writing this index") from exc
+                raise
+        return self._writer
+
+    def _document(self, record: dict[str, Any]) -> tantivy.Document:
+        doc = tantivy.Document()
+        for name in ("id", "url", "host", "domain", "campaign", "lang", "title", "text", "description",
+                     "dup_cluster_id"):
+            if record[name] is not None:
+                doc.add_text(name, record[name])
+        for term in site_terms(record["host"], record["domain"]):
+            doc.add_text("site", term)
+        loose = f"loose_{_loose_key(record['lang'])}"
+        for name in ("title", "text", "description"):
+            if record[name]:
+                doc.add_text(loose, record[name])
+        for pool in record["pools"]:
+            doc.add_text("pool", pool)
+        for kind in record["media_kinds"]:
+            doc.add_text("media_kind", kind)
+        if record["fetch_time"] is not None:
+            doc.add_date("fetch_time", record["fetch_time"])
+        if record["published"] is not None:
+            p = record["published"]
+            doc.add_date("published", dt.datetime(p.year, p.month, p.day, tzinfo=_UTC))
+        if record["tdm_reservation"] is not None:
+            doc.add_boolean("tdm_reservation", record["tdm_reservation"])
+        if record["dup_cluster_size"] is not None:
+            doc.add_integer("dup_cluster_size", record["dup_cluster_size"])
+        return doc
+
+    def _write(self, records: list[dict[str, Any]], removed_ids: list[str]) -> None:
+        docs = [self._document(r) for r in records]  # built outside the lock
+        with self._lock:
+            writer = self._writer_()
+            # A delete applies to documents added before it (by opstamp), so
+            # delete-then-add replaces an id, even within one commit.
+            for doc_id in removed_ids:
+                writer.delete_documents_by_term("id", doc_id)
+            for record, doc in zip(records, docs):
+                writer.delete_documents_by_term("id", record["id"])
+                writer.add_document(doc)
+
+    def _commit(self) -> None:
+        with self._lock:
+            self._writer_().commit()
+            self._index.reload()
+
+    def _rollback(self) -> None:
+        with self._lock:
+            if self._writer is not None:
+                self._writer.rollback()
+
+    def delete(self, ids: Iterable[str]) -> None:
+        ids = list(ids)
+        if not ids:
+            return
+        with self._lock:
+            writer = self._writer_()
+            for doc_id in ids:
+                writer.delete_documents_by_term("id", doc_id)
+        self._commit()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._writer_().delete_all_documents()
+        self._commit()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            if self._writer is not None:
+                writer, self._writer = self._writer, None
+                writer.commit()
+                writer.wait_merging_threads()  # consumes the writer and releases the lock
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise BackendError(f"{self!r} is closed")
+
+    # ------------------------------------------------------------------ query translation
+
+    def _filter_query(self, filters: Filters) -> list[Query]:
+        s = self._schema
+        out = []
+        for field, values in (("lang", filters.langs), ("site", filters.domains), ("pool", filters.pools),
+                              ("media_kind", filters.media_kinds)):
+            if values:
+                out.append(Query.term_set_query(s, field, list(values)))
+        if filters.date_from or filters.date_to:
+            lo = _to_utc(filters.date_from) if filters.date_from else None
+            hi = _to_utc(filters.date_to) if filters.date_to else None
+            out.append(Query.range_query(s, "fetch_time", FieldType.Date, lo, hi,
+                                         include_lower=True, include_upper=hi is None))
+        return out
+
+    def _tokens(self, leaf: Leaf) -> list[str]:
+        words = (leaf.token,) if isinstance(leaf, Word) else leaf.tokens
+        return [t for w in words for t in self._analysis.exact.analyze(w)]
+
+    def _exact(self, field: str, tokens: list[str]) -> Query:
+        if len(tokens) == 1:
+            return Query.term_query(self._schema, field, tokens[0])
+        words: list[str | tuple[int, str]] = list(tokens)
+        return Query.phrase_query(self._schema, field, words)
+
+    def _leaf_query(self, leaf: Leaf, langs: Sequence[str], for_field: str | None = None) -> Query | None:
+        """A leaf as a scored query over the text fields (or one field, for highlighting)."""
+        tokens = self._tokens(leaf)
+        if not tokens:
+            return None
+        if for_field:
+            return self._exact(for_field, tokens)
+        should = [
+            (Occur.Should, Query.boost_query(self._exact("title", tokens), TITLE_BOOST)),
+            (Occur.Should, self._exact("text", tokens)),
+            (Occur.Should, Query.boost_query(self._exact("description", tokens), DESCRIPTION_BOOST)),
+        ]
+        if isinstance(leaf, Word) and len(tokens) == 1:
+            loose = Query.boolean_query([(Occur.Should, Query.term_query(self._schema, field, term))
+                                         for field, term in self._analysis.loose_terms(leaf.token, langs)])
+            should.append((Occur.Should, Query.boost_query(loose, LOOSE_BOOST)))
+        return Query.boolean_query(should)
+
+    def _exclusion(self, leaf: Leaf) -> Query | None:
+        tokens = self._tokens(leaf)
+        if not tokens:
+            return None
+        return Query.boolean_query([(Occur.Should, self._exact(f, tokens)) for f in _EXACT_FIELDS])
+
+    def _query(self, parsed: ParsedQuery, filters: Filters) -> Query:
+        if parsed.match_none:
+            return Query.empty_query()
+        clauses: list[tuple[Occur, Query]] = []
+        for clause in parsed.ast.must:
+            leaves = clause.options if isinstance(clause, AnyOf) else (clause,)
+            options = [q for q in (self._leaf_query(leaf, filters.langs) for leaf in leaves) if q is not None]
+            if not options:
+                continue
+            clauses.append((Occur.Must, options[0] if len(options) == 1
+                            else Query.boolean_query([(Occur.Should, q) for q in options])))
+        if not clauses:
+            if parsed.ast.must:  # words that the analyzer reduced to nothing
+                return Query.empty_query()
+            clauses.append((Occur.Must, Query.all_query()))
+        for leaf in parsed.ast.must_not:
+            q = self._exclusion(leaf)
+            if q is not None:
+                clauses.append((Occur.MustNot, q))
+        for q in self._filter_query(filters):
+            clauses.append((Occur.Must, Query.const_score_query(q, 0.0)))
+        return Query.boolean_query(clauses)
+
+    def _highlight_query(self, parsed: ParsedQuery, field: str) -> Query | None:
+        qs = [q for q in (self._leaf_query(leaf, (), for_field=field) for leaf in parsed.ast.positive_leaves())
+              if q is not None]
+        return Query.boolean_query([(Occur.Should, q) for q in qs]) if qs else None
+
+    # ------------------------------------------------------------------ reading
+
+    def count(self, filters: Filters | None = None) -> int:
+        self._check_open()
+        searcher = self._index.searcher()
+        clauses = [(Occur.Must, q) for q in self._filter_query(filters or Filters())]
+        query = Query.boolean_query([(Occur.Must, Query.all_query()), *clauses]) if clauses else Query.all_query()
+        return int(searcher.search(query, limit=1, count=True).count)  # type: ignore[attr-defined]
+
+    def _search(self, query: SearchQuery) -> SearchResult:
+        self._check_open()
+        parsed = query.parsed
+        filters = query.effective_filters
+        searcher = self._index.searcher()
+        q = self._query(parsed, filters)
+        if parsed.match_all:
+            # no words to rank by: newest first (documents without a fetch time last)
+            found = searcher.search(q, limit=query.page_size, offset=query.offset, count=True,
+                                    order_by_field="fetch_time", order=tantivy.Order.Desc)
+        else:
+            found = searcher.search(q, limit=query.page_size, offset=query.offset, count=True)
+        snippets = _Snippets(searcher, self._schema, parsed, self) if query.highlight else None
+        hits = []
+        for score, address in found.hits:
+            doc = searcher.doc(address)
+            hits.append(Hit(
+                id=str(doc.get_first("id")), url=str(doc.get_first("url")), title=doc.get_first("title"),
+                lang=doc.get_first("lang"), domain=doc.get_first("domain"),
+                score=0.0 if parsed.match_all else float(score),
+                snippet=snippets.html(doc) if snippets else _excerpt(doc.get_first("text") or
+                                                                     doc.get_first("description")),
+                fetch_time=_utc(doc.get_first("fetch_time")),
+            ))
+        return SearchResult(total=int(found.count), hits=hits,  # type: ignore[attr-defined]
+                            facets=self._facets(searcher, q, query) if query.facets else {})
+
+    def _facets(self, searcher: Any, q: Query, query: SearchQuery) -> dict[str, dict[str, int]]:
+        aggs = {name: {"terms": {"field": _FACET_FIELDS[name], "size": query.facet_size,
+                                 "segment_size": max(FACET_SEGMENT_SIZE, query.facet_size)}}
+                for name in query.facets}
+        result = searcher.aggregate(q, aggs)
+        out: dict[str, dict[str, int]] = {}
+        for name in query.facets:
+            buckets = sorted(((b["key"], int(b["doc_count"])) for b in result[name]["buckets"]),
+                             key=lambda kv: (-kv[1], kv[0]))
+            out[name] = dict(buckets[: query.facet_size])
+        return out
+
+    def get(self, doc_id: str) -> dict[str, Any] | None:
+        self._check_open()
+        searcher = self._index.searcher()
+        found = searcher.search(Query.term_query(self._schema, "id", doc_id), limit=1)
+        if not found.hits:
+            return None
+        d = searcher.doc(found.hits[0][1])
+        first = d.get_first
+        published = first("published")
+        return {
+            "id": first("id"), "url": first("url"), "host": first("host"), "domain": first("domain"),
+            "campaign": first("campaign"), "lang": first("lang"), "title": first("title"),
+            "text": first("text"), "description": first("description"),
+            "published": published.date() if published is not None else None,
+            "fetch_time": _utc(first("fetch_time")),
+            "pools": d.get_all("pool"), "media_kinds": d.get_all("media_kind"),
+            "tdm_reservation": first("tdm_reservation"),
+            "dup_cluster_id": first("dup_cluster_id"), "dup_cluster_size": first("dup_cluster_size"),
+        }
+
+
+def _utc(value: dt.datetime | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=_UTC) if value.tzinfo is None else value.astimezone(_UTC)
+
+
+def _excerpt(text: str | None, limit: int = SNIPPET_CHARS) -> str:
+    """The start of a text, cut at a word boundary, HTML-escaped."""
+    if not text:
+        return ""
+    text = " ".join(text[: limit * 2].split())
+    if len(text) <= limit:
+        return html.escape(text)
+    cut = text[:limit]
+    space = cut.rfind(" ")
+    return html.escape(cut[: space if space > limit // 2 else limit]) + "…"
+
+
+def _has_word(data: bytes) -> bool:
+    return any(ch.isalnum() for ch in data.decode("utf-8", "ignore"))
+
+
+def _mark(fragment: str, ranges: list[Any], before: bool, after: bool) -> str:
+    """Escape a snippet fragment and wrap its highlighted byte ranges in <mark>."""
+    data = fragment.encode("utf-8")
+    out, pos = [], 0
+    for r in sorted(ranges, key=lambda r: r.start):
+        if r.start < pos:
+            continue
+        out.append(html.escape(data[pos:r.start].decode("utf-8", "replace")))
+        out.append("<mark>" + html.escape(data[r.start:r.end].decode("utf-8", "replace")) + "</mark>")
+        pos = r.end
+    out.append(html.escape(data[pos:].decode("utf-8", "replace")))
+    body = " ".join("".join(out).split())  # newlines from the page text; tags hold no whitespace
+    return ("…" if before else "") + body + ("…" if after else "")
+
+
+class _Snippets:
+    """Highlighted snippets for one search: the text field, else the description,
+    else the start of the text."""
+
+    def __init__(self, searcher: Any, schema: tantivy.Schema, parsed: ParsedQuery, backend: EmbeddedBackend) -> None:
+        self.generators = []
+        for field in ("text", "description"):
+            q = backend._highlight_query(parsed, field)
+            if q is not None:
+                gen = SnippetGenerator.create(searcher, q, schema, field)
+                gen.set_max_num_chars(SNIPPET_CHARS)
+                self.generators.append((field, gen))
+
+    def html(self, doc: tantivy.Document) -> str:
+        for field, gen in self.generators:
+            value = doc.get_first(field)
+            if not value:
+                continue
+            snippet = gen.snippet_from_doc(doc)
+            ranges = snippet.highlighted()
+            if ranges:
+                span = snippet.fragment_range()
+                data = value.encode("utf-8")
+                # an ellipsis only where words were cut off, not a final full stop
+                return _mark(snippet.fragment(), ranges, before=_has_word(data[max(0, span.start - 64):span.start]),
+                             after=_has_word(data[span.end:span.end + 64]))
+        return _excerpt(doc.get_first("text") or doc.get_first("description"))
