@@ -9,14 +9,14 @@ languages (``sr`` for a Croatian sentence) is wrong and shows in the confusions.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from langid.identify import LanguageIdentifier
 from langid.langs import group_of
 
-__all__ = ["load_by_lang", "LangEval", "evaluate", "EVAL_SETS", "EVIDENCE_PLAN"]
+__all__ = ["load_by_lang", "load_tsv", "LangEval", "evaluate", "EVAL_SETS", "EVIDENCE_PLAN"]
 
 # Name -> folder under the shared data dir holding by-lang/<iso>.txt.
 EVAL_SETS: dict[str, str] = {
@@ -52,6 +52,18 @@ def load_by_lang(folder: Path) -> dict[str, list[str]]:
     return data
 
 
+def load_tsv(path: Path) -> dict[str, list[str]]:
+    """``{lang: [sentence, ...]}`` from ``lang<TAB>source<TAB>sentence`` lines (``#`` comments skipped)."""
+    data: dict[str, list[str]] = {}
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            if not line.strip() or line.startswith("#"):
+                continue
+            lang, _source, text = line.rstrip("\n").split("\t")
+            data.setdefault(lang, []).append(text)
+    return data
+
+
 @dataclass
 class LangEval:
     """Per-language accuracy, macro accuracy and (true, predicted) confusion counts."""
@@ -63,6 +75,11 @@ class LangEval:
     @property
     def macro(self) -> float:
         return sum(self.accuracy.values()) / len(self.accuracy)
+
+    def labelled_as(self, langs: Iterable[str]) -> int:
+        """How many texts were wrongly given one of ``langs`` (e.g. neighbour text labelled EU)."""
+        wanted = set(langs)
+        return sum(c for (_, pred), c in self.confusions.items() if pred in wanted)
 
     def top_confusions(self, n: int = 15) -> list[tuple[str, str | None, int]]:
         return [(t, p, c) for (t, p), c in self.confusions.most_common(n)]

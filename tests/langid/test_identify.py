@@ -19,6 +19,7 @@ import pytest
 from langid.identify import (
     MODEL_ENV,
     NO_EVIDENCE,
+    NO_SECOND_OPINION,
     EvidenceConfig,
     LanguageIdentifier,
     ModelNotFoundError,
@@ -217,12 +218,19 @@ def test_annotate_without_text_counts_the_reason() -> None:
     assert lid.stats["langid/no_lang/empty_text"] == 2
 
 
-def test_annotate_uses_declared_language_and_host_tld(lid: LanguageIdentifier) -> None:
+def test_annotate_uses_declared_language_and_host_tld() -> None:
+    # The evidence rules on the model's own scores (the second opinion would settle this one).
+    lid = LanguageIdentifier(second_opinion=NO_SECOND_OPINION)
     plain = lid.annotate(_doc(DA_AMBIGUOUS))
     assert plain.lang == "da" and plain.lang_topk[1].lang == "no"
     assert lid.annotate(_doc(DA_AMBIGUOUS, declared="nb-NO")).lang == "no"
     # .no alone (bonus 0.1) does not cover the da/no margin (0.11); with the declaration it does.
     assert lid.annotate(_doc(DA_AMBIGUOUS, host="www.example.no")).lang == "da"
+
+
+def test_a_confident_second_opinion_outweighs_a_wrong_declaration(lid: LanguageIdentifier) -> None:
+    # lingua is sure the sentence is Danish (it is), so a page's nb declaration does not move it.
+    assert lid.annotate(_doc(DA_AMBIGUOUS, declared="nb-NO", host="www.example.no")).lang == "da"
 
 
 # --- evidence on the real model ---------------------------------------------------------------
@@ -250,7 +258,12 @@ def test_no_evidence_config_ignores_declarations() -> None:
 # --- the re-ranking rules, with chosen scores --------------------------------------------------
 
 class StubModel:
-    """fastText's predict()/get_labels() returning fixed scores."""
+    """fastText's predict()/get_labels() returning fixed scores.
+
+    The identifiers built on it below run without the second opinion: these tests
+    pin the evidence rules on the model's scores (tests/langid/test_second_opinion.py
+    covers the second opinion).
+    """
 
     def __init__(self, scores: dict[str, float]) -> None:
         self.scores = scores
@@ -270,7 +283,7 @@ CYRILLIC = "неки текст на ћирилици"
 
 def decide(scores: dict[str, float], declared: str | None = None, tld: str | None = None,
            text: str = LATIN, evidence: EvidenceConfig | None = None) -> tuple[str | None, str | None]:
-    ident = LanguageIdentifier(k=3, evidence=evidence, model=StubModel(scores))
+    ident = LanguageIdentifier(k=3, evidence=evidence, second_opinion=NO_SECOND_OPINION, model=StubModel(scores))
     result = ident.identify(text, declared, tld)
     return result.lang, result.evidence
 
@@ -329,7 +342,8 @@ def test_script_rules_out_members_it_cannot_be() -> None:
 
 def test_serbo_croatian_is_resolved_to_an_individual_language() -> None:
     assert decide({"sh": 0.50, "hr": 0.30, "sr": 0.10}) == ("hr", "macrolanguage")
-    resolved = LanguageIdentifier(model=StubModel({"sh": 0.50, "hr": 0.30, "sr": 0.10})).identify(LATIN)
+    resolved = LanguageIdentifier(second_opinion=NO_SECOND_OPINION,
+                                  model=StubModel({"sh": 0.50, "hr": 0.30, "sr": 0.10})).identify(LATIN)
     assert resolved.score == pytest.approx(0.80)  # the macrolanguage's mass goes to the member
     assert resolved.topk[0] == ("sh", 0.50)
     assert decide({"sh": 0.50, "sl": 0.30, "sr": 0.10}) == ("sr", "macrolanguage")  # sl is not part of sh
@@ -341,7 +355,7 @@ def test_serbo_croatian_is_resolved_to_an_individual_language() -> None:
 
 def test_a_promoted_language_keeps_the_model_ranking_visible() -> None:
     scores = {"hr": 0.30, "sl": 0.20, "en": 0.16, "de": 0.15, "sr": 0.14}
-    ident = LanguageIdentifier(k=3, model=StubModel(scores))
+    ident = LanguageIdentifier(k=3, second_opinion=NO_SECOND_OPINION, model=StubModel(scores))
     result = ident.identify(LATIN, "sr")
     assert result.lang == "sr" and result.evidence == "declared"
     assert result.score == pytest.approx(0.14)
@@ -351,7 +365,7 @@ def test_a_promoted_language_keeps_the_model_ranking_visible() -> None:
 
 
 def test_unusable_declarations_are_counted() -> None:
-    ident = LanguageIdentifier(model=StubModel({"hr": 0.4, "sr": 0.35}))
+    ident = LanguageIdentifier(second_opinion=NO_SECOND_OPINION, model=StubModel({"hr": 0.4, "sr": 0.35}))
     assert ident.identify(LATIN, "x-default").lang == "hr"
     assert ident.identify(LATIN, "").lang == "hr"
     assert ident.stats["langid/declared_unusable"] == 1
