@@ -47,6 +47,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from machine_load import CLK_TCK, system_busy_s, wait_quiet
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -142,15 +144,8 @@ def wait4(proc: subprocess.Popen, timeout: float) -> tuple[int, int, Any]:
         time.sleep(0.05)
 
 
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
-def system_busy_s() -> float:
-    """CPU seconds all processes on the machine have used so far (from /proc/stat)."""
-    with open("/proc/stat") as fh:
-        fields = [int(x) for x in fh.readline().split()[1:]]
-    user, nice, system, _idle, _iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
-    return (user + nice + system + irq + softirq + steal) / CLK_TCK
 
 
 def process_cpu_s(pid: int) -> float:
@@ -163,17 +158,6 @@ def process_cpu_s(pid: int) -> float:
         return 0.0
 
 
-def wait_quiet(max_wait: float, threshold: float = 0.3) -> float:
-    """Wait (up to ``max_wait`` s) until the machine's other load is below ``threshold`` cores.
-    Returns the load seen last (cores busy)."""
-    deadline = time.time() + max_wait
-    while True:
-        b0, t0 = system_busy_s(), time.time()
-        time.sleep(2.0)
-        load = (system_busy_s() - b0) / (time.time() - t0)
-        if load < threshold or time.time() > deadline:
-            return load
-        print(f"  machine busy ({load:.1f} cores used by other processes), waiting ...", flush=True)
 
 
 def serve_cached(argv: list[str]) -> int:
@@ -212,15 +196,8 @@ def serve_cached(argv: list[str]) -> int:
             for path in ["/", "/robots.txt"] + site.page_paths(host):
                 cached_respond(site, host, path, "", True, 1)
     server_mod.respond = cached_respond
-    server = server_mod.TestWebServer(site, Path(a.log) if a.log else None).start()
-    Path(a.ready_file).write_text("ready\n")
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
+    server_mod.serve_forever(site, Path(a.log) if a.log else None,
+                             on_ready=lambda _server: Path(a.ready_file).write_text("ready\n"))
     return 0
 
 

@@ -56,6 +56,8 @@ import sys
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
+
+from machine_load import system_busy_s, wait_quiet
 from urllib.parse import quote, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -145,29 +147,11 @@ def ensure_datatrove_venv() -> Path:
 
 # --------------------------------------------------------------------------- runs
 
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 WAIT_QUIET_S = 300.0  # set from --wait-quiet
 
 
-def system_busy_s() -> float:
-    """CPU seconds all processes on the machine have used so far (/proc/stat)."""
-    with open("/proc/stat") as fh:
-        fields = [int(x) for x in fh.readline().split()[1:]]
-    user, nice, system, _idle, _iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
-    return (user + nice + system + irq + softirq + steal) / CLK_TCK
 
 
-def wait_quiet(max_wait: float, threshold: float = 0.3) -> float:
-    """Wait up to ``max_wait`` s until other processes use less than ``threshold`` cores
-    (another benchmark on this 2-core machine would skew every number)."""
-    deadline = time.time() + max_wait
-    while True:
-        b0, t0 = system_busy_s(), time.time()
-        time.sleep(2.0)
-        load = (system_busy_s() - b0) / (time.time() - t0)
-        if load < threshold or time.time() > deadline:
-            return load
-        print(f"  machine busy ({load:.1f} cores used by other processes), waiting ...", flush=True)
 
 
 def _run(cmd: list[str], out: Path, env: dict[str, str] | None = None) -> dict:
