@@ -24,18 +24,24 @@ children: datatrove extracts in a forked sandbox process) from just before the p
 to its end, after imports (models are loaded inside). **docs/s per core** = documents that
 reached the signature step / CPU s. The ratio is the median over repetitions of ours/datatrove.
 
-Extraction quality: each side's text of every page, keyed by URL, scored against the gold
-snippets of pages-A with ``extract.snippet_eval`` (as bench/eval_extract.py), so "F1" is the
-WARC path's, for both.
+Extraction quality: each side's text of every page, keyed by its WARC-Target-URI (IDNA host,
+%-encoded path, as ``crawler.cdxj.to_uri`` writes it), scored against the gold snippets of
+pages-A with ``extract.snippet_eval`` (as bench/eval_extract.py), so "F1" is the WARC path's,
+for both. Response records carry ``WARC-Identified-Payload-Type`` (see :func:`build_warc`).
 
 MinHash alone: ``SignatureStep.run`` vs ``MinhashDedupSignature.run`` on the texts our run
 extracted (signature files written and, for datatrove, sorted: both as in their pipelines);
 best CPU time of ``--sig-repeat`` runs each. datatrove tokenises words with spaCy (its
 WhitespaceTokenizer is spaCy ``blank("xx")`` too, and measured the same).
 
-    python bench/bench_process.py                 # 990 pages, 2 repetitions (~10 min)
-    python bench/bench_process.py --quick         # 150 pages, 1 repetition, dt-matched only
-    python bench/bench_process.py --profile       # also a cProfile of ours, with a breakdown
+    python bench/bench_process.py                 # 990 pages, 2 repetitions (~8 min)
+    python bench/bench_process.py --repeat 3 --profile   # what bench/README.md reports (~13 min)
+    python bench/bench_process.py --quick         # smoke run: 150 pages, 1 repetition, dt-matched
+                                                  # only (~30 s; the mix of those pages differs)
+
+The first run creates bench/.venv-datatrove (pip, ~2 min). Each run first waits up to
+``--wait-quiet`` s for other processes to go quiet, and records the cores they used meanwhile
+(``other_cores``; a warning above 0.2).
 
 Writes bench/results/process.json (and process-ours.prof with --profile).
 """
@@ -56,9 +62,9 @@ import sys
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
-
-from machine_load import system_busy_s, wait_quiet
 from urllib.parse import quote, urlsplit
+
+from machine_load import system_busy_s, wait_quiet  # bench/ is sys.path[0] when run as a script
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -80,6 +86,13 @@ FETCH_TIME = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)  # = extract.snippe
 def page_url(url: str) -> str:
     """As extract.snippet_eval.page_record: gold "URLs" that are labels get a URL under .invalid."""
     return url if urlsplit(url).hostname else "https://pages-a.invalid/" + quote(url, safe="")
+
+
+def warc_url(url: str) -> str:
+    """The WARC-Target-URI a pages-A page gets (what both readers report): IDNA host, %-encoded."""
+    from crawler.cdxj import to_uri
+
+    return to_uri(page_url(url))
 
 
 def build_warc(pages_dir: Path, limit: int, payload_type: bool = True) -> Path:
@@ -148,10 +161,6 @@ def ensure_datatrove_venv() -> Path:
 # --------------------------------------------------------------------------- runs
 
 WAIT_QUIET_S = 300.0  # set from --wait-quiet
-
-
-
-
 
 
 def _run(cmd: list[str], out: Path, env: dict[str, str] | None = None) -> dict:
@@ -343,7 +352,7 @@ def score(dump: Path, pages_dir: Path, limit: int) -> dict:
     for line in open(dump, encoding="utf-8"):
         row = json.loads(line)
         texts[row["url"]] = row["text"]
-    result = evaluate((p, texts.get(page_url(p.url))) for p in pages)
+    result = evaluate((p, texts.get(warc_url(p.url))) for p in pages)
     return result.as_dict()["overall"]  # type: ignore[return-value]
 
 
