@@ -37,6 +37,10 @@ class RedirectSeenMiddleware:
             return
         canon = canonical_url(request.url)
         stats = self.crawler.stats
+        forward = getattr(spider, "forward_redirect", None)
+        if canon not in seen and forward is not None and forward(canon, request):
+            seen.add(canon)
+            raise IgnoreRequest(f"redirect to a host another crawler owns, forwarded: {request.url}")
         if canon in seen:
             stats.inc_value("redirects/to_seen")
             raise IgnoreRequest(f"redirect to an already seen URL: {request.url}")

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from scrapy.crawler import CrawlerProcess
 
 from crawler.frontier import ResumeState, load_resume_state
+from crawler.partition import Partition
 from crawler.settings import scrapy_settings
 from crawler.spider import CampaignSpider
 from crawler.warc import iter_fetched_urls, repair_directory
@@ -75,12 +77,22 @@ def prepare_resume(paths: dict[str, Path]) -> tuple[ResumeState, dict[str, int]]
 
 
 def run_crawl(cfg: CampaignConfig, worker: str = "w0", log_level: str = "INFO", resume: bool = False,
-              extra_settings: dict[str, Any] | None = None) -> CrawlSummary:
+              extra_settings: dict[str, Any] | None = None, partition: Partition | None = None) -> CrawlSummary:
     """Crawl the campaign with one Scrapy process; return its stats and WARC files.
 
     ``resume`` continues a stopped or killed crawl: unfinished WARC files are
     repaired (or set aside), and the journal's unfinished URLs are requested again.
+
+    With a ``partition`` this process is one crawler of a distributed crawl: it
+    fetches only the hosts it owns, forwards other links to their owners' inboxes,
+    and runs until the coordinator tells it to stop (crawler.coordination). The
+    campaign's total page cap is shared out evenly between the crawlers.
     """
+    if partition is not None:
+        if worker not in partition.workers:
+            raise ValueError(f"worker {worker!r} is not in the crawl partition {list(partition.workers)}")
+        share = math.ceil(cfg.scope.max_pages / len(partition.workers))
+        cfg = cfg.with_overrides(scope=replace(cfg.scope, max_pages=share))
     paths = campaign_paths(cfg, worker)
     has_state = (paths["crawl"] / "frontier.jsonl").exists() or any(paths["warc"].glob("*.warc.gz*"))
     if has_state and not resume:
@@ -93,13 +105,22 @@ def run_crawl(cfg: CampaignConfig, worker: str = "w0", log_level: str = "INFO", 
     settings = scrapy_settings(cfg, paths["warc"], worker, paths["crawl"])
     settings["LOG_LEVEL"] = log_level
     settings["LOG_INSTALL_ROOT_HANDLER"] = log_level != "NONE"
+    if partition is not None:
+        settings["OWD_PARTITION"] = True
+        settings["OWD_CRAWL_ROOT"] = str(paths["crawl"].parent)
+        settings["EXTENSIONS"] = {**settings["EXTENSIONS"], "crawler.coordination.PartitionExtension": 600}
+        # Site operators (and the test web's log) can tell which crawler of the campaign asked.
+        from scrapy.settings.default_settings import DEFAULT_REQUEST_HEADERS
+
+        settings["DEFAULT_REQUEST_HEADERS"] = {**DEFAULT_REQUEST_HEADERS, "X-OWD-Crawler": f"{cfg.campaign}/{worker}"}
     settings.update(extra_settings or {})
     process = CrawlerProcess(settings)
     if log_level == "NONE":
         logging.getLogger("scrapy").setLevel(logging.CRITICAL)
     crawler = process.create_crawler(CampaignSpider)
     started = time.time()
-    process.crawl(crawler, campaign=cfg, worker=worker, journal_dir=paths["crawl"], resume=state)
+    process.crawl(crawler, campaign=cfg, worker=worker, journal_dir=paths["crawl"], resume=state,
+                  partition=partition, crawl_root=paths["crawl"].parent)
     process.start()
     seconds = time.time() - started
     for key, value in facts.items():

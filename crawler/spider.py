@@ -20,6 +20,8 @@ from twisted.python.failure import Failure
 from crawler.focus import TopicScorer
 from crawler.frontier import Journal, ResumeState
 from crawler.links import MediaRef, media_kind_of_url, media_refs, page_links
+from crawler.mailbox import Outbox
+from crawler.partition import Partition
 from crawler.scope import Scope
 from crawler.urls import canonical_url
 from owd.config import CampaignConfig
@@ -44,7 +46,8 @@ class CampaignSpider(scrapy.Spider):
     name = "owd"
 
     def __init__(self, campaign: CampaignConfig, worker: str = "w0", journal_dir: Path | None = None,
-                 resume: ResumeState | None = None, **kwargs: Any) -> None:
+                 resume: ResumeState | None = None, partition: Partition | None = None,
+                 crawl_root: Path | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.campaign = campaign
         self.worker = worker
@@ -58,6 +61,9 @@ class CampaignSpider(scrapy.Spider):
         self.seen: set[str] = set(self.resume.seen)
         self.scope.restore(self.resume.admitted_pages)
         self.journal = Journal(journal_dir) if journal_dir is not None else None
+        # Distributed crawl: links for hosts another crawler owns go to its inbox.
+        self.partition = partition
+        self.outbox = Outbox(crawl_root, worker) if partition is not None and crawl_root is not None else None
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> "CampaignSpider":
@@ -85,9 +91,11 @@ class CampaignSpider(scrapy.Spider):
 
     # ---- requests --------------------------------------------------------------------------
     def _maybe_request(self, url: str, depth: int, via: str | None, score: float,
-                       kind: str = "page") -> scrapy.Request | None:
+                       kind: str = "page", forwarded: bool = False) -> scrapy.Request | None:
         """A request for ``url`` unless it was seen or is out of scope (each refusal counted).
-        Admitted URLs are journaled, so a resumed crawl neither loses nor repeats them."""
+        Admitted URLs are journaled, so a resumed crawl neither loses nor repeats them.
+        In a distributed crawl a URL of a host another crawler owns is sent to that
+        crawler instead (seeds are not: every crawler reads the same seed list)."""
         try:
             canon = canonical_url(url)
         except ValueError:
@@ -96,6 +104,13 @@ class CampaignSpider(scrapy.Spider):
         if canon in self.seen:
             return None
         self.seen.add(canon)
+        if self.partition is not None and not forwarded:
+            owner = self.partition.owner(canon)
+            if owner != self.worker:
+                if via != "seed" and self.outbox is not None:
+                    self.outbox.add(owner, canon, depth, via, score, kind)
+                    self._count("partition/forwarded")
+                return None
         reason = self.scope.admit(canon, depth) if kind == "page" else self.scope.in_scope(canon)
         if reason:
             self._count(f"scope/refused/{reason}")
@@ -112,7 +127,28 @@ class CampaignSpider(scrapy.Spider):
         return scrapy.Request(url, callback=callback, errback=self.on_error, meta=meta,
                               priority=self.scorer.priority(depth, score), dont_filter=True)
 
+    def admit_forwarded(self, entry: dict[str, Any]) -> scrapy.Request | None:
+        """A request for a frontier entry another crawler forwarded (see crawler.mailbox)."""
+        return self._maybe_request(entry["u"], int(entry.get("d", 0)), entry.get("v"), float(entry.get("s", 0.0)),
+                                   kind=str(entry.get("k", "page")), forwarded=True)
+
+    def forward_redirect(self, url: str, request: scrapy.Request) -> bool:
+        """Send a redirect target on another crawler's host to that crawler; True if sent."""
+        if self.partition is None or self.outbox is None:
+            return False
+        owner = self.partition.owner(url)
+        if owner == self.worker:
+            return False
+        meta = request.meta
+        self.outbox.add(owner, url, int(meta.get("depth", 0)), meta.get("via"), float(meta.get("score", 0.0)),
+                        str(meta.get("owd_kind", "page")))
+        self.outbox.flush()
+        self._count("partition/forwarded_redirects")
+        return True
+
     def _done(self, response_or_failure: Any, outcome: str) -> None:
+        if self.outbox is not None and len(self.outbox):
+            self.outbox.flush()  # before "done": a kill in between re-parses the page and resends
         request = getattr(response_or_failure, "request", None)
         url = request.meta.get("owd_url") if request is not None else None
         if url and self.journal is not None:

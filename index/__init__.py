@@ -2,8 +2,10 @@
 
 One contract (:class:`SearchBackend`, :mod:`index.base`) with typed requests and
 results, a safe query language (:mod:`index.query`), the embedded tantivy backend
-(:class:`~index.embedded.EmbeddedBackend`, the default; imported lazily) and the
-incremental campaign indexer (:func:`~index.build.index_campaign`).
+(:class:`~index.embedded.EmbeddedBackend`, the default; imported lazily), the
+OpenSearch backend (:class:`~index.opensearch.OpenSearchBackend`; imported lazily),
+:func:`~index.open.open_backend` to open either by name, and the incremental campaign
+indexer (:func:`~index.build.index_campaign`).
 """
 
 from index.base import (
@@ -18,6 +20,7 @@ from index.base import (
     to_record,
 )
 from index.build import IndexSummary, index_campaign
+from index.open import BACKENDS, open_backend, state_path
 from index.query import parse
 
 __all__ = [
@@ -33,4 +36,7 @@ __all__ = [
     "parse",
     "IndexSummary",
     "index_campaign",
+    "BACKENDS",
+    "open_backend",
+    "state_path",
 ]

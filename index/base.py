@@ -35,6 +35,7 @@ Semantics every backend honours
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 import time
@@ -391,6 +392,18 @@ class SearchBackend(ABC):
     @abstractmethod
     def clear(self) -> None:
         """Remove every document."""
+
+    @contextlib.contextmanager
+    def rebuilding(self) -> Iterator[bool]:
+        """Replace every document by the ones added inside the ``with`` block.
+
+        Yields whether the replacement is atomic to readers: True when they keep seeing
+        the old documents until the block ends successfully (OpenSearch: a new index and
+        an alias swap; on an exception the old documents stay). This default clears
+        first and yields False: readers see the index fill up again.
+        """
+        self.clear()
+        yield False
 
     # -- reading
 

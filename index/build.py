@@ -11,7 +11,10 @@ killed run resumes where it stopped.
 
 Not handled incrementally: a shard that disappears (its documents stay in the
 index; it is counted as ``shards_missing``) and a document that disappears from a
-changed shard. ``rebuild=True`` clears the index and indexes everything again.
+changed shard. ``rebuild=True`` indexes everything again inside
+:meth:`SearchBackend.rebuilding`: on OpenSearch into a new index that replaces the old
+one atomically when every shard is in (the state is then written once, at the end, since
+a failed rebuild leaves the old index in place); on the embedded index after a clear.
 """
 
 from __future__ import annotations
@@ -82,13 +85,29 @@ def index_campaign(docs_dir: Path, backend: SearchBackend, state_path: Path, *, 
     started = time.time()
     docs_dir, state_path = Path(docs_dir), Path(state_path)
     summary = IndexSummary()
-    state: dict[str, Any] = {"format": STATE_FORMAT, "shards": {}} if rebuild else _load_state(state_path)
     if rebuild:
-        backend.clear()
-    elif state["shards"] and backend.count() == 0 and any(bool(s.get("indexed")) for s in state["shards"].values()):
-        # The index was deleted or replaced but the state survived: trust the index.
-        log.warning("index is empty but %s lists indexed shards; indexing every shard again", state_path)
-        state["shards"] = {}
+        state: dict[str, Any] = {"format": STATE_FORMAT, "shards": {}}
+        with backend.rebuilding() as atomic:
+            # atomic: the shards go to an index nobody reads yet; recording them before the
+            # swap would claim shards that a failed rebuild threw away
+            _index_shards(docs_dir, backend, state_path, state, summary, progress, save=not atomic)
+        _save_state(state_path, state)
+    else:
+        state = _load_state(state_path)
+        if state["shards"] and backend.count() == 0 and any(bool(s.get("indexed")) for s in state["shards"].values()):
+            # The index was deleted or replaced but the state survived: trust the index.
+            log.warning("index is empty but %s lists indexed shards; indexing every shard again", state_path)
+            state["shards"] = {}
+        _index_shards(docs_dir, backend, state_path, state, summary, progress, save=True)
+    if not state_path.exists():
+        _save_state(state_path, state)
+    summary.total = backend.count()
+    summary.seconds = time.time() - started
+    return summary
+
+
+def _index_shards(docs_dir: Path, backend: SearchBackend, state_path: Path, state: dict[str, Any],
+                  summary: IndexSummary, progress: Callable[[str], None], *, save: bool) -> None:
     shards = sorted(docs_dir.glob("*.parquet"))
     names = {p.name for p in shards}
     summary.shards_missing = sum(1 for name in state["shards"] if name not in names)
@@ -101,7 +120,8 @@ def index_campaign(docs_dir: Path, backend: SearchBackend, state_path: Path, *, 
         digest = _sha256(shard)
         if known and known.get("sha256") == digest:  # touched, not changed
             known.update(size=stat.st_size, mtime_ns=stat.st_mtime_ns)
-            _save_state(state_path, state)
+            if save:
+                _save_state(state_path, state)
             summary.shards_skipped += 1
             continue
         t0 = time.time()
@@ -117,11 +137,7 @@ def index_campaign(docs_dir: Path, backend: SearchBackend, state_path: Path, *, 
         summary.documents_dropped += len(docs) - indexed
         state["shards"][shard.name] = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": digest,
                                        "documents": len(docs), "indexed": indexed}
-        _save_state(state_path, state)
+        if save:
+            _save_state(state_path, state)
         progress(f"index: shard {i}/{len(shards)} {shard.name}: {indexed}/{len(docs)} documents "
                  f"in {time.time() - t0:.1f} s")
-    if not state_path.exists():
-        _save_state(state_path, state)
-    summary.total = backend.count()
-    summary.seconds = time.time() - started
-    return summary

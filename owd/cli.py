@@ -32,15 +32,77 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def _cmd_crawl(args: argparse.Namespace) -> int:
     cfg = load_campaign(args.config)
+    if args.ray:
+        return _crawl_distributed(cfg, args)
     from crawler.run import CrawlStateExists, run_crawl
 
     try:
-        summary = run_crawl(cfg, worker=args.worker, log_level=args.log_level, resume=args.resume)
+        partition = None
+        if args.partition:
+            from crawler.partition import Partition, PartitionError
+
+            try:
+                partition = Partition.load(Path(args.partition))
+            except PartitionError as exc:
+                raise UsageError(str(exc)) from None
+        summary = run_crawl(cfg, worker=args.worker, log_level=args.log_level, resume=args.resume,
+                            partition=partition)
     except CrawlStateExists as exc:
         raise UsageError(str(exc)) from None
     print(f"crawl finished in {summary.seconds:.1f}s: {summary.responses} responses, "
           f"{summary.pages} pages, {summary.bytes / 1e6:.1f} MB, {len(summary.warc_files)} WARC file(s) "
           f"in {summary.warc_files[0].parent if summary.warc_files else '-'}")
+    return 0
+
+
+def _crawl_distributed(cfg, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
+    from crawler.partition import PartitionError
+    from crawler.run import CrawlStateExists
+    from owd.distributed_crawl import CrawlFailed, run_distributed_crawl
+
+    try:
+        summary = run_distributed_crawl(cfg, crawlers=args.crawlers, address=args.address, resume=args.resume,
+                                        log_level=args.log_level if args.log_level != "INFO" else "WARNING",
+                                        progress=lambda line: print(line, flush=True))
+    except (CrawlStateExists, PartitionError) as exc:
+        raise UsageError(str(exc)) from None
+    except CrawlFailed as exc:
+        print(f"owd: crawl failed: {exc}", file=sys.stderr)
+        return 1
+    per_worker = ", ".join(f"{w} {int(f.get('stats', {}).get('pages/fetched', 0))} pages"
+                           for w, f in sorted(summary.workers.items()))
+    print(f"crawl finished in {summary.seconds:.1f}s on {len(summary.workers)} crawler(s): {summary.responses} "
+          f"responses, {summary.pages} pages ({per_worker}), {len(summary.warc_files)} WARC file(s) "
+          f"under {cfg.campaign_dir / 'warc'}")
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    cfg = load_campaign(args.config)
+    from crawler.partition import PartitionError
+    from crawler.run import CrawlStateExists
+    from owd.campaign_run import RunOptions, run_campaign
+
+    opts = RunOptions(address=args.address, crawlers=args.crawlers, backend=args.backend, url=args.url,
+                      restart_from=args.restart_from)
+    try:
+        run_campaign(cfg, opts, progress=lambda line: print(line, flush=True))
+    except (CrawlStateExists, PartitionError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    print(f"campaign {cfg.campaign} complete: `owd status {args.config}`, report in "
+          f"{cfg.campaign_dir / 'report' / 'report.html'}")
+    return 0
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    cfg = load_campaign(args.config)
+    from owd.campaign_run import campaign_status
+
+    try:
+        lines = campaign_status(cfg)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    print("\n".join(lines))
     return 0
 
 
@@ -50,7 +112,13 @@ def _cmd_process(args: argparse.Namespace) -> int:
 
     if not campaign_warcs(cfg):
         raise UsageError(f"no closed WARC files under {cfg.campaign_dir / 'warc'}: run `owd crawl {args.config}` first")
-    summary = process_campaign(cfg, force=args.force, progress=lambda line: print(line, flush=True))
+    if args.ray or args.address:
+        from owd.ray_process import process_campaign_ray
+
+        summary = process_campaign_ray(cfg, force=args.force, progress=lambda line: print(line, flush=True),
+                                       address=args.address)
+    else:
+        summary = process_campaign(cfg, force=args.force, progress=lambda line: print(line, flush=True))
     print(f"process finished in {summary.seconds:.1f}s: {summary.shards_done} shard(s) processed, "
           f"{summary.shards_skipped} already done; {summary.documents} documents, {summary.kept} kept, "
           f"{summary.duplicates} in {summary.clusters} duplicate clusters; "
@@ -59,9 +127,25 @@ def _cmd_process(args: argparse.Namespace) -> int:
 
 
 def _embedded_backend(cfg, create: bool):  # type: ignore[no-untyped-def]
-    from index.embedded import EmbeddedBackend
+    from index.open import open_backend
 
-    return EmbeddedBackend(cfg.campaign_dir / "index" / "tantivy", create=create)
+    return open_backend(cfg, "embedded", create=create)
+
+
+def _search_backend(cfg, args: argparse.Namespace, create: bool):  # type: ignore[no-untyped-def]
+    """The index chosen by --backend/--url/--index-name (see _add_backend_args)."""
+    from index.open import open_backend
+
+    return open_backend(cfg, args.backend, url=args.url, index_name=args.index_name, create=create)
+
+
+def _add_backend_args(p: argparse.ArgumentParser) -> None:
+    from index.open import BACKENDS, default_url
+
+    p.add_argument("--backend", choices=BACKENDS, default="embedded",
+                   help="search engine: the embedded index under the campaign folder (default) or OpenSearch")
+    p.add_argument("--url", default=None, help=f"OpenSearch URL (default $OWD_OPENSEARCH_URL, now {default_url()})")
+    p.add_argument("--index-name", default=None, help="OpenSearch index (an alias) name (default: the campaign name)")
 
 
 def _cmd_index(args: argparse.Namespace) -> int:
@@ -71,9 +155,18 @@ def _cmd_index(args: argparse.Namespace) -> int:
     docs_dir = cfg.campaign_dir / "docs"
     if not any(docs_dir.glob("*.parquet")):
         raise UsageError(f"no documents under {docs_dir}: run `owd process {args.config}` first")
-    with _embedded_backend(cfg, create=True) as backend:
-        summary = index_campaign(docs_dir, backend, cfg.campaign_dir / "index" / "state-embedded.json",
-                                 rebuild=args.rebuild, progress=lambda line: print(line, flush=True))
+    from index.base import BackendError
+    from index.open import state_path
+
+    try:
+        with _search_backend(cfg, args, create=True) as backend:
+            summary = index_campaign(docs_dir, backend, state_path(cfg, args.backend, args.index_name),
+                                     rebuild=args.rebuild, progress=lambda line: print(line, flush=True))
+    except BackendError as exc:
+        # the engine failed (OpenSearch down after retries, documents refused): the shards done so
+        # far are recorded, so a rerun continues from there
+        print(f"owd: error: index failed: {exc}", file=sys.stderr)
+        return 1
     print(f"index finished in {summary.seconds:.1f}s: {summary.shards_indexed} shard(s) indexed, "
           f"{summary.shards_skipped} unchanged, {summary.shards_failed} failed; {summary.documents_indexed} "
           f"documents added, {summary.documents_dropped} dropped ones left out; {summary.total} in the index")
@@ -96,12 +189,13 @@ def _cmd_search(args: argparse.Namespace) -> int:
             filters=Filters(langs=args.lang or None, domains=args.domain or None, pools=args.pool or None,
                             media_kinds=args.media or None),
             facets=("lang", "domain") if args.facets else (), page=args.page, page_size=args.size)
-        with _embedded_backend(cfg, create=False) as backend:
+        with _search_backend(cfg, args, create=False) as backend:
             result = backend.search(query)
     except QueryError as exc:
         raise UsageError(f"bad query: {exc}") from None
     except BackendError as exc:
-        raise UsageError(f"{exc} (run `owd index {args.config}` first?)") from None
+        missing = "no search index" in str(exc) or "no owd index" in str(exc)
+        raise UsageError(f"{exc} (run `owd index {args.config}` first?)" if missing else str(exc)) from None
     if args.json:
         import dataclasses
 
@@ -118,11 +212,108 @@ def _cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    cfg = load_campaign(args.config)
+    from index.base import BackendError
+    from owd.serve import run_server
+
+    try:  # open once up front only to warn; the server retries on each request until the index exists
+        _search_backend(cfg, args, create=False).close()
+    except BackendError as exc:
+        print(f"owd serve: warning: {exc}; /api/health answers 503 until `owd index {args.config}` has run",
+              file=sys.stderr, flush=True)
+    if args.host not in ("127.0.0.1", "::1", "localhost"):
+        print(f"owd serve: warning: listening on {args.host}: the API has no authentication", file=sys.stderr)
+
+    def ready(url: str) -> None:
+        print(f"owd serve: {url}/ (search page), {url}/api/search?q=..., {url}/openapi.json; Ctrl-C stops",
+              flush=True)
+
+    try:
+        run_server(lambda: _search_backend(cfg, args, create=False), host=args.host, port=args.port, on_ready=ready)
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc}") from None
+    except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after its clean shutdown: the normal way to stop
+        print("owd serve: stopped", flush=True)
+    return 0
+
+
 def _cmd_config_check(args: argparse.Namespace) -> int:
     for path in args.configs:
         cfg = load_campaign(path)
         print(f"{path}: ok (campaign {cfg.campaign!r}, {len(cfg.seeds.urls)} seed URLs, "
               f"{len(cfg.seeds.files)} seed files, {len(cfg.seeds.sitemaps)} sitemaps, {len(cfg.pools)} pools)")
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from owd.report import write_report
+
+    json_path, html_path = write_report(load_campaign(args.config))
+    h = json.loads(json_path.read_text(encoding="utf-8"))["headline"]
+    print(f"report: {json_path}\nreport: {html_path}")
+    print(f"{h['pages_total']} pages, {h['bytes_total'] / 1e6:.1f} MB from {h['hosts_total']} hosts on "
+          f"{h['sites_total']} site(s); {h['documents_kept']}/{h['documents_total']} documents kept in "
+          f"{h['languages_total']} languages; duplicate rate {h['duplicate_rate']:.1%}, "
+          f"TDM reservation rate {h['tdm_reservation_rate']:.1%}, {h['robots_refusals']} robots.txt refusals")
+    return 0
+
+
+def _cmd_pools_build(args: argparse.Namespace) -> int:
+    cfg = load_campaign(args.config)
+    from pools.build import build_pools
+
+    if not cfg.pools:
+        raise UsageError(f"{args.config}: no pools defined (add a `pools:` section)")
+    if not any((cfg.campaign_dir / "docs").glob("*.parquet")):
+        raise UsageError(f"no documents under {cfg.campaign_dir / 'docs'}: run `owd process {args.config}` first")
+    s = build_pools(cfg, force=args.force, progress=lambda line: print(line, flush=True))
+    for shard, problem in s.failed_shards.items():
+        print(f"owd: pools: skipped shard {shard}: {problem}", file=sys.stderr)
+    print(f"pools finished in {s.seconds:.1f}s: built {', '.join(f'{n} ({s.documents[n]} docs)' for n in s.built) or 'none'}; "
+          f"unchanged {', '.join(s.skipped) or 'none'}" + (f"; removed {', '.join(s.removed)}" if s.removed else "")
+          + f"; read {s.input_documents} documents, {s.input_bytes / 1e6:.1f} MB; output in {cfg.campaign_dir / 'pools'}")
+    return 1 if s.failed_shards else 0
+
+
+def _cmd_pools_list(args: argparse.Namespace) -> int:
+    from pools.access import list_pools
+
+    cfg = load_campaign(args.config)
+    print(f"{'pool':24} {'status':11} {'documents':>9} {'MB':>9}  languages")
+    for info in list_pools(cfg):
+        langs = " ".join(f"{k}:{v}" for k, v in (info.languages or {}).items())
+        print(f"{info.name:24} {info.status:11} {info.documents:9} {info.bytes / 1e6:9.2f}  {langs}"
+              + ("" if info.configured else "  (no longer in the campaign)"))
+    return 0
+
+
+def _cmd_pools_show(args: argparse.Namespace) -> int:
+    from pools.access import PoolError, format_summary, load_summary
+
+    cfg = load_campaign(args.config)
+    try:
+        summary = load_summary(cfg, args.pool)
+    except PoolError as exc:
+        raise UsageError(str(exc)) from None
+    print(json.dumps(summary, indent=1, ensure_ascii=False) if args.json else format_summary(summary))
+    if not args.json:
+        print(f"  cards        {cfg.campaign_dir / 'pools' / args.pool}/{{croissant.json,dcat.jsonld,summary.json}}")
+    return 0
+
+
+def _cmd_pools_pull(args: argparse.Namespace) -> int:
+    from pools.access import PoolError, load_instructions, pull_pool
+
+    cfg = load_campaign(args.config)
+    try:
+        folder = pull_pool(cfg, args.pool, Path(args.to), args.lang)
+    except PoolError as exc:
+        raise UsageError(str(exc)) from None
+    files = sorted(folder.rglob("*.parquet"))
+    print(f"pulled {args.pool}{' (' + ', '.join(args.lang) + ')' if args.lang else ''} to {folder}: "
+          f"{len(files)} file(s), {sum(f.stat().st_size for f in files) / 1e6:.2f} MB")
+    print(load_instructions(folder, (args.lang or ["sl"])[0]))
     return 0
 
 
@@ -170,11 +361,14 @@ def _cmd_schema_show(args: argparse.Namespace) -> int:
 
 def _cmd_schema_validate(args: argparse.Namespace) -> int:
     from owd.schema import SchemaError, validate_file
+    from pools.build import validate_pool_file
 
     bad = 0
     for path in args.files:
         try:
-            rows = validate_file(Path(path))
+            # pool files store `quality` as key/value structs (HF datasets cannot load maps)
+            rows = validate_pool_file(Path(path))
+            rows = validate_file(Path(path)) if rows is None else rows
             print(f"{path}: ok, {rows} documents")
         except SchemaError as exc:
             print(f"{exc}", file=sys.stderr)
@@ -210,15 +404,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true",
                    help="continue a stopped or killed crawl (repairs unfinished WARC files, keeps the queue)")
     p.add_argument("--worker", default="w0", help="worker name (WARC folder and file prefix)")
+    p.add_argument("--partition", help="crawl partition file (set by `owd run`): crawl only this worker's hosts")
+    p.add_argument("--ray", action="store_true", help="crawl with crawler actors on Ray (hosts split between them)")
+    p.add_argument("--crawlers", type=int, help="crawler actors with --ray (default: the campaign's run.crawlers)")
+    p.add_argument("--address", help="with --ray: join this Ray cluster (default: start a local instance)")
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR", "NONE"])
+
+    p = command("run", _cmd_run, "run a whole campaign on Ray: crawl, process, index, pools, report (resumes)")
+    p.add_argument("config", help="campaign YAML file")
+    p.add_argument("--address", help="join this Ray cluster (default: start a local instance)")
+    p.add_argument("--crawlers", type=int, help="crawler actors (default: the campaign's run.crawlers or sites)")
+    p.add_argument("--backend", choices=["embedded", "opensearch"], default="embedded", help="search index engine")
+    p.add_argument("--url", help="OpenSearch URL with --backend opensearch (default: $OWD_OPENSEARCH_URL)")
+    p.add_argument("--from", dest="restart_from", choices=["crawl", "process", "index", "pools", "report"],
+                   help="run this step and the later ones again")
+
+    p = command("status", _cmd_status, "show where a campaign stands (steps of `owd run`, crawlers)")
+    p.add_argument("config", help="campaign YAML file")
 
     p = command("process", _cmd_process, "turn a campaign's WARC files into documents (extract, langid, filters, PII, dedup)")
     p.add_argument("config", help="campaign YAML file")
     p.add_argument("--force", action="store_true", help="redo every shard and the dedup steps")
+    p.add_argument("--ray", action="store_true", help="run the shards and the dedup steps as Ray work "
+                   "(a local Ray instance unless --address); same outputs as the local runner")
+    p.add_argument("--address", default=None, help="join this Ray cluster (host:port, 'auto'); implies --ray")
 
-    p = command("index", _cmd_index, "index a campaign's documents for search (embedded engine); incremental")
+    p = command("index", _cmd_index,
+                "index a campaign's documents for search (embedded engine or OpenSearch); incremental")
     p.add_argument("config", help="campaign YAML file")
     p.add_argument("--rebuild", action="store_true", help="clear the index and index every shard again")
+    _add_backend_args(p)
 
     p = command("search", _cmd_search, "search a campaign's index")
     p.add_argument("query", help='words, "phrases", -excluded, a OR b, lang:sl domain:.si pool:x media:image '
@@ -232,12 +447,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=int, default=10, help="results per page (at most 100)")
     p.add_argument("--facets", action="store_true", help="show language and domain counts")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    _add_backend_args(p)
+
+    p = command("serve", _cmd_serve, "serve the read-only search API (OpenAPI at /openapi.json) and search page")
+    p.add_argument("--config", default=str(repo_root() / "configs" / "demo.yaml"), help="campaign file (default: demo)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8700, help="port (default 8700; 0 picks a free one)")
+    _add_backend_args(p)
 
     p = command("config", lambda a: (a.sub_parser.print_help(), EXIT_MISUSE)[1], "check campaign files")
     config_sub = p.add_subparsers(dest="config_command", metavar="ACTION")
     p.set_defaults(sub_parser=p)
     c = command("check", _cmd_config_check, "validate campaign YAML files", config_sub)
     c.add_argument("configs", nargs="+", help="campaign YAML files")
+
+    p = command("pools", lambda a: (a.sub_parser.print_help(), EXIT_MISUSE)[1],
+                "data pools: Parquet by language, with Croissant, DCAT-AP and AI Act summary cards")
+    p.set_defaults(sub_parser=p)
+    po = p.add_subparsers(dest="pools_command", metavar="ACTION")
+    b = command("build", _cmd_pools_build, "write every pool of a campaign (skips pools whose inputs are unchanged)", po)
+    b.add_argument("config", help="campaign YAML file")
+    b.add_argument("--force", action="store_true", help="rebuild even if documents and rules are unchanged")
+    b = command("list", _cmd_pools_list, "list a campaign's pools with sizes and status", po)
+    b.add_argument("config", help="campaign YAML file")
+    b = command("show", _cmd_pools_show, "show a pool's card (the AI Act training-content summary)", po)
+    b.add_argument("config", help="campaign YAML file")
+    b.add_argument("pool", help="pool name")
+    b.add_argument("--json", action="store_true", help="print summary.json as is")
+    b = command("pull", _cmd_pools_pull, "copy a pool (or language slices) with its cards to a folder", po)
+    b.add_argument("config", help="campaign YAML file")
+    b.add_argument("pool", help="pool name")
+    b.add_argument("--lang", action="append", help="only this language (repeatable)")
+    b.add_argument("--to", required=True, help="destination folder (the pool lands in <to>/<pool>)")
+
+    p = command("report", _cmd_report, "write the campaign report: report/report.json and a self-contained "
+                "report.html (pages, bytes, sites, days, hosts, statuses, rights, languages, duplicates, pools)")
+    p.add_argument("config", help="campaign YAML file")
 
     p = command("testweb", lambda a: (a.sub_parser.print_help(), EXIT_MISUSE)[1], "the local test web")
     p.set_defaults(sub_parser=p)

@@ -35,6 +35,7 @@ __all__ = [
     "ProcessConfig",
     "PoolConfig",
     "SiteConfig",
+    "RunConfig",
     "TestWebConfig",
     "ConfigError",
     "load_campaign",
@@ -227,7 +228,10 @@ class PoolConfig:
     def check(self) -> None:
         if not _NAME.match(self.name):
             raise ValueError(f"name: expected lowercase letters, digits, '-' or '_', got {self.name!r}")
-        _check_regexes(self.url_patterns, "url_patterns")
+        # Imported here: pools.rules owns the rule semantics, and pools imports this module.
+        from pools.rules import validate_pool
+
+        validate_pool(self)
 
 
 @dataclass
@@ -237,6 +241,27 @@ class SiteConfig:
     name: str
     tlds: list[str] = field(default_factory=list)
     domains: list[str] = field(default_factory=list)
+    crawlers: int = 1  # crawler actors placed on this site's Ray nodes (resource "site:<name>")
+
+    def check(self) -> None:
+        if not _NAME.match(self.name):
+            raise ValueError(f"name: expected lowercase letters, digits, '-' or '_', got {self.name!r}")
+        if self.crawlers < 1:
+            raise ValueError("crawlers: at least 1")
+
+
+@dataclass
+class RunConfig:
+    """How ``owd run`` spreads a campaign over Ray (see owd/campaign_run.py)."""
+
+    crawlers: int = 1  # crawler actors when no sites are configured
+    process_workers: int = 0  # Ray workers for processing; 0: one per CPU of the cluster
+
+    def check(self) -> None:
+        if self.crawlers < 1:
+            raise ValueError("crawlers: at least 1")
+        if self.process_workers < 0:
+            raise ValueError("process_workers: must be >= 0")
 
 
 @dataclass
@@ -269,6 +294,7 @@ class CampaignConfig:
     process: ProcessConfig = field(default_factory=ProcessConfig)
     pools: list[PoolConfig] = field(default_factory=list)
     sites: list[SiteConfig] = field(default_factory=list)
+    run: RunConfig = field(default_factory=RunConfig)
     testweb: TestWebConfig | None = None
     # Set by the loader: the file this came from (paths in it are relative to its folder).
     source: str | None = None
@@ -280,6 +306,10 @@ class CampaignConfig:
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"pools: pool names must be unique, {dupes[0]!r} is repeated")
+        sites = [s.name for s in self.sites]
+        dupes = sorted({n for n in sites if sites.count(n) > 1})
+        if dupes:
+            raise ValueError(f"sites: site names must be unique, {dupes[0]!r} is repeated")
 
     @property
     def base_dir(self) -> Path:

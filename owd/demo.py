@@ -117,4 +117,12 @@ def run_demo(config_path: Path, keep: bool = False) -> int:
           f"in {result.took_ms:.1f} ms")
     for hit in result.hits:
         print(f"  {hit.title}  <{hit.url}>")
+
+    from pools.build import build_pools
+
+    pooled = build_pools(cfg)
+    print()
+    print(f"owd demo: pools  {', '.join(f'{n} {c} docs' for n, c in pooled.documents.items()) or 'none'} "
+          f"in {cfg.campaign_dir / 'pools'} (Croissant, DCAT-AP, AI Act summary beside each); "
+          f"try `owd pools show {config_path} {cfg.pools[0].name if cfg.pools else '<pool>'}`")
     return 0 if summary.warc_files else 1

@@ -22,7 +22,8 @@ from typing import Callable
 from owd.config import CampaignConfig
 from owd.schema import Document, read_parquet, write_parquet
 
-__all__ = ["ProcessSummary", "process_campaign", "campaign_warcs", "shard_id_of"]
+__all__ = ["ProcessSummary", "ShardProcessor", "process_campaign", "campaign_warcs", "shard_id_of",
+           "prepare_campaign_dirs", "apply_clusters_to_shard", "quiet_libraries"]
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,13 @@ class ProcessSummary:
     clusters: int = 0
     stats: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
+
+    def merge(self, other: "ProcessSummary") -> None:
+        """Add another (partial) summary's counts; ``seconds`` is the caller's to set."""
+        for name in ("shards_done", "shards_skipped", "documents", "kept", "duplicates", "clusters"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for name in ("languages", "drop_reasons", "stats"):
+            getattr(self, name).update(getattr(other, name))
 
 
 def campaign_warcs(cfg: CampaignConfig) -> list[Path]:
@@ -81,8 +89,41 @@ class ShardProcessor:
         self.signatures.run(shard_id_of(warc), docs)
         return docs
 
+    def write_shard(self, warc: Path, docs_dir: Path) -> tuple[int, Counter[str]]:
+        """Run one shard and write ``docs/<stem>.parquet`` (+ ``.stats.json``); returns (documents, stats).
 
-def _quiet_libraries() -> None:
+        The Parquet file is renamed into place last, so its presence means the shard is done.
+        """
+        shard_stats: Counter[str] = Counter()
+        docs = self.run(warc, shard_stats)
+        write_parquet(docs, docs_dir / f"{shard_id_of(warc)}.parquet")
+        (docs_dir / f"{shard_id_of(warc)}.stats.json").write_text(json.dumps(dict(sorted(shard_stats.items())), indent=1))
+        return len(docs), shard_stats
+
+
+def prepare_campaign_dirs(cfg: CampaignConfig, force: bool) -> tuple[Path, Path]:
+    """``docs/`` and ``dedup/`` of the campaign (emptied first with ``force``)."""
+    root = cfg.campaign_dir
+    docs_dir, dedup_dir = root / "docs", root / "dedup"
+    if force:
+        shutil.rmtree(docs_dir, ignore_errors=True)
+        shutil.rmtree(dedup_dir, ignore_errors=True)
+    docs_dir.mkdir(parents=True, exist_ok=True)
+    return docs_dir, dedup_dir
+
+
+def apply_clusters_to_shard(shard: Path, clusters: Path) -> ProcessSummary:
+    """Rewrite one ``docs/`` shard with its cluster ids; returns that shard's document tally."""
+    from dedup.steps import apply_clusters
+
+    docs = apply_clusters(read_parquet(shard), clusters)
+    write_parquet(docs, shard)
+    part = ProcessSummary()
+    _tally(part, docs)
+    return part
+
+
+def quiet_libraries() -> None:
     # trafilatura logs every unusable page at ERROR; the extract stage already counts
     # each one with its reason, so the log line is noise in a pipeline run.
     logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
@@ -91,16 +132,11 @@ def _quiet_libraries() -> None:
 def process_campaign(cfg: CampaignConfig, force: bool = False,
                      progress: Callable[[str], None] = lambda line: log.info(line)) -> ProcessSummary:
     """Process every WARC file of the campaign; skip finished shards unless ``force``."""
-    from dedup.steps import BucketStep, ClusterStep, apply_clusters
+    from dedup.steps import BucketStep, ClusterStep
 
-    _quiet_libraries()
+    quiet_libraries()
     started = time.time()
-    root = cfg.campaign_dir
-    docs_dir, dedup_dir = root / "docs", root / "dedup"
-    if force:
-        shutil.rmtree(docs_dir, ignore_errors=True)
-        shutil.rmtree(dedup_dir, ignore_errors=True)
-    docs_dir.mkdir(parents=True, exist_ok=True)
+    docs_dir, dedup_dir = prepare_campaign_dirs(cfg, force)
     summary = ProcessSummary()
     warcs = campaign_warcs(cfg)
     processor: ShardProcessor | None = None
@@ -110,14 +146,11 @@ def process_campaign(cfg: CampaignConfig, force: bool = False,
             summary.shards_skipped += 1
             continue
         processor = processor or ShardProcessor(cfg)
-        shard_stats: Counter[str] = Counter()
         t0 = time.time()
-        docs = processor.run(warc, shard_stats)
-        write_parquet(docs, out)
-        (docs_dir / f"{shard_id_of(warc)}.stats.json").write_text(json.dumps(dict(sorted(shard_stats.items())), indent=1))
+        n_docs, shard_stats = processor.write_shard(warc, docs_dir)
         summary.shards_done += 1
         summary.stats.update(shard_stats)
-        progress(f"process: shard {i}/{len(warcs)} {warc.name}: {len(docs)} documents in {time.time() - t0:.1f} s")
+        progress(f"process: shard {i}/{len(warcs)} {warc.name}: {n_docs} documents in {time.time() - t0:.1f} s")
 
     shards = [docs_dir / f"{shard_id_of(w)}.parquet" for w in warcs]
     if shards:
@@ -125,9 +158,7 @@ def process_campaign(cfg: CampaignConfig, force: bool = False,
         BucketStep(dedup_dir).run()
         clusters = ClusterStep(dedup_dir, keep=cfg.process.dedup_keep).run()
         for shard in shards:
-            docs = apply_clusters(read_parquet(shard), clusters)
-            write_parquet(docs, shard)
-            _tally(summary, docs)
+            summary.merge(apply_clusters_to_shard(shard, clusters))
     summary.seconds = time.time() - started
     return summary
 

@@ -52,6 +52,7 @@ class LogEntry:
     user_agent: str
     conn: str  # client address:port, one per TCP connection
     conn_seq: int  # request number on that connection (1, 2, ...)
+    crawler: str = ""  # the X-OWD-Crawler header: which crawler of a distributed crawl asked
 
     @property
     def url_key(self) -> str:
@@ -219,6 +220,7 @@ class TestWebServer:
             t=t0, t_end=time.time(), host=headers.get("host", host.name).split(":")[0] or host.name, ip=host.ip,
             method=method, path=full_path, status=resp.status, bytes=sent,
             user_agent=headers.get("user-agent", ""), conn=conn, conn_seq=seq,
+            crawler=headers.get("x-owd-crawler", ""),
         ))
         return keep_alive and resp.truncate_to is None
 

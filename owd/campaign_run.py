@@ -1,0 +1,195 @@
+"""``owd run``: a whole campaign on Ray, crawl -> process -> index -> pools -> report.
+
+One Ray connection for all steps (a local instance, or ``--address`` to join a
+cluster). Each step's state goes to ``<campaign>/run/state.json`` as it starts
+and ends; running the command again resumes the campaign: finished steps are
+skipped, and an interrupted step is run again in its own resumable way (the
+crawl with ``--resume`` semantics, processing skips finished shards, indexing is
+incremental, pool building is idempotent). ``owd status`` reads the same file.
+
+Where each step runs: the crawl on crawler actors (owd.distributed_crawl), the
+per-shard processing and the dedup shuffle as Ray work (owd.ray_process); the
+index and the pools are written by this process, since the embedded index has a
+single writer and pool building is bound by reading Parquet, not by CPU.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from owd.config import CampaignConfig
+
+__all__ = ["STEPS", "RunOptions", "run_campaign", "load_state", "campaign_status"]
+
+STEPS = ("crawl", "process", "index", "pools", "report")
+
+
+@dataclass
+class RunOptions:
+    address: str | None = None  # Ray cluster to join; None: a local instance
+    crawlers: int | None = None  # crawler actors (default: the campaign's run.crawlers, or its sites)
+    backend: str = "embedded"
+    url: str | None = None  # OpenSearch URL with backend="opensearch"
+    restart_from: str | None = None  # run this step and every later one again
+
+
+def _state_path(cfg: CampaignConfig) -> Path:
+    return cfg.campaign_dir / "run" / "state.json"
+
+
+def load_state(cfg: CampaignConfig) -> dict[str, Any]:
+    path = _state_path(cfg)
+    if not path.exists():
+        return {"campaign": cfg.campaign, "steps": {}}
+    try:
+        state = json.loads(path.read_text())
+    except ValueError as exc:
+        raise ValueError(f"{path}: unreadable campaign state ({exc}); remove it to start the steps afresh") from None
+    state.setdefault("steps", {})
+    return state
+
+
+def _save_state(cfg: CampaignConfig, state: dict[str, Any]) -> None:
+    path = _state_path(cfg)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(state, indent=1, sort_keys=True) + "\n")
+    tmp.replace(path)
+
+
+def _crawl(cfg: CampaignConfig, opts: RunOptions, resume: bool, say: Callable[[str], None]) -> tuple[int, str]:
+    from owd.distributed_crawl import run_distributed_crawl
+
+    server = None
+    if cfg.testweb is not None:  # a campaign on the local test web (configs/demo.yaml) brings it along
+        from owd.testweb import TestSite, TestWebServer
+
+        t = cfg.testweb
+        site = TestSite(seed=t.seed, port=t.port, pages_per_host=t.pages_per_host, real_pages=t.real_pages)
+        server = TestWebServer(site, cfg.campaign_dir / "testweb" / "requests.jsonl").start()
+        say(f"test web: {len(site.hosts)} hosts on 127.0.1.x:{site.port}")
+    try:
+        # a crawl step that started before (and was interrupted) continues its journal
+        summary = run_distributed_crawl(cfg, crawlers=opts.crawlers, address=opts.address, resume=resume,
+                                        progress=say)
+    finally:
+        if server is not None:
+            server.stop()
+    return summary.pages, "pages"
+
+
+def _process(cfg: CampaignConfig, opts: RunOptions, resume: bool, say: Callable[[str], None]) -> tuple[int, str]:
+    from owd.ray_process import process_campaign_ray
+
+    summary = process_campaign_ray(cfg, progress=say, address=opts.address)
+    say(f"process: {summary.documents} documents, {summary.kept} kept, {summary.duplicates} duplicates")
+    return summary.documents, "documents"
+
+
+def _index(cfg: CampaignConfig, opts: RunOptions, resume: bool, say: Callable[[str], None]) -> tuple[int, str]:
+    from index.build import index_campaign
+    from index.open import open_backend, state_path
+
+    with open_backend(cfg, opts.backend, url=opts.url, create=True) as backend:
+        summary = index_campaign(cfg.campaign_dir / "docs", backend, state_path(cfg, opts.backend), progress=say)
+    if summary.shards_failed:
+        raise RuntimeError(f"index: {summary.shards_failed} shard(s) failed (see the log); run again to retry them")
+    say(f"index: {summary.total} documents searchable ({opts.backend})")
+    return summary.documents_indexed, "documents"
+
+
+def _pools(cfg: CampaignConfig, opts: RunOptions, resume: bool, say: Callable[[str], None]) -> tuple[int, str]:
+    from pools.build import build_pools
+
+    summary = build_pools(cfg, progress=say)
+    say("pools: " + (", ".join(f"{n} {c} docs" for n, c in summary.documents.items()) or "none built"))
+    return summary.input_documents, "documents"
+
+
+def _report(cfg: CampaignConfig, opts: RunOptions, resume: bool, say: Callable[[str], None]) -> tuple[int, str]:
+    from owd.report import write_report
+
+    json_path, html_path = write_report(cfg)
+    say(f"report: {html_path} (and {json_path.name})")
+    return 1, "reports"
+
+
+_RUNNERS: dict[str, Callable[[CampaignConfig, RunOptions, bool, Callable[[str], None]], tuple[int, str]]] = {
+    "crawl": _crawl, "process": _process, "index": _index, "pools": _pools, "report": _report}
+
+
+def run_campaign(cfg: CampaignConfig, opts: RunOptions | None = None,
+                 progress: Callable[[str], None] = print) -> dict[str, Any]:
+    """Run (or resume) every step of the campaign; return the final state."""
+    opts = opts or RunOptions()
+    if opts.restart_from is not None and opts.restart_from not in STEPS:
+        raise ValueError(f"--from: expected one of {', '.join(STEPS)}, got {opts.restart_from!r}")
+    state = load_state(cfg)
+    steps = state["steps"]
+    if opts.restart_from is not None:
+        for step in STEPS[STEPS.index(opts.restart_from):]:
+            if steps.get(step, {}).get("status") == "done":
+                steps[step]["status"] = "redo"
+    from owd.ray_cluster import connect
+
+    with connect(opts.address):
+        for step in STEPS:
+            previous = steps.get(step, {})
+            if previous.get("status") == "done":
+                progress(f"[{step}] done before ({previous.get('items')} {previous.get('unit')}): skipped")
+                continue
+            resume = previous.get("status") in ("running", "failed", "redo")
+            progress(f"[{step}] {'resuming' if resume else 'starting'}")
+            started = time.time()
+            steps[step] = {"status": "running", "started": started, "attempts": previous.get("attempts", 0) + 1}
+            _save_state(cfg, state)
+            try:
+                items, unit = _RUNNERS[step](cfg, opts, resume, lambda line, s=step: progress(f"[{s}] {line}"))
+            except BaseException as exc:
+                steps[step].update(status="failed", error=f"{type(exc).__name__}: {exc}"[:2000],
+                                   finished=time.time())
+                _save_state(cfg, state)
+                raise
+            finished = time.time()
+            steps[step].update(status="done", finished=finished, seconds=round(finished - started, 3),
+                               items=items, unit=unit)
+            _save_state(cfg, state)
+            rate = items / max(finished - started, 1e-9)
+            progress(f"[{step}] done in {finished - started:.1f} s: {items} {unit} ({rate:.1f}/s)")
+    return state
+
+
+def campaign_status(cfg: CampaignConfig) -> list[str]:
+    """Lines that say where a campaign stands (steps, and crawlers while crawling)."""
+    state = load_state(cfg)
+    lines = [f"campaign {cfg.campaign} in {cfg.campaign_dir}"]
+    for step in STEPS:
+        info = state["steps"].get(step)
+        if info is None:
+            lines.append(f"  {step:8} not started")
+            continue
+        status = info.get("status", "?")
+        detail = ""
+        if status == "done":
+            detail = f"{info.get('items')} {info.get('unit')} in {info.get('seconds', 0):.1f} s"
+        elif status == "failed":
+            detail = info.get("error", "")
+        elif status == "running":
+            detail = f"since {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(info.get('started', 0)))}"
+        lines.append(f"  {step:8} {status:8} {detail}".rstrip())
+    crawl_root = cfg.campaign_dir / "crawl"
+    for status_file in sorted(crawl_root.glob("w*/status.json")):
+        try:
+            s = json.loads(status_file.read_text())
+        except ValueError:
+            continue
+        state_word = s.get("closed") or ("idle" if s.get("idle") else "crawling")
+        lines.append(f"  crawler {s.get('worker')}: {state_word}, {s.get('pages', 0)} pages, "
+                     f"{s.get('received', 0)} links received, {s.get('sent', 0)} sent")
+    if not state["steps"] and not lines[1:]:
+        lines.append("  nothing run yet: owd run <campaign>")
+    return lines

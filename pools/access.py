@@ -1,0 +1,145 @@
+"""``owd pools list|show|pull``: what is built, its card, and a local copy to train from."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from owd.config import CampaignConfig
+from pools.build import current_fingerprint, pools_dir, read_manifest
+
+__all__ = ["PoolError", "PoolInfo", "list_pools", "load_summary", "format_summary", "pull_pool",
+           "load_instructions"]
+
+
+class PoolError(ValueError):
+    """A pool that is not there, or a language it does not have (a usage error)."""
+
+
+@dataclass
+class PoolInfo:
+    name: str
+    configured: bool  # still defined in the campaign file
+    status: str  # "up to date", "stale" (inputs or rules changed since), "not built"
+    documents: int = 0
+    bytes: int = 0
+    languages: dict[str, int] | None = None  # rows per language
+
+
+def list_pools(cfg: CampaignConfig) -> list[PoolInfo]:
+    """Every configured pool, built or not, and any built pool no longer configured."""
+    out = pools_dir(cfg)
+    fingerprint = current_fingerprint(cfg)
+    names = [p.name for p in cfg.pools]
+    if out.is_dir():
+        names += sorted(d.name for d in out.iterdir()
+                        if d.is_dir() and d.name not in names and read_manifest(d) is not None)
+    infos = []
+    for name in names:
+        manifest = read_manifest(out / name)
+        configured = any(p.name == name for p in cfg.pools)
+        if manifest is None:
+            infos.append(PoolInfo(name, configured, "not built"))
+            continue
+        langs: dict[str, int] = {}
+        for f in manifest["files"]:
+            langs[f["lang"]] = langs.get(f["lang"], 0) + f["rows"]
+        status = "up to date" if manifest["fingerprint"] == fingerprint and configured else "stale"
+        infos.append(PoolInfo(name, configured, status, manifest["documents"], manifest["bytes"], langs))
+    return infos
+
+
+def _built(cfg: CampaignConfig, name: str) -> tuple[Path, dict[str, Any]]:
+    folder = pools_dir(cfg) / name
+    manifest = read_manifest(folder)
+    if manifest is None:
+        known = [i.name for i in list_pools(cfg) if i.status != "not built"]
+        raise PoolError(f"pool {name!r} is not built under {pools_dir(cfg)} "
+                        f"(built: {', '.join(known) or 'none'}; run `owd pools build`)")
+    return folder, manifest
+
+
+def load_summary(cfg: CampaignConfig, name: str) -> dict[str, Any]:
+    folder, _ = _built(cfg, name)
+    return json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+
+
+def format_summary(s: dict[str, Any]) -> str:
+    """The summary card as a few readable lines."""
+    g, src, r = s["general"], s["crawled_sources"], s["rights_reservations"]
+    period = src["collection_period"]
+    langs = ", ".join(f"{k} {v['documents']}" for k, v in g["languages"].items())
+    top = ", ".join(f"{d['domain']} {d['share']:.1%}" for d in src["top_domains"][:10])
+    lines = [
+        f"pool {s['pool']} (campaign {s['campaign']}): {s['description'] or '-'}",
+        f"  size         {g['documents']} documents, {g['text_bytes'] / 1e6:.2f} MB text, ~{g['approx_tokens']} tokens "
+        f"({g['approx_tokens_method']}), {g['parquet_bytes'] / 1e6:.2f} MB Parquet",
+        f"  languages    {langs or '-'}",
+        f"  crawl        {period['start'] or '-'} .. {period['end'] or '-'} by {src['crawler']['user_agent']} "
+        f"({src['crawler']['contact_url']}), robots.txt {'obeyed' if src['crawler']['obeys_robots_txt'] else 'ignored'}",
+        f"  top domains  {top or '-'} ({src['domains_total']} domains; {src['top_domains_rule']})",
+        f"  TDM          policy {r['policy']}: {r['treatment']}; {r['reserved_documents']} reserved documents "
+        f"matched the other rules ({r['share_of_matching_content']:.1%} of matching text), "
+        f"{r['in_pool']['documents']} in the pool",
+        f"  licenses     " + (", ".join(f"{k} {v}" for k, v in s["licenses"].items()) or "-"),
+        f"  left out     " + (", ".join(f"{k} {v}" for k, v in s["left_out_by_rule"].items()) or "-"),
+    ]
+    return "\n".join(lines)
+
+
+def pull_pool(cfg: CampaignConfig, name: str, dest: Path, langs: list[str] | None = None) -> Path:
+    """Copy a pool (or only some ``lang=`` folders of it) with its cards to ``dest/<name>``.
+
+    The copy is assembled under a temporary name and renamed into place, so ``dest/<name>``
+    is either the previous copy or the complete new one. The cards describe the whole
+    pool; a language slice keeps them (Croissant's ``lang=*/*.parquet`` then loads the slice).
+    """
+    folder, manifest = _built(cfg, name)
+    have = sorted({f["lang"] for f in manifest["files"]})
+    for lang in langs or []:
+        if lang not in have:
+            raise PoolError(f"pool {name!r} has no language {lang!r} (it has: {', '.join(have) or 'none'})")
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    final = dest / name
+    tmp = dest / f".{name}.partial-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    for f in manifest["files"]:
+        if langs and f["lang"] not in langs:
+            continue
+        target = tmp / f["path"]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(folder / f["path"], target)
+    for card in ("croissant.json", "dcat.jsonld", "summary.json", "manifest.json"):
+        shutil.copy2(folder / card, tmp / card)
+    old = dest / f".{name}.old-{os.getpid()}"
+    if final.exists():
+        final.rename(old)
+    tmp.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def load_instructions(folder: Path, lang: str = "sl") -> str:
+    """How to load a pool folder with pyarrow, DuckDB, Polars and HF datasets."""
+    f = folder.resolve().as_posix()
+    return "\n".join([
+        f"load {f} with:",
+        "  pyarrow   import pyarrow.dataset as ds   # exclude_invalid_files: skip the JSON cards",
+        f"            t = ds.dataset('{f}', format='parquet', partitioning='hive', exclude_invalid_files=True)"
+        f".to_table(filter=ds.field('lang') == '{lang}')",
+        "  DuckDB    import duckdb",
+        f"            duckdb.sql(\"SELECT lang, count(*) FROM read_parquet('{f}/**/*.parquet', "
+        "hive_partitioning=true) GROUP BY lang\")",
+        "  Polars    import polars as pl",
+        f"            df = pl.scan_parquet('{f}/**/*.parquet').filter(pl.col('lang') == '{lang}').collect()",
+        "  datasets  from datasets import load_dataset",
+        f"            d = load_dataset('parquet', data_files='{f}/**/*.parquet', split='train')",
+        f"            (one language: data_files='{f}/lang={lang}/*.parquet')",
+        f"  Croissant mlcroissant.Dataset(jsonld='{f}/croissant.json').records('documents')",
+    ])
