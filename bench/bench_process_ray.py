@@ -22,8 +22,10 @@ the two runners alternates per repetition. After each pair the outputs (docs/ an
 every file) are compared byte for byte; a difference fails the benchmark.
 
 Before each run the benchmark waits up to ``--wait-quiet`` s for other processes to go
-quiet; **cores busy** is the whole machine's CPU use during the run (from /proc/stat): ~1
-for local, ~2 for ray on a quiet machine; more means other load shared the cores.
+quiet. **cores busy** is the whole machine's CPU use during the run (from /proc/stat);
+**CPU s** is the run's own CPU time (the child process and every descendant: Ray's GCS,
+raylet and workers, sampled every 0.2 s); **other cores** = (machine CPU - own CPU) / wall,
+the load other processes added. Above 0.2 the run was disturbed (shared 2-core machine).
 
     python bench/bench_process_ray.py                  # 990 pages, 8 shards, 1 pair (~2 min)
     python bench/bench_process_ray.py --repeat 3       # three pairs, alternating order (~6 min)
@@ -44,10 +46,11 @@ import shutil
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
-from machine_load import system_busy_s, wait_quiet  # bench/ is sys.path[0] when run as a script
+from machine_load import CLK_TCK, system_busy_s, wait_quiet  # bench/ is sys.path[0] when run as a script
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -150,15 +153,60 @@ def run_one(runner: str, warcs: list[Path], wait: float) -> tuple[dict, Path]:
         wait_quiet(wait)
     out = folder / "result.json"
     busy0, t0 = system_busy_s(), time.perf_counter()
-    proc = subprocess.run([sys.executable, __file__, "--child", runner, "--config", str(config), "--out", str(out)],
-                          cwd=ROOT, capture_output=True, text=True)
+    proc = subprocess.Popen([sys.executable, __file__, "--child", runner, "--config", str(config), "--out", str(out)],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    tree_cpu = _TreeCpu(proc.pid)
+    err = proc.stderr.read() if proc.stderr else ""  # read before waiting: a full pipe would block the child
+    proc.wait()
     wall = time.perf_counter() - t0
+    busy = system_busy_s() - busy0
     if proc.returncode != 0:
-        raise SystemExit(f"{runner} run failed:\n{proc.stderr[-4000:]}")
+        raise SystemExit(f"{runner} run failed:\n{err[-4000:]}")
     result = json.loads(out.read_text())
     result["process_wall_s"] = wall
-    result["cores_busy"] = (system_busy_s() - busy0) / wall
+    result["cores_busy"] = busy / wall
+    result["tree_cpu_s"] = tree_cpu.stop()
+    # CPU the rest of the machine used meanwhile; > 0.2 cores means a disturbed run.
+    result["other_cores"] = max(0.0, busy - result["tree_cpu_s"]) / wall
     return result, folder / "data" / CAMPAIGN
+
+
+class _TreeCpu(threading.Thread):
+    """CPU seconds of a process and all its descendants (Ray's GCS, raylet and workers are
+    the driver's descendants), sampled every 0.2 s: a process's last sample counts, so a
+    worker that exits between samples loses at most 0.2 s."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.root, self.seen, self.done = pid, {}, threading.Event()
+        self.start()
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            # /proc/<pid>/stat: ppid is field 4, utime/stime 14/15, start time 22 (after the
+            # ")" that closes the command name, which may itself hold spaces).
+            stats = {}
+            for entry in os.scandir("/proc"):
+                if entry.name.isdigit():
+                    try:
+                        with open(f"/proc/{entry.name}/stat", "rb") as fh:
+                            fields = fh.read().rsplit(b")", 1)[1].split()
+                    except OSError:
+                        continue
+                    stats[int(entry.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]), fields[19])
+            tree, frontier = set(), {self.root}
+            while frontier:
+                tree |= frontier
+                frontier = {pid for pid, (ppid, _, _) in stats.items() if ppid in frontier} - tree
+            for pid in tree & stats.keys():
+                _, ticks, start = stats[pid]
+                self.seen[(pid, start)] = ticks / CLK_TCK
+            self.done.wait(0.2)
+
+    def stop(self) -> float:
+        self.done.set()
+        self.join()
+        return sum(self.seen.values())
 
 
 def outputs(root: Path) -> dict[str, bytes]:
@@ -198,7 +246,8 @@ def main() -> None:
             runs[runner].append(result)
             print(f"  {rep + 1}/{args.repeat} {runner:5s} {result['docs']} docs in {result['seconds']:.1f} s "
                   f"({result['docs_per_s']:.1f} docs/s; init {result['init_s']:.1f} s; "
-                  f"cores busy {result['cores_busy']:.2f})", flush=True)
+                  f"CPU {result['tree_cpu_s']:.1f} s; other cores {result['other_cores']:.2f}"
+                  f"{'  DISTURBED' if result['other_cores'] > 0.2 else ''})", flush=True)
         a, b = outputs(roots["local"]), outputs(roots["ray"])
         different = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
         if different:
@@ -210,13 +259,13 @@ def main() -> None:
         return statistics.median(r[key] for r in runs[runner])
 
     header = (f"{'runner':8s} {'workers':>7s} {'docs':>6s} {'docs/s':>8s} {'incl init':>9s} {'init s':>7s} "
-              f"{'shards s':>9s} {'dedup s':>8s} {'total s':>8s} {'cores busy':>10s}")
-    print("\n" + header + "\n" + "-" * len(header))
+              f"{'shards s':>9s} {'dedup s':>8s} {'total s':>8s} {'CPU s':>7s} {'other cores':>11s}")
+    print("\nmedians of the runs\n" + header + "\n" + "-" * len(header))
     for runner in ("local", "ray"):
         print(f"{runner:8s} {runs[runner][0]['workers']:7d} {runs[runner][0]['docs']:6d} "
               f"{med(runner, 'docs_per_s'):8.1f} {med(runner, 'docs_per_s_incl_init'):9.1f} "
               f"{med(runner, 'init_s'):7.1f} {med(runner, 'shards_s'):9.1f} {med(runner, 'dedup_s'):8.1f} "
-              f"{med(runner, 'seconds'):8.1f} {med(runner, 'cores_busy'):10.2f}")
+              f"{med(runner, 'seconds'):8.1f} {med(runner, 'tree_cpu_s'):7.1f} {med(runner, 'other_cores'):11.2f}")
     print(f"\nray / local docs/s: {statistics.median(ratios):.2f} (each {', '.join(f'{r:.2f}' for r in ratios)}); "
           f"including Ray start-up: {statistics.median(ratios_incl_init):.2f}; outputs byte-identical: yes")
     import ray
@@ -230,7 +279,7 @@ def main() -> None:
         "ratio_docs_per_s": {"median": statistics.median(ratios), "each": ratios},
         "ratio_docs_per_s_incl_init": {"median": statistics.median(ratios_incl_init), "each": ratios_incl_init},
         "outputs_identical": True}, indent=1))
-    print(f"wrote {args.out.relative_to(ROOT)}")
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

@@ -28,10 +28,12 @@ Analysis (mirrors :mod:`index.embedded`)
   word is looked up in the loose fields of the languages it may be in (the ``lang:``
   filter, else all), each analysed by its own field's analyzer.
 
-Writes go through ``helpers.streaming_bulk``; 429, 5xx and connection failures are
-retried with capped exponential backoff (:class:`RetryPolicy`), per request and per
-rejected item; a document OpenSearch refuses for good (a 4xx item) ends the add with
-an :class:`IndexingError` that lists every failed id and why.
+Writes go through ``helpers.streaming_bulk``, one request in flight on a sender thread
+while the next batch is built; 429, 5xx and connection failures are retried with capped
+exponential backoff (:class:`RetryPolicy`), per request and per rejected item; a
+document OpenSearch refuses for good (a 4xx item) ends the add with an
+:class:`IndexingError` that lists every failed id and why. Every other request (search,
+count, get, index management) is retried by the same policy.
 """
 
 from __future__ import annotations
@@ -262,6 +264,7 @@ class OpenSearchBackend(SearchBackend):
         self.batch_size = batch_size
         self.shards = shards
         # The transport's own retries are off: one policy (ours) for every request.
+        self._owns_client = client is None
         self._client = client or OpenSearch(hosts=self.urls, timeout=timeout, max_retries=0,
                                             retry_on_timeout=False)
         self._target = index  # where writes go: the alias, or a new index while rebuilding
@@ -278,7 +281,8 @@ class OpenSearchBackend(SearchBackend):
             else:
                 self._check_format(concrete)
         except BaseException:
-            self._client.close()
+            if self._owns_client:
+                self._client.close()
             raise
 
     def __repr__(self) -> str:
@@ -309,14 +313,14 @@ class OpenSearchBackend(SearchBackend):
 
     def _unavailable(self, what: str, started: float, error: str) -> str:
         return (f"OpenSearch at {self.url} is unavailable: {what} failed {self.retry.attempts} times "
-                f"over {time.monotonic() - started:.1f} s (429/5xx/connection errors are retried up to "
-                f"{self.retry.attempts} times); last error: {error}")
+                f"over {time.monotonic() - started:.1f} s (connection errors, 429 and 5xx are retried with "
+                f"backoff); last error: {error}")
 
     def _concrete(self) -> list[str]:
         """The concrete indexes behind the alias (none when the alias does not exist)."""
-        try:
-            found = self._call("reading the alias", self._client.indices.get_alias, name=self.index)
-        except NotFoundError:
+        # ignore=404: a missing alias is an answer here, not a failure to log
+        found = self._call("reading the alias", self._client.indices.get_alias, name=self.index, ignore=404)
+        if found.get("status") == 404 and "error" in found:
             return []
         return sorted(found)
 
@@ -413,6 +417,7 @@ class OpenSearchBackend(SearchBackend):
         # Writing through the alias must not auto-create a plain index of that name if the
         # alias was deleted meanwhile; a rebuild writes to its concrete index by name.
         require_alias = self._target == self.index
+        last_error = ""
         for attempt in range(self.retry.attempts):
             if attempt:
                 delay = self.retry.delay(attempt - 1)
@@ -425,7 +430,7 @@ class OpenSearchBackend(SearchBackend):
                     self._client, pending, chunk_size=max(1, len(pending)), max_chunk_bytes=MAX_CHUNK_BYTES,
                     raise_on_error=False, raise_on_exception=False, max_retries=0, yield_ok=False,
                     require_alias=require_alias,
-                    # only what the item loop reads: a 1000-item response parses in a third of the time
+                    # only what the item loop reads: less JSON to parse per 1000-item response
                     filter_path="items.*._id,items.*.status,items.*.error"):
                 if ok:
                     continue
@@ -508,7 +513,8 @@ class OpenSearchBackend(SearchBackend):
             if self._sender is not None:
                 self._sender.shutdown(wait=True)
             self._closed = True
-            self._client.close()
+            if self._owns_client:
+                self._client.close()
 
     def _check_open(self) -> None:
         if self._closed:
@@ -639,9 +645,11 @@ class OpenSearchBackend(SearchBackend):
         return SearchResult(total=int(found["hits"]["total"]["value"]), hits=hits, facets=facets)
 
     def get(self, doc_id: str) -> dict[str, Any] | None:
-        try:
-            found = self._call("getting a document", self._client.get, index=self.index, id=doc_id)
-        except NotFoundError:
+        # ignore=404: an unknown id is an answer, not a failure to log
+        found = self._call("getting a document", self._client.get, index=self.index, id=doc_id, ignore=404)
+        if "error" in found:
+            raise BackendError(f"OpenSearch at {self.url} has no owd index {self.index!r}")
+        if not found.get("found"):
             return None
         src = found.get("_source") or {}
         record = {name: src.get(name) for name in RECORD_FIELDS}
@@ -654,7 +662,13 @@ class OpenSearchBackend(SearchBackend):
 
 
 def _short(exc: Any) -> str:
-    text = f"{type(exc).__name__}: {exc}" if isinstance(exc, BaseException) else str(exc)
+    if isinstance(exc, OSConnectionError) and exc.info is not None:
+        # the transport's own text repeats the cause twice; the cause alone says it
+        text = f"{type(exc).__name__}: {exc.info}"
+    elif isinstance(exc, BaseException):
+        text = f"{type(exc).__name__}: {exc}"
+    else:
+        text = str(exc)
     return text if len(text) <= 300 else text[:300] + "…"
 
 

@@ -246,7 +246,9 @@ def test_refused_documents_are_listed_by_id(make: Any) -> None:
 class FaultProxy:
     """A loopback HTTP proxy in front of the real node. While ``faults`` is not empty, a
     request whose path contains ``match`` is answered here with the next status in it
-    (429 or 503 with an OpenSearch-style error body) instead of being forwarded."""
+    (429 or 503 with an OpenSearch-style error body) instead of being forwarded. Status
+    207 stands for a bulk answer of 200 whose every item was rejected with 429, as a
+    node with a full write queue answers."""
 
     def __init__(self, upstream: str, match: str = "/_bulk") -> None:
         self.upstream = upstream.split("//", 1)[1]
@@ -254,6 +256,7 @@ class FaultProxy:
         self.faults: list[int] = []
         self.answered: list[int] = []  # statuses sent instead of forwarding
         self.forwarded = 0
+        self.rejected_items: list[int] = []
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -270,6 +273,15 @@ class FaultProxy:
                         proxy.answered.append(status)
                     else:
                         proxy.forwarded += 1
+                if status == 207:
+                    lines = [json.loads(ln) for ln in body.splitlines() if ln.strip()]
+                    items = [{op: {"_index": meta.get("_index"), "_id": meta["_id"], "status": 429,
+                                   "error": {"type": "es_rejected_execution_exception", "reason": "injected"}}}
+                             for line in lines for op, meta in line.items() if op in ("index", "delete")]
+                    proxy.rejected_items.append(len(items))
+                    self._reply(200, {"content-type": "application/json"},
+                                json.dumps({"took": 1, "errors": True, "items": items}).encode())
+                    return
                 if status:
                     payload = json.dumps({"error": {"type": "es_rejected_execution_exception" if status == 429
                                                     else "unavailable", "reason": "injected"},
@@ -328,6 +340,17 @@ def test_bulk_retries_429_and_503_with_backoff(make: Any, opensearch_node: OpenS
         proxy.match, proxy.faults = "/_search", [503, 429]
         assert b.search(SearchQuery("retried")).total == 50
         assert proxy.answered[-2:] == [503, 429]
+
+
+def test_rejected_bulk_items_are_retried(make: Any, opensearch_node: OpenSearchNode) -> None:
+    """Item-level 429s (a full write queue) are retried, only those items, with backoff.
+    The proxy fakes the rejection: a single healthy node does not reject on demand."""
+    with FaultProxy(opensearch_node.url) as proxy:
+        b = make(url=proxy.url, retry=FAST)
+        proxy.faults = [207, 207]
+        assert b.add([_doc(f"d{i}", "en", "T", "queued page") for i in range(30)]) == 30
+        assert proxy.rejected_items == [30, 30] and b.count() == 30
+        assert b.search(SearchQuery("queued")).total == 30
 
 
 def test_retries_give_up_with_a_clear_message(make: Any, opensearch_node: OpenSearchNode) -> None:
@@ -467,6 +490,7 @@ def test_node_stopped_during_owd_index_then_rerun(tmp_path: Path) -> None:
         out, err = proc.communicate(timeout=180)
         assert proc.returncode == 1, (out[-1000:], err[-2000:])
         assert f"OpenSearch at {info.url} is unavailable" in err and "failed 6 times" in err, err[-2000:]
+        assert "retry 1/5 in 0.5 s" in err and "retry 5/5 in 8.0 s" in err  # it retried, with capped backoff
         assert "Traceback" not in err
         done = len(json.loads(state.read_text())["shards"])
         assert 3 <= done < len(shards)
