@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from index.base import SearchBackend
-from owd.schema import SchemaError, read_parquet
+from owd.schema import Document, SchemaError, read_parquet
 
 __all__ = ["IndexSummary", "index_campaign", "STATE_FORMAT"]
 
@@ -69,7 +69,8 @@ def _load_state(path: Path) -> dict[str, Any]:
     if not isinstance(state, dict) or state.get("format") != STATE_FORMAT or not isinstance(state.get("shards"), dict):
         log.warning("index state %s has an unknown format; indexing every shard again", path)
         return {"format": STATE_FORMAT, "shards": {}}
-    return {"format": STATE_FORMAT, "shards": {k: v for k, v in state["shards"].items() if isinstance(v, dict)}}
+    return {"format": STATE_FORMAT, "annotate_key": str(state.get("annotate_key", "")),
+            "shards": {k: v for k, v in state["shards"].items() if isinstance(v, dict)}}
 
 
 def _save_state(path: Path, state: dict[str, Any]) -> None:
@@ -80,25 +81,36 @@ def _save_state(path: Path, state: dict[str, Any]) -> None:
 
 
 def index_campaign(docs_dir: Path, backend: SearchBackend, state_path: Path, *, rebuild: bool = False,
-                   progress: Callable[[str], None] = lambda line: log.info(line)) -> IndexSummary:
-    """Add every new or changed docs shard in ``docs_dir`` to ``backend``."""
+                   progress: Callable[[str], None] = lambda line: log.info(line),
+                   annotate: Callable[[Document], Document] | None = None, annotate_key: str = "") -> IndexSummary:
+    """Add every new or changed docs shard in ``docs_dir`` to ``backend``.
+
+    ``annotate`` rewrites each document before it is indexed (the campaign's pool
+    membership, see pools.rules.pool_membership); ``annotate_key`` names its
+    version, and a different key than the last run's re-indexes every shard."""
     started = time.time()
     docs_dir, state_path = Path(docs_dir), Path(state_path)
     summary = IndexSummary()
+    if not rebuild:
+        state = _load_state(state_path)
+        if state["shards"] and state.get("annotate_key", "") != annotate_key:
+            progress("index: the pool rules changed since the last run: indexing every shard again")
+            state["shards"] = {}
     if rebuild:
         state: dict[str, Any] = {"format": STATE_FORMAT, "shards": {}}
+        state["annotate_key"] = annotate_key
         with backend.rebuilding() as atomic:
             # atomic: the shards go to an index nobody reads yet; recording them before the
             # swap would claim shards that a failed rebuild threw away
-            _index_shards(docs_dir, backend, state_path, state, summary, progress, save=not atomic)
+            _index_shards(docs_dir, backend, state_path, state, summary, progress, annotate, save=not atomic)
         _save_state(state_path, state)
     else:
-        state = _load_state(state_path)
+        state["annotate_key"] = annotate_key
         if state["shards"] and backend.count() == 0 and any(bool(s.get("indexed")) for s in state["shards"].values()):
             # The index was deleted or replaced but the state survived: trust the index.
             log.warning("index is empty but %s lists indexed shards; indexing every shard again", state_path)
             state["shards"] = {}
-        _index_shards(docs_dir, backend, state_path, state, summary, progress, save=True)
+        _index_shards(docs_dir, backend, state_path, state, summary, progress, annotate, save=True)
     if not state_path.exists():
         _save_state(state_path, state)
     summary.total = backend.count()
@@ -107,7 +119,8 @@ def index_campaign(docs_dir: Path, backend: SearchBackend, state_path: Path, *, 
 
 
 def _index_shards(docs_dir: Path, backend: SearchBackend, state_path: Path, state: dict[str, Any],
-                  summary: IndexSummary, progress: Callable[[str], None], *, save: bool) -> None:
+                  summary: IndexSummary, progress: Callable[[str], None],
+                  annotate: Callable[[Document], Document] | None, *, save: bool) -> None:
     shards = sorted(docs_dir.glob("*.parquet"))
     names = {p.name for p in shards}
     summary.shards_missing = sum(1 for name in state["shards"] if name not in names)
@@ -131,6 +144,8 @@ def _index_shards(docs_dir: Path, backend: SearchBackend, state_path: Path, stat
             summary.shards_failed += 1
             log.error("index: skipping shard %s: %s", shard.name, exc)
             continue
+        if annotate is not None:
+            docs = [annotate(d) for d in docs]
         indexed = backend.add(docs)
         summary.shards_indexed += 1
         summary.documents_indexed += indexed

@@ -93,9 +93,12 @@ def _process(cfg: CampaignConfig, opts: RunOptions, resume: bool, say: Callable[
 def _index(cfg: CampaignConfig, opts: RunOptions, resume: bool, say: Callable[[str], None]) -> tuple[int, str]:
     from index.build import index_campaign
     from index.open import open_backend, state_path
+    from pools.rules import pool_membership
 
+    annotate, pools_key = pool_membership(cfg.pools)
     with open_backend(cfg, opts.backend, url=opts.url, create=True) as backend:
-        summary = index_campaign(cfg.campaign_dir / "docs", backend, state_path(cfg, opts.backend), progress=say)
+        summary = index_campaign(cfg.campaign_dir / "docs", backend, state_path(cfg, opts.backend), progress=say,
+                                 annotate=annotate, annotate_key=pools_key)
     if summary.shards_failed:
         raise RuntimeError(f"index: {summary.shards_failed} shard(s) failed (see the log); run again to retry them")
     say(f"index: {summary.total} documents searchable ({opts.backend})")

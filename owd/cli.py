@@ -157,11 +157,14 @@ def _cmd_index(args: argparse.Namespace) -> int:
         raise UsageError(f"no documents under {docs_dir}: run `owd process {args.config}` first")
     from index.base import BackendError
     from index.open import state_path
+    from pools.rules import pool_membership
 
+    annotate, pools_key = pool_membership(cfg.pools)  # `pool:` filters and facets follow the pool rules
     try:
         with _search_backend(cfg, args, create=True) as backend:
             summary = index_campaign(docs_dir, backend, state_path(cfg, args.backend, args.index_name),
-                                     rebuild=args.rebuild, progress=lambda line: print(line, flush=True))
+                                     rebuild=args.rebuild, progress=lambda line: print(line, flush=True),
+                                     annotate=annotate, annotate_key=pools_key)
     except BackendError as exc:
         # the engine failed (OpenSearch down after retries, documents refused): the shards done so
         # far are recorded, so a rerun continues from there

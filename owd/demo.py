@@ -108,7 +108,11 @@ def run_demo(config_path: Path, keep: bool = False) -> int:
     from index.embedded import EmbeddedBackend
 
     with EmbeddedBackend(cfg.campaign_dir / "index" / "tantivy") as backend:
-        indexed = index_campaign(cfg.campaign_dir / "docs", backend, cfg.campaign_dir / "index" / "state-embedded.json")
+        from pools.rules import pool_membership
+
+        annotate, pools_key = pool_membership(cfg.pools)
+        indexed = index_campaign(cfg.campaign_dir / "docs", backend, cfg.campaign_dir / "index" / "state-embedded.json",
+                                 annotate=annotate, annotate_key=pools_key)
         print(f"  index       {indexed.total} documents searchable ({cfg.campaign_dir / 'index'})")
         query = SearchQuery(text="zdravje", filters=Filters(langs=["sl"], domains=[".si"]), page_size=3)
         result = backend.search(query)

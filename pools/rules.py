@@ -39,7 +39,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from pools.langs import KNOWN_LANGUAGES
 
@@ -48,7 +48,7 @@ if TYPE_CHECKING:  # owd.config imports this module to validate pools; no cycle 
     from owd.schema import Document
 
 __all__ = ["Candidate", "PoolRule", "compile_pool", "validate_pool", "quality_score", "is_reserved",
-           "REJECT_REASONS"]
+           "pool_membership", "REJECT_REASONS"]
 
 # The order :meth:`PoolRule.reject_reason` checks in: cheap first, keywords (a regex
 # over the whole text) late, and ``tdm`` last so that the cards can count the reserved
@@ -280,3 +280,27 @@ def compile_pool(pool: "PoolConfig") -> PoolRule:
         min_length=pool.min_length,
         include_reserved=pool.tdm == "include",
     )
+
+
+def pool_membership(pools: "Sequence[PoolConfig]") -> "tuple[Callable[[Document], Document], str]":
+    """A function that fills a document's ``pools`` with the campaign pools it belongs to
+    (the same rules as ``owd pools build``), and a fingerprint of the pool definitions.
+
+    The search index uses it, so ``pool:`` filters and facets agree with the pools
+    without a second pass over the documents; the fingerprint tells the incremental
+    indexer to re-index when a pool rule changes.
+    """
+    import dataclasses
+    import hashlib
+    import json
+
+    rules = [compile_pool(p) for p in pools]
+    fingerprint = hashlib.sha256(json.dumps([dataclasses.asdict(p) for p in pools], sort_keys=True,
+                                            default=str).encode()).hexdigest()[:16]
+
+    def annotate(doc: "Document") -> "Document":
+        c = Candidate.of_document(doc)
+        names = [r.name for r in rules if r.reject_reason(c) is None]
+        return dataclasses.replace(doc, pools=names) if names != list(doc.pools) else doc
+
+    return annotate, fingerprint

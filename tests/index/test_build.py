@@ -95,3 +95,34 @@ def test_empty_docs_dir(tmp_path: Path) -> None:
         s = index_campaign(tmp_path / "nothing", b, tmp_path / "state.json")
         assert (s.shards_indexed, s.total) == (0, 0)
         assert (tmp_path / "state.json").exists()
+
+
+def test_pool_membership_is_indexed_and_follows_rule_changes(tmp_path: Path) -> None:
+    from index.base import Filters, SearchQuery
+    from owd.config import PoolConfig
+    from pools.rules import compile_pool, pool_membership
+
+    docs_dir, state = tmp_path / "docs", tmp_path / "index" / "state.json"
+    _shards(docs_dir)
+    langs = sorted({d.lang for d in kept(DOCS) if d.lang})
+    pools = [PoolConfig(name="first", languages=[langs[0]]), PoolConfig(name="all")]
+    annotate, key = pool_membership(pools)
+    with EmbeddedBackend(tmp_path / "index" / "tantivy") as b:
+        index_campaign(docs_dir, b, state, annotate=annotate, annotate_key=key)
+        # brute force: the same rules over every kept document
+        rule = compile_pool(pools[0])
+        want = sorted(d.id for d in kept(DOCS) if rule.matches(d))
+        assert want and len(want) < len(kept(DOCS))
+        got = b.search(SearchQuery(text="", filters=Filters(pools=["first"]), page_size=100))
+        assert got.total == len(want) <= 100
+        assert sorted(h.id for h in got.hits) == want
+        assert b.count(Filters(pools=["first"])) == len(want)
+        # a changed rule re-indexes every shard (the documents themselves did not change)
+        pools[0] = PoolConfig(name="first", languages=[langs[1]])
+        annotate, key2 = pool_membership(pools)
+        assert key2 != key
+        s = index_campaign(docs_dir, b, state, annotate=annotate, annotate_key=key2)
+        assert s.shards_indexed == 3
+        assert b.count(Filters(pools=["first"])) == sum(1 for d in kept(DOCS) if compile_pool(pools[0]).matches(d))
+        s = index_campaign(docs_dir, b, state, annotate=annotate, annotate_key=key2)
+        assert s.shards_indexed == 0
