@@ -16,7 +16,7 @@ never shares the crawler's GIL and per-path hit counters start at zero).
   delays, retries, timeouts, priority queue, user agent and cookies are identical.
   DNS: our ``GuardedResolver`` with the same static host table (cached either way).
 
-Both are seeded with the bulk hosts' home pages only, scoped to ``owdtest.net``, no
+Both are seeded with the bulk hosts' home pages only, scoped to the bulk hosts (``owdbulk<N>.net``), no
 media, no sitemaps; each must fetch ``hosts * (pages + 1)`` HTML pages plus one
 robots.txt per host. pages/s = HTML pages fetched / Scrapy's ``elapsed_time_seconds``.
 
@@ -56,7 +56,6 @@ sys.path.insert(0, str(ROOT))
 
 RESULTS = ROOT / "bench" / "results"
 TARGET_RATIO = 0.8
-DOMAIN = "owdtest.net"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -72,6 +71,10 @@ def bulk_seeds(site) -> list[str]:  # type: ignore[no-untyped-def]
     return [site.url(h.name) for h in site.hosts if h.kind == "bulk"]
 
 
+def bulk_domains(site) -> list[str]:  # type: ignore[no-untyped-def]
+    return [h.name for h in site.hosts if h.kind == "bulk"]
+
+
 def write_campaign(folder: Path, port: int, args: argparse.Namespace) -> Path:
     """The campaign our crawler runs (the plain baseline derives its settings from it)."""
     from owd.testweb.campaign import write_testweb_campaign
@@ -80,7 +83,7 @@ def write_campaign(folder: Path, port: int, args: argparse.Namespace) -> Path:
     return write_testweb_campaign(
         site, folder, name="bench",
         seeds={"urls": bulk_seeds(site), "files": [], "sitemaps": []},
-        scope={"max_pages_per_host": 1000, "max_pages": 100000, "max_depth": 10, "domains": [DOMAIN]},
+        scope={"max_pages_per_host": 1000, "max_pages": 100000, "max_depth": 10, "domains": bulk_domains(site)},
         politeness={"delay": 0, "concurrency_per_host": args.per_host, "concurrency": args.concurrency,
                     "autothrottle": False, "obey_robots": True},
         limits={"timeout": 30},
@@ -285,7 +288,7 @@ def run_plain(argv: list[str]) -> int:
 
     class PlainSpider(scrapy.Spider):
         name = "plain"
-        allowed_domains = [DOMAIN]
+        allowed_domains = list(cfg.scope.domains)
 
         async def start(self):  # type: ignore[no-untyped-def]
             for url in cfg.seeds.urls:

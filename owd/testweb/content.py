@@ -103,7 +103,7 @@ class PageSpec:
 class TestSite:
     """The model of the test web: hosts, pages, text and media, all from ``seed``.
 
-    ``bulk_hosts`` adds plain generated hosts (``site<N>.owdtest.net``) for
+    ``bulk_hosts`` adds plain generated hosts (``owdbulk<N>.net``) for
     benchmarks that need thousands of pages.
     """
 
@@ -156,7 +156,9 @@ class TestSite:
         hosts.append(("pages.owdtest.org", "real", None, ""))  # empty without ../shared/data
         for i in range(self.bulk_hosts):
             lang = EU_LANGUAGES[i % len(EU_LANGUAGES)]
-            hosts.append((f"site{i:04d}.owdtest.net", "bulk", lang, ""))
+            # one registered domain per bulk host, as on the real web: a distributed crawl
+            # partitions hosts by registered domain (crawler.partition)
+            hosts.append((f"owdbulk{i:04d}.net", "bulk", lang, ""))
         # 127.0.0.x is left alone (other local services live there); hosts start at 127.0.1.1.
         return [
             Host(name, f"127.0.{1 + i // 250}.{1 + i % 250}", kind, lang, variant)
