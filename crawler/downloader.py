@@ -6,9 +6,10 @@ when the reactor is busy parsing a large page, and by then the slot may have
 released the next request too, so on the wire two requests to one host could
 leave almost together (measured on the test web: 0.0 s apart with a 0.2 s delay;
 more often in a distributed crawl, whose reactor also reads forwarded links).
-So each slot also keeps the time its last download started, and a download that
-would start sooner than ``delay`` after it waits for its turn. The turn is
-reserved before waiting, so requests released together leave one delay apart.
+So each slot also keeps when its last download really started, and a download
+that would start sooner than ``delay`` after it waits. Requests released
+together reserve successive turns first (so they do not all wake at once), and
+each checks again on waking, since the one before it may itself have started late.
 """
 
 from __future__ import annotations
@@ -29,20 +30,33 @@ class PoliteDownloader(Downloader):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # Slot objects have __slots__, so the last start is kept here, by slot identity.
-        self._last_start: dict[int, float] = {}
+        # Slot objects have __slots__, so their times are kept here, by slot identity:
+        # when the last download really started, and the next turn not yet reserved.
+        self._started: dict[int, float] = {}
+        self._next_turn: dict[int, float] = {}
 
     async def _download(self, slot: Any, request: Any) -> Any:
         if slot.delay:
-            now = monotonic()
-            if len(self._last_start) > self.MAX_REMEMBERED:
-                self._last_start = {k: t for k, t in self._last_start.items() if now - t < 60}
-            last = self._last_start.get(id(slot))
-            turn = now if last is None else max(now, last + slot.delay)
-            self._last_start[id(slot)] = turn
-            if turn > now:
-                from twisted.internet import reactor  # the one Scrapy installed (not at import time)
-
-                await maybe_deferred_to_future(deferLater(reactor, turn - now, lambda: None))
-            slot.lastseen = max(slot.lastseen, monotonic())
+            await self._wait_turn(slot)
         return await super()._download(slot, request)
+
+    async def _wait_turn(self, slot: Any) -> None:
+        from twisted.internet import reactor  # the one Scrapy installed (not at import time)
+
+        key, delay = id(slot), slot.delay
+        now = monotonic()
+        if len(self._started) > self.MAX_REMEMBERED:
+            self._started = {k: t for k, t in self._started.items() if now - t < 60}
+            self._next_turn = {k: t for k, t in self._next_turn.items() if k in self._started}
+        turn = max(now, self._next_turn.get(key, now))
+        self._next_turn[key] = turn + delay
+        while True:
+            started = self._started.get(key)
+            due = max(turn, started + delay if started is not None else turn)
+            now = monotonic()
+            if due <= now:
+                break
+            await maybe_deferred_to_future(deferLater(reactor, due - now, lambda: None))
+        self._started[key] = now
+        self._next_turn[key] = max(self._next_turn[key], now + delay)
+        slot.lastseen = max(slot.lastseen, now)

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import html
 import re
 import time
 import unicodedata
@@ -48,6 +49,8 @@ from owd.schema import MEDIA_KINDS, Document
 
 __all__ = [
     "SearchBackend",
+    "SNIPPET_CHARS",
+    "excerpt",
     "SearchQuery",
     "Filters",
     "SearchResult",
@@ -319,6 +322,23 @@ def site_terms(host: str | None, domain: str | None) -> list[str]:
 
 
 # ---------------------------------------------------------------------------- the backend contract
+
+
+#: characters in a snippet, in every backend (highlighted fragment or the text's start)
+SNIPPET_CHARS = 200
+
+
+def excerpt(text: str | None, limit: int = SNIPPET_CHARS) -> str:
+    """The start of a text, cut at a word boundary, HTML-escaped: the snippet of a hit
+    whose text has no highlighted words (a filter-only query), the same in every backend."""
+    if not text:
+        return ""
+    text = " ".join(text[: limit * 2].split())
+    if len(text) <= limit:
+        return html.escape(text)
+    cut = text[:limit]
+    space = cut.rfind(" ")
+    return html.escape(cut[: space if space > limit // 2 else limit]) + "…"
 
 
 class SearchBackend(ABC):

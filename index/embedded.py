@@ -43,6 +43,8 @@ import tantivy
 from tantivy import FieldType, Filter, Occur, Query, SnippetGenerator, TextAnalyzer, TextAnalyzerBuilder, Tokenizer
 
 from index.base import (
+    SNIPPET_CHARS,
+    excerpt,
     BackendError,
     Filters,
     Hit,
@@ -63,7 +65,6 @@ _MARKER = "owd-index.json"
 TITLE_BOOST = 2.0
 DESCRIPTION_BOOST = 1.0
 LOOSE_BOOST = 0.3  # stemmed/folded matches add recall but never outrank an exact match
-SNIPPET_CHARS = 200
 # Terms aggregation: per-segment candidate buckets before the global top-N merge.
 # Large enough that counts stay exact unless a segment has this many distinct values.
 FACET_SEGMENT_SIZE = 10_000
@@ -383,7 +384,7 @@ class EmbeddedBackend(SearchBackend):
                 id=str(doc.get_first("id")), url=str(doc.get_first("url")), title=doc.get_first("title"),
                 lang=doc.get_first("lang"), domain=doc.get_first("domain"),
                 score=0.0 if parsed.match_all else float(score),
-                snippet=snippets.html(doc) if snippets else _excerpt(doc.get_first("text") or
+                snippet=snippets.html(doc) if snippets else excerpt(doc.get_first("text") or
                                                                      doc.get_first("description")),
                 fetch_time=_utc(doc.get_first("fetch_time")),
             ))
@@ -427,18 +428,6 @@ def _utc(value: dt.datetime | None) -> dt.datetime | None:
     if value is None:
         return None
     return value.replace(tzinfo=_UTC) if value.tzinfo is None else value.astimezone(_UTC)
-
-
-def _excerpt(text: str | None, limit: int = SNIPPET_CHARS) -> str:
-    """The start of a text, cut at a word boundary, HTML-escaped."""
-    if not text:
-        return ""
-    text = " ".join(text[: limit * 2].split())
-    if len(text) <= limit:
-        return html.escape(text)
-    cut = text[:limit]
-    space = cut.rfind(" ")
-    return html.escape(cut[: space if space > limit // 2 else limit]) + "…"
 
 
 def _has_word(data: bytes) -> bool:
@@ -486,4 +475,4 @@ class _Snippets:
                 # an ellipsis only where words were cut off, not a final full stop
                 return _mark(snippet.fragment(), ranges, before=_has_word(data[max(0, span.start - 64):span.start]),
                              after=_has_word(data[span.end:span.end + 64]))
-        return _excerpt(doc.get_first("text") or doc.get_first("description"))
+        return excerpt(doc.get_first("text") or doc.get_first("description"))

@@ -55,6 +55,8 @@ from opensearchpy.exceptions import ConnectionError as OSConnectionError
 from opensearchpy.exceptions import NotFoundError, TransportError
 
 from index.base import (
+    SNIPPET_CHARS,
+    excerpt,
     RECORD_FIELDS,
     BackendError,
     Filters,
@@ -80,7 +82,6 @@ TEMPLATE_PRIORITY = 417  # composable templates with overlapping patterns must d
 TITLE_BOOST = 2.0
 DESCRIPTION_BOOST = 1.0
 LOOSE_BOOST = 0.3  # stemmed/folded matches add recall but never outrank an exact match
-SNIPPET_CHARS = 200
 FACET_SHARD_SIZE = 1000  # per-shard candidates for a terms facet; counts are exact on one shard
 MAX_CHUNK_BYTES = 50 * 1024 * 1024  # under http.max_content_length (100 MB) even with 1 MB pages
 _PRE, _POST = "\ue000", "\ue001"  # private-use marks from the highlighter; escaped and turned into <mark> here
@@ -635,7 +636,7 @@ class OpenSearchBackend(SearchBackend):
                 id=src["id"], url=src["url"], title=src.get("title"), lang=src.get("lang"),
                 domain=src.get("domain"), score=0.0 if parsed.match_all else float(h.get("_score") or 0.0),
                 snippet=_snippet(src, h.get("highlight", {})) if highlight else
-                _excerpt(src.get("text") or src.get("description")),
+                excerpt(src.get("text") or src.get("description")),
                 fetch_time=_parse_time(src.get("fetch_time")),
             ))
         facets = {}
@@ -679,18 +680,6 @@ def _parse_time(value: str | None) -> dt.datetime | None:
     return t.replace(tzinfo=_UTC) if t.tzinfo is None else t.astimezone(_UTC)
 
 
-def _excerpt(text: str | None, limit: int = SNIPPET_CHARS) -> str:
-    """The start of a text, cut at a word boundary, HTML-escaped (as the embedded index's)."""
-    if not text:
-        return ""
-    text = " ".join(text[: limit * 2].split())
-    if len(text) <= limit:
-        return html.escape(text)
-    cut = text[:limit]
-    space = cut.rfind(" ")
-    return html.escape(cut[: space if space > limit // 2 else limit]) + "…"
-
-
 def _has_word(text: str) -> bool:
     return any(ch.isalnum() for ch in text)
 
@@ -720,4 +709,4 @@ def _snippet(src: dict[str, Any], highlight: dict[str, list[str]]) -> str:
         after = at >= 0 and _has_word(value[at + len(plain):at + len(plain) + 64])
         body = " ".join("".join(out).split())  # newlines from the page text; tags hold no whitespace
         return ("…" if before else "") + body + ("…" if after else "")
-    return _excerpt(src.get("text") or src.get("description"))
+    return excerpt(src.get("text") or src.get("description"))

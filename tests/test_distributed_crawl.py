@@ -23,6 +23,7 @@ from crawler.partition import Partition
 from owd.testweb import LogEntry, TestSite, TestWebServer, free_port, read_request_log
 from owd.testweb.campaign import write_testweb_campaign
 from tests.conftest import REPO, run_owd
+from tests.crawler.test_crawl import assert_polite
 from tests.crawler.test_resume import warc_responses
 
 pytestmark = pytest.mark.slow
@@ -98,25 +99,7 @@ def test_each_host_fetched_by_its_owner_only(clean: tuple[TestSite, Path, list[L
 
 def test_politeness_held_per_host(clean: tuple[TestSite, Path, list[LogEntry]]) -> None:
     site, _, log = clean
-    by_ip: dict[str, list[LogEntry]] = defaultdict(list)
-    for e in log:
-        by_ip[e.ip].append(e)
-    for ip, entries in by_ip.items():
-        entries.sort(key=lambda e: e.t)
-        host = site.by_ip[ip].name
-        floor = 0.5 if host == "robots.owdtest.eu" else DELAY  # robots.txt Crawl-delay there
-        times = [e.t for e in entries]
-        # as in tests/crawler/test_crawl.py: no 1-second window above 1/delay (+1), mean gap >= delay
-        busiest = max(sum(1 for u in times[i:] if u < t + 1.0) for i, t in enumerate(times))
-        assert busiest <= int(1.0 / floor) + 1, (host, busiest)
-        if len(times) > 1:
-            assert (times[-1] - times[0]) / (len(times) - 1) >= floor * 0.95, host
-        events = sorted([(e.t, 1) for e in entries] + [(e.t_end, -1) for e in entries])
-        level = peak = 0
-        for _, step in events:
-            level += step
-            peak = max(peak, level)
-        assert peak <= PER_HOST, (host, peak)
+    assert_polite(site, log, DELAY, PER_HOST)  # the same rule as a one-process crawl
 
 
 def test_a_second_run_without_resume_is_refused(clean: tuple[TestSite, Path, list[LogEntry]]) -> None:
