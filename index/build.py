@@ -25,16 +25,19 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Iterator
 
 from index.base import SearchBackend
 from owd.schema import Document, SchemaError, read_parquet
 
-__all__ = ["IndexSummary", "index_campaign", "STATE_FORMAT"]
+__all__ = ["IndexSummary", "index_campaign", "index_shard", "ShardIndexer", "STATE_FORMAT"]
 
 log = logging.getLogger(__name__)
 
 STATE_FORMAT = 1
+
+#: runs index_shard over shards (anywhere) and yields its results as they complete
+ShardIndexer = Callable[[list[Path]], Iterable[tuple[Path, int, "int | str", float]]]
 
 
 @dataclass
@@ -82,12 +85,18 @@ def _save_state(path: Path, state: dict[str, Any]) -> None:
 
 def index_campaign(docs_dir: Path, backend: SearchBackend, state_path: Path, *, rebuild: bool = False,
                    progress: Callable[[str], None] = lambda line: log.info(line),
-                   annotate: Callable[[Document], Document] | None = None, annotate_key: str = "") -> IndexSummary:
+                   annotate: Callable[[Document], Document] | None = None, annotate_key: str = "",
+                   shard_indexer: ShardIndexer | None = None) -> IndexSummary:
     """Add every new or changed docs shard in ``docs_dir`` to ``backend``.
 
     ``annotate`` rewrites each document before it is indexed (the campaign's pool
     membership, see pools.rules.pool_membership); ``annotate_key`` names its
-    version, and a different key than the last run's re-indexes every shard."""
+    version, and a different key than the last run's re-indexes every shard.
+
+    ``shard_indexer`` indexes a list of shards elsewhere and yields each result of
+    :func:`index_shard` as it completes (``owd run`` runs them as Ray tasks against
+    OpenSearch); this function keeps the state. Not used with ``rebuild``: the
+    rebuilt index is private to this backend object until its alias swap."""
     started = time.time()
     docs_dir, state_path = Path(docs_dir), Path(state_path)
     summary = IndexSummary()
@@ -102,7 +111,8 @@ def index_campaign(docs_dir: Path, backend: SearchBackend, state_path: Path, *, 
         with backend.rebuilding() as atomic:
             # atomic: the shards go to an index nobody reads yet; recording them before the
             # swap would claim shards that a failed rebuild threw away
-            _index_shards(docs_dir, backend, state_path, state, summary, progress, annotate, save=not atomic)
+            _index_shards(docs_dir, backend, state_path, state, summary, progress, annotate, None,
+                          save=not atomic)
         _save_state(state_path, state)
     else:
         state["annotate_key"] = annotate_key
@@ -110,7 +120,7 @@ def index_campaign(docs_dir: Path, backend: SearchBackend, state_path: Path, *, 
             # The index was deleted or replaced but the state survived: trust the index.
             log.warning("index is empty but %s lists indexed shards; indexing every shard again", state_path)
             state["shards"] = {}
-        _index_shards(docs_dir, backend, state_path, state, summary, progress, annotate, save=True)
+        _index_shards(docs_dir, backend, state_path, state, summary, progress, annotate, shard_indexer, save=True)
     if not state_path.exists():
         _save_state(state_path, state)
     summary.total = backend.count()
@@ -120,11 +130,13 @@ def index_campaign(docs_dir: Path, backend: SearchBackend, state_path: Path, *, 
 
 def _index_shards(docs_dir: Path, backend: SearchBackend, state_path: Path, state: dict[str, Any],
                   summary: IndexSummary, progress: Callable[[str], None],
-                  annotate: Callable[[Document], Document] | None, *, save: bool) -> None:
+                  annotate: Callable[[Document], Document] | None, shard_indexer: ShardIndexer | None, *,
+                  save: bool) -> None:
     shards = sorted(docs_dir.glob("*.parquet"))
     names = {p.name for p in shards}
     summary.shards_missing = sum(1 for name in state["shards"] if name not in names)
-    for i, shard in enumerate(shards, 1):
+    todo: dict[Path, tuple[Any, str]] = {}  # shard -> (stat, sha256), in shard order
+    for shard in shards:
         stat = shard.stat()
         known = state["shards"].get(shard.name)
         if known and known.get("size") == stat.st_size and known.get("mtime_ns") == stat.st_mtime_ns:
@@ -137,22 +149,39 @@ def _index_shards(docs_dir: Path, backend: SearchBackend, state_path: Path, stat
                 _save_state(state_path, state)
             summary.shards_skipped += 1
             continue
-        t0 = time.time()
-        try:
-            docs = read_parquet(shard)
-        except (OSError, SchemaError, ValueError) as exc:
+        todo[shard] = (stat, digest)
+    run = shard_indexer or (lambda paths: _index_here(paths, backend, annotate))
+    for done, (shard, n_docs, indexed, seconds) in enumerate(run(list(todo)), 1):
+        if isinstance(indexed, str):  # the shard could not be read
             summary.shards_failed += 1
-            log.error("index: skipping shard %s: %s", shard.name, exc)
+            log.error("index: skipping shard %s: %s", shard.name, indexed)
             continue
-        if annotate is not None:
-            docs = [annotate(d) for d in docs]
-        indexed = backend.add(docs)
+        stat, digest = todo[shard]
         summary.shards_indexed += 1
         summary.documents_indexed += indexed
-        summary.documents_dropped += len(docs) - indexed
+        summary.documents_dropped += n_docs - indexed
         state["shards"][shard.name] = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": digest,
-                                       "documents": len(docs), "indexed": indexed}
+                                       "documents": n_docs, "indexed": indexed}
         if save:
             _save_state(state_path, state)
-        progress(f"index: shard {i}/{len(shards)} {shard.name}: {indexed}/{len(docs)} documents "
-                 f"in {time.time() - t0:.1f} s")
+        progress(f"index: shard {done}/{len(todo)} {shard.name}: {indexed}/{n_docs} documents in {seconds:.1f} s")
+
+
+def index_shard(shard: Path, backend: SearchBackend, annotate: Callable[[Document], Document] | None = None
+                ) -> tuple[Path, int, int | str, float]:
+    """Index one docs shard: (shard, documents read, documents indexed or why the shard
+    could not be read, seconds). The unit of work of a parallel ``shard_indexer``."""
+    t0 = time.time()
+    try:
+        docs = read_parquet(shard)
+    except (OSError, SchemaError, ValueError) as exc:
+        return shard, 0, str(exc), time.time() - t0
+    if annotate is not None:
+        docs = [annotate(d) for d in docs]
+    return shard, len(docs), backend.add(docs), time.time() - t0
+
+
+def _index_here(shards: list[Path], backend: SearchBackend, annotate: Callable[[Document], Document] | None
+                ) -> Iterator[tuple[Path, int, int | str, float]]:
+    for shard in shards:
+        yield index_shard(shard, backend, annotate)

@@ -8,9 +8,10 @@ crawl with ``--resume`` semantics, processing skips finished shards, indexing is
 incremental, pool building is idempotent). ``owd status`` reads the same file.
 
 Where each step runs: the crawl on crawler actors (owd.distributed_crawl), the
-per-shard processing and the dedup shuffle as Ray work (owd.ray_process); the
-index and the pools are written by this process, since the embedded index has a
-single writer and pool building is bound by reading Parquet, not by CPU.
+per-shard processing and the dedup shuffle as Ray work (owd.ray_process); with
+``--backend opensearch`` one Ray task per docs shard indexes it (this process keeps
+the incremental state). The embedded index is filled by this process (a single
+writer), and so are the pools (pool building is bound by reading Parquet, not by CPU).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from owd.config import CampaignConfig
 
@@ -34,6 +35,7 @@ class RunOptions:
     crawlers: int | None = None  # crawler actors (default: the campaign's run.crawlers, or its sites)
     backend: str = "embedded"
     url: str | None = None  # OpenSearch URL with backend="opensearch"
+    index_name: str | None = None  # OpenSearch index (alias) name; default: the campaign's name
     restart_from: str | None = None  # run this step and every later one again
 
 
@@ -96,13 +98,48 @@ def _index(cfg: CampaignConfig, opts: RunOptions, resume: bool, say: Callable[[s
     from pools.rules import pool_membership
 
     annotate, pools_key = pool_membership(cfg.pools)
-    with open_backend(cfg, opts.backend, url=opts.url, create=True) as backend:
-        summary = index_campaign(cfg.campaign_dir / "docs", backend, state_path(cfg, opts.backend), progress=say,
-                                 annotate=annotate, annotate_key=pools_key)
+    # OpenSearch takes writes from many clients: one Ray task per shard. The embedded
+    # index has a single writer, so it is filled from here.
+    parallel = _ray_shard_indexer(cfg, opts) if opts.backend == "opensearch" else None
+    with open_backend(cfg, opts.backend, url=opts.url, index_name=opts.index_name, create=True) as backend:
+        summary = index_campaign(cfg.campaign_dir / "docs", backend,
+                                 state_path(cfg, opts.backend, opts.index_name), progress=say,
+                                 annotate=annotate, annotate_key=pools_key, shard_indexer=parallel)
     if summary.shards_failed:
         raise RuntimeError(f"index: {summary.shards_failed} shard(s) failed (see the log); run again to retry them")
     say(f"index: {summary.total} documents searchable ({opts.backend})")
     return summary.documents_indexed, "documents"
+
+
+def _index_shard_task(config_path: str, backend: str, url: str | None, index_name: str | None,
+                      shard: Path) -> tuple[Path, int, Any, float]:
+    """A Ray task: one docs shard into the campaign's OpenSearch index (pool membership included)."""
+    from index.build import index_shard
+    from index.open import open_backend
+    from owd.config import load_campaign
+    from pools.rules import pool_membership
+
+    cfg = load_campaign(config_path)
+    annotate, _ = pool_membership(cfg.pools)
+    with open_backend(cfg, backend, url=url, index_name=index_name, create=False) as target:
+        return index_shard(shard, target, annotate)
+
+
+def _ray_shard_indexer(cfg: CampaignConfig, opts: RunOptions) -> Callable[[list[Path]], Iterator[Any]]:
+    import ray
+
+    task = ray.remote(num_cpus=1)(_index_shard_task)
+    source = str(Path(cfg.source).resolve()) if cfg.source else None
+    if source is None:
+        raise ValueError("indexing on Ray needs a campaign loaded from a file (the tasks read it)")
+
+    def run(shards: list[Path]) -> Iterator[Any]:
+        pending = [task.remote(source, opts.backend, opts.url, opts.index_name, shard) for shard in shards]
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            yield ray.get(done[0])  # a backend failure (after its retries) ends the step here
+
+    return run
 
 
 def _pools(cfg: CampaignConfig, opts: RunOptions, resume: bool, say: Callable[[str], None]) -> tuple[int, str]:

@@ -84,7 +84,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from owd.campaign_run import RunOptions, run_campaign
 
     opts = RunOptions(address=args.address, crawlers=args.crawlers, backend=args.backend, url=args.url,
-                      restart_from=args.restart_from)
+                      index_name=args.index_name, restart_from=args.restart_from)
     try:
         run_campaign(cfg, opts, progress=lambda line: print(line, flush=True))
     except (CrawlStateExists, PartitionError, ValueError) as exc:
@@ -417,8 +417,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config", help="campaign YAML file")
     p.add_argument("--address", help="join this Ray cluster (default: start a local instance)")
     p.add_argument("--crawlers", type=int, help="crawler actors (default: the campaign's run.crawlers or sites)")
-    p.add_argument("--backend", choices=["embedded", "opensearch"], default="embedded", help="search index engine")
-    p.add_argument("--url", help="OpenSearch URL with --backend opensearch (default: $OWD_OPENSEARCH_URL)")
+    _add_backend_args(p)
     p.add_argument("--from", dest="restart_from", choices=["crawl", "process", "index", "pools", "report"],
                    help="run this step and the later ones again")
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,6 +17,7 @@ from owd.schema import read_parquet
 from owd.testweb import TestSite, TestWebServer, free_port
 from owd.testweb.campaign import write_testweb_campaign
 from tests.conftest import REPO, run_owd
+from tests.index.opensearch_fixture import opensearch_node  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.slow
 
@@ -31,7 +33,10 @@ def _state(data: Path) -> dict:
     return json.loads(path.read_text()) if path.exists() else {"steps": {}}
 
 
-def test_run_killed_in_processing_resumes_from_the_last_completed_step(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def resumed_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, subprocess.CompletedProcess[str]]:
+    """A campaign whose `owd run` was killed during processing, then run again."""
+    tmp_path = tmp_path_factory.mktemp("run")
     site = TestSite(port=free_port(), pages_per_host=3, real_pages=4)
     config = write_testweb_campaign(site, tmp_path, **CAMPAIGN)
     data = tmp_path / "data" / "tw"
@@ -56,6 +61,12 @@ def test_run_killed_in_processing_resumes_from_the_last_completed_step(tmp_path:
         assert status.returncode == 0 and "process  running" in status.stdout, status.stdout
 
         result = run_owd("run", str(config), timeout=600)
+    return config, data, result
+
+
+def test_run_killed_in_processing_resumes_from_the_last_completed_step(
+        resumed_run: tuple[Path, Path, subprocess.CompletedProcess[str]]) -> None:
+    config, data, result = resumed_run
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "[crawl] done before" in result.stdout and "[process] resuming" in result.stdout
     steps = _state(data)["steps"]
@@ -72,3 +83,29 @@ def test_run_killed_in_processing_resumes_from_the_last_completed_step(tmp_path:
     assert search.returncode == 0 and json.loads(search.stdout)["total"] > 0
     again = run_owd("run", str(config))  # nothing left to do
     assert again.returncode == 0 and again.stdout.count("done before") == 5
+
+
+def test_run_indexes_into_opensearch_with_one_ray_task_per_shard(
+        resumed_run: tuple[Path, Path, subprocess.CompletedProcess[str]], opensearch_node: Any) -> None:
+    config, data, first = resumed_run
+    assert first.returncode == 0
+    index = f"owdtest-run-{os.getpid()}"
+    target = ("--backend", "opensearch", "--url", opensearch_node.url, "--index-name", index)
+    try:
+        result = run_owd("run", str(config), "--from", "index", *target, timeout=600)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        shards = sorted((data / "docs").glob("*.parquet"))
+        assert len(shards) >= 2 and result.stdout.count("[index] index: shard ") == len(shards)
+        kept = sum(1 for shard in shards for d in read_parquet(shard) if not d.drop_reason)
+        assert opensearch_node.client().count(index=index)["count"] == kept  # every shard task's documents
+        search = run_owd("search", "the", "--config", str(config), *target, "--json")
+        assert search.returncode == 0 and json.loads(search.stdout)["total"] > 0, search.stderr
+        state = json.loads((data / "index" / f"state-opensearch-{index}.json").read_text())
+        assert sorted(state["shards"]) == [s.name for s in shards]
+        again = run_owd("run", str(config), "--from", "index", *target)
+        assert again.returncode == 0 and "[index] index: shard " not in again.stdout  # incremental
+    finally:
+        client = opensearch_node.client()
+        concrete = list(client.indices.get_alias(index=index, ignore_unavailable=True) or {})
+        for name in concrete:
+            client.indices.delete(index=name, ignore_unavailable=True)
