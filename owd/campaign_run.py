@@ -221,15 +221,13 @@ def campaign_status(cfg: CampaignConfig) -> list[str]:
         elif status == "running":
             detail = f"since {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(info.get('started', 0)))}"
         lines.append(f"  {step:8} {status:8} {detail}".rstrip())
-    crawl_root = cfg.campaign_dir / "crawl"
-    for status_file in sorted(crawl_root.glob("w*/status.json")):
-        try:
-            s = json.loads(status_file.read_text())
-        except ValueError:
-            continue
+    from owd.distributed_crawl import read_crawler_status
+
+    crawlers = [s for s in map(read_crawler_status, sorted((cfg.campaign_dir / "crawl").glob("w*/"))) if s]
+    for s in crawlers:
         state_word = s.get("closed") or ("idle" if s.get("idle") else "crawling")
         lines.append(f"  crawler {s.get('worker')}: {state_word}, {s.get('pages', 0)} pages, "
                      f"{s.get('received', 0)} links received, {s.get('sent', 0)} sent")
-    if not state["steps"] and not lines[1:]:
+    if not state["steps"] and not crawlers:
         lines.append("  nothing run yet: owd run <campaign>")
     return lines

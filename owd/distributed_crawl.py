@@ -36,7 +36,8 @@ from crawler.partition import Partition, PartitionError, plan_partition
 from crawler.run import CrawlStateExists
 from owd.config import CampaignConfig
 
-__all__ = ["CrawlFailed", "DistributedCrawlSummary", "run_distributed_crawl", "site_resource", "crawl_is_over"]
+__all__ = ["CrawlFailed", "DistributedCrawlSummary", "run_distributed_crawl", "site_resource", "crawl_is_over",
+           "read_crawler_status"]
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +102,7 @@ class CrawlerActorImpl:
 
     def run(self) -> dict[str, Any]:
         resume = _has_state(self.crawl_dir, self.warc_dir)
-        previous = _read_status(self.crawl_dir)
+        previous = read_crawler_status(self.crawl_dir)
         if previous and not previous.get("closed"):
             _wait_gone(int(previous.get("pid", 0)))
         (self.crawl_dir / STATUS_FILE).unlink(missing_ok=True)  # a dead predecessor's status is stale
@@ -147,7 +148,8 @@ def _wait_gone(pid: int, timeout: float = 15.0) -> None:
     log.warning("crawler process %d is still running after %.0f s; resuming anyway", pid, timeout)
 
 
-def _read_status(folder: Path) -> dict[str, Any] | None:
+def read_crawler_status(folder: Path) -> dict[str, Any] | None:
+    """A crawler's last status.json (crawler.coordination), or None when absent or torn."""
     try:
         return json.loads((folder / STATUS_FILE).read_text())
     except (OSError, ValueError):
@@ -163,7 +165,7 @@ def crawl_is_over(crawl_root: Path, workers: list[str], finished: set[str], now:
     for worker in workers:
         if worker in finished:
             continue
-        status = _read_status(crawl_root / worker)
+        status = read_crawler_status(crawl_root / worker)
         if status is None or not status.get("idle"):
             return None
         if not status.get("closed") and now - float(status.get("time", 0)) > STATUS_MAX_AGE:
@@ -249,7 +251,7 @@ def run_distributed_crawl(cfg: CampaignConfig, *, crawlers: int | None = None, a
             previous_snapshot = snapshot
             if time.time() - last_progress > 10:
                 last_progress = time.time()
-                pages = {w: (_read_status(crawl_root / w) or {}).get("pages", 0) for w in partition.workers}
+                pages = {w: (read_crawler_status(crawl_root / w) or {}).get("pages", 0) for w in partition.workers}
                 progress("crawl: pages " + ", ".join(f"{w} {n}" for w, n in pages.items()))
         for actor in actors.values():
             ray.kill(actor)

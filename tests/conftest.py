@@ -6,12 +6,13 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 
 from owd.shared_data import shared_data_dir
 from owd.testweb import TestSite, TestWebServer, free_port
+from owd.testweb.campaign import write_testweb_campaign
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -50,3 +51,17 @@ def run_owd(*args: str, cwd: Path | None = None, timeout: float = 300, env: dict
         [sys.executable, "-m", "owd.cli", *args], cwd=cwd or REPO, capture_output=True, text=True,
         timeout=timeout, env={**os.environ, **(env or {})},
     )
+
+
+def crawl_testweb(site: TestSite, folder: Path, *crawl_args: str, timeout: float = 400,
+                  env: dict[str, str] | None = None, **campaign: Any
+                  ) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """Write a campaign crawling ``site`` into ``folder`` (``campaign`` overrides its sections),
+    serve the test web with its request log in ``folder/requests.jsonl``, run ``owd crawl``
+    (``crawl_args``, default ``--log-level WARNING``) and check it succeeded; return the
+    campaign file and the finished command."""
+    config = write_testweb_campaign(site, folder, **campaign)
+    with TestWebServer(site, folder / "requests.jsonl"):
+        result = run_owd("crawl", str(config), *(crawl_args or ("--log-level", "WARNING")), timeout=timeout, env=env)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    return config, result

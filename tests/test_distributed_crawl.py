@@ -22,7 +22,7 @@ import pytest
 from crawler.partition import Partition
 from owd.testweb import LogEntry, TestSite, TestWebServer, free_port, read_request_log
 from owd.testweb.campaign import write_testweb_campaign
-from tests.conftest import REPO, run_owd
+from tests.conftest import REPO, crawl_testweb, run_owd
 from tests.crawler.test_crawl import assert_polite
 from tests.crawler.test_resume import warc_responses
 
@@ -56,10 +56,7 @@ def _check_warcs(data: Path) -> None:
 def clean(tmp_path_factory: pytest.TempPathFactory) -> tuple[TestSite, Path, list[LogEntry]]:
     tmp = tmp_path_factory.mktemp("dist")
     site = _site()
-    config = write_testweb_campaign(site, tmp, **CAMPAIGN)
-    with TestWebServer(site, tmp / "requests.jsonl"):
-        result = run_owd("crawl", str(config), "--ray", timeout=500)
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    _, result = crawl_testweb(site, tmp, "--ray", timeout=500, **CAMPAIGN)
     assert "on 2 crawler(s)" in result.stdout
     return site, tmp / "data" / "tw", read_request_log(tmp / "requests.jsonl")
 

@@ -18,9 +18,8 @@ from typing import Iterator
 import pytest
 
 from crawler.partition import Partition
-from owd.testweb import TestSite, TestWebServer, free_port, read_request_log
-from owd.testweb.campaign import write_testweb_campaign
-from tests.conftest import run_owd
+from owd.testweb import TestSite, free_port, read_request_log
+from tests.conftest import crawl_testweb
 
 pytestmark = pytest.mark.slow
 
@@ -89,10 +88,7 @@ def two_site_cluster() -> Iterator[str]:
 
 def test_pinned_hosts_are_crawled_only_on_their_site(tmp_path: Path, two_site_cluster: str) -> None:
     site = TestSite(port=free_port(), pages_per_host=4, real_pages=8)
-    config = write_testweb_campaign(site, tmp_path, sites=SITES)
-    with TestWebServer(site, tmp_path / "requests.jsonl"):
-        result = run_owd("crawl", str(config), "--ray", "--address", two_site_cluster, env=ENV, timeout=400)
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    crawl_testweb(site, tmp_path, "--ray", "--address", two_site_cluster, env=ENV, sites=SITES)
     crawl = tmp_path / "data" / "tw" / "crawl"
     partition = Partition.load(crawl / "partition.json")
     actors = {w: json.loads((crawl / w / "actor.json").read_text()) for w in partition.workers}

@@ -15,9 +15,8 @@ import pytest
 import yaml
 
 from owd.schema import read_parquet, validate_file
-from owd.testweb import TestSite, TestWebServer, free_port
-from owd.testweb.campaign import write_testweb_campaign
-from tests.conftest import REPO, run_owd
+from owd.testweb import TestSite, free_port
+from tests.conftest import REPO, crawl_testweb, run_owd
 
 
 @pytest.fixture(scope="module")
@@ -25,12 +24,9 @@ def crawled(tmp_path_factory: pytest.TempPathFactory) -> tuple[TestSite, Path]:
     """A crawl of the test web split over several WARC files (small rotation size)."""
     tmp = tmp_path_factory.mktemp("process")
     site = TestSite(port=free_port(), pages_per_host=4, real_pages=20)
-    config = write_testweb_campaign(
+    config, _ = crawl_testweb(
         site, tmp, politeness={"delay": 0.01, "concurrency_per_host": 2, "concurrency": 32, "autothrottle": False},
         limits={"timeout": 3}, warc={"max_file_bytes": "1 MB"})
-    with TestWebServer(site, tmp / "requests.jsonl"):
-        result = run_owd("crawl", str(config), "--log-level", "WARNING", timeout=400)
-    assert result.returncode == 0, result.stderr[-2000:]
     assert len(list((tmp / "data/tw/warc/w0").glob("*.warc.gz"))) >= 3
     return site, config
 

@@ -16,13 +16,11 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-import yaml
 
 from owd.config import load_campaign
 from owd.process import ProcessSummary, campaign_warcs, process_campaign, shard_id_of
-from owd.testweb import TestSite, TestWebServer, free_port
-from owd.testweb.campaign import write_testweb_campaign
-from tests.conftest import REPO, run_owd
+from owd.testweb import TestSite, free_port
+from tests.conftest import REPO, crawl_testweb, run_owd
 from tests.test_process import clone_campaign
 
 STAGE_PACKAGES = ("extract", "langid", "dedup", "index", "pools")
@@ -35,12 +33,9 @@ def crawled(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small crawl of the test web over several WARC files, with exact and near duplicates."""
     tmp = tmp_path_factory.mktemp("rayprocess")
     site = TestSite(port=free_port(), pages_per_host=2, real_pages=8)
-    config = write_testweb_campaign(
+    config, _ = crawl_testweb(
         site, tmp, politeness={"delay": 0.01, "concurrency_per_host": 2, "concurrency": 32, "autothrottle": False},
         limits={"timeout": 3}, warc={"max_file_bytes": "400 kB"})
-    with TestWebServer(site, tmp / "requests.jsonl"):
-        result = run_owd("crawl", str(config), "--log-level", "WARNING", timeout=400)
-    assert result.returncode == 0, result.stderr[-2000:]
     assert len(list((tmp / "data/tw/warc/w0").glob("*.warc.gz"))) >= 4
     return config
 

@@ -20,10 +20,10 @@ from crawler.partition import Partition
 from owd.config import load_campaign
 from owd.report import LOCAL_SITE, build_report, render_html, write_report
 from owd.schema import read_parquet
-from owd.testweb import TestSite, TestWebServer, free_port
+from owd.testweb import TestSite, free_port
 from owd.testweb.campaign import write_testweb_campaign
 from owd.testweb.server import read_request_log
-from tests.conftest import run_owd
+from tests.conftest import crawl_testweb, run_owd
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -33,13 +33,10 @@ def campaign(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A small real campaign, crawled and processed: (campaign file, test web request log)."""
     tmp = tmp_path_factory.mktemp("report")
     site = TestSite(port=free_port(), pages_per_host=4, real_pages=8)
-    config = write_testweb_campaign(
+    config, _ = crawl_testweb(
         site, tmp, politeness={"delay": 0.01, "concurrency_per_host": 2, "concurrency": 32, "autothrottle": False},
-        limits={"timeout": 2})
+        limits={"timeout": 2}, timeout=300)
     log = tmp / "requests.jsonl"
-    with TestWebServer(site, log):
-        result = run_owd("crawl", str(config), "--log-level", "WARNING", timeout=300)
-    assert result.returncode == 0, result.stderr[-2000:]
     result = run_owd("process", str(config), timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     return config, log

@@ -8,7 +8,6 @@ import sys
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from fastwarc.warc import ArchiveIterator, WarcRecordType

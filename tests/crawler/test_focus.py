@@ -9,9 +9,8 @@ import pytest
 
 from crawler.focus import TopicScorer
 from owd.config import FocusConfig, TopicConfig
-from owd.testweb import HEALTH_WORD, TestSite, TestWebServer, free_port, read_request_log
-from owd.testweb.campaign import write_testweb_campaign
-from tests.conftest import run_owd
+from owd.testweb import HEALTH_WORD, TestSite, free_port, read_request_log
+from tests.conftest import crawl_testweb
 
 LANGS = ["de", "sl", "fr", "pl", "hr", "en"]
 
@@ -42,10 +41,7 @@ def fetch_order(tmp: Path, focus: dict[str, object] | None) -> dict[str, list[st
     }
     if focus is not None:
         overrides["focus"] = focus
-    config = write_testweb_campaign(site, tmp, **overrides)
-    with TestWebServer(site, tmp / "requests.jsonl"):
-        result = run_owd("crawl", str(config), "--log-level", "WARNING", timeout=300)
-    assert result.returncode == 0, result.stderr[-2000:]
+    crawl_testweb(site, tmp, timeout=300, **overrides)
     order: dict[str, list[str]] = defaultdict(list)
     for e in sorted(read_request_log(tmp / "requests.jsonl"), key=lambda e: e.t):
         if e.path.startswith(("/news/", "/health/")):

@@ -17,7 +17,7 @@ from fastwarc.warc import ArchiveIterator, WarcRecordType
 
 from owd.testweb import TestSite, TestWebServer, free_port, read_request_log
 from owd.testweb.campaign import write_testweb_campaign
-from tests.conftest import REPO, run_owd
+from tests.conftest import REPO, crawl_testweb, run_owd
 
 RETRIED_STATUSES = {429, 500, 502, 503, 504}
 FAST = {"politeness": {"delay": 0.02, "concurrency_per_host": 2, "concurrency": 32, "autothrottle": False},
@@ -57,10 +57,7 @@ def wait_for_requests(log: Path, n: int, proc: subprocess.Popen[str], timeout: f
 def clean_run(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
     tmp = tmp_path_factory.mktemp("clean")
     site = TestSite(port=free_port(), pages_per_host=4, real_pages=8)
-    config = write_testweb_campaign(site, tmp, **FAST)
-    with TestWebServer(site, tmp / "requests.jsonl"):
-        result = run_owd("crawl", str(config), "--log-level", "WARNING", timeout=400)
-    assert result.returncode == 0, result.stderr[-2000:]
+    crawl_testweb(site, tmp, **FAST)
     return {url for url, _ in warc_responses(tmp / "data/tw/warc/w0")}
 
 

@@ -10,19 +10,15 @@ import pytest
 from extract.html import ExtractLimits
 from extract.shard import extract_warc
 from owd.schema import to_table, validate_table
-from owd.testweb import TestSite, TestWebServer, free_port
-from owd.testweb.campaign import write_testweb_campaign
-from tests.conftest import run_owd
+from owd.testweb import TestSite, free_port
+from tests.conftest import crawl_testweb
 
 
 @pytest.mark.slow
 def test_extracting_a_real_crawl(tmp_path: Path) -> None:
     site = TestSite(port=free_port(), pages_per_host=3, real_pages=6)
-    config = write_testweb_campaign(site, tmp_path, politeness={
+    crawl_testweb(site, tmp_path, politeness={
         "delay": 0.02, "concurrency_per_host": 2, "concurrency": 64, "autothrottle": False})
-    with TestWebServer(site, tmp_path / "requests.jsonl"):
-        result = run_owd("crawl", str(config), "--log-level", "WARNING", timeout=400)
-    assert result.returncode == 0, result.stderr[-3000:]
     warcs = sorted((tmp_path / "data" / "tw" / "warc" / "w0").glob("*.warc.gz"))
     assert warcs
     stats: Counter[str] = Counter()

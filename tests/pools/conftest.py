@@ -13,10 +13,9 @@ import yaml
 
 from owd.config import CampaignConfig, load_campaign
 from owd.schema import write_parquet
-from owd.testweb import TestSite, TestWebServer, free_port
-from owd.testweb.campaign import write_testweb_campaign
+from owd.testweb import TestSite, free_port
 from pools.build import BuildSummary, build_pools
-from tests.conftest import run_owd
+from tests.conftest import crawl_testweb, run_owd
 from tests.pools.helpers import POOLS, synthetic_documents
 
 
@@ -38,12 +37,10 @@ def pool_campaign(tmp_path_factory: pytest.TempPathFactory) -> PoolCampaign:
     the synthetic edge cases as one more shard, build the pools once."""
     tmp = tmp_path_factory.mktemp("pools")
     site = TestSite(port=free_port(), pages_per_host=3, real_pages=10)
-    config = write_testweb_campaign(
-        site, tmp, politeness={"delay": 0.0, "concurrency_per_host": 4, "concurrency": 64, "autothrottle": False},
+    config, _ = crawl_testweb(
+        site, tmp, "--log-level", "ERROR",
+        politeness={"delay": 0.0, "concurrency_per_host": 4, "concurrency": 64, "autothrottle": False},
         limits={"timeout": 2}, pools=POOLS)
-    with TestWebServer(site, tmp / "requests.jsonl"):
-        result = run_owd("crawl", str(config), "--log-level", "ERROR", timeout=400)
-    assert result.returncode == 0, result.stderr[-2000:]
     result = run_owd("process", str(config), timeout=400)
     assert result.returncode == 0, result.stderr[-2000:]
     cfg = load_campaign(config)
