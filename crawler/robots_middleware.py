@@ -24,9 +24,13 @@ Each request that goes through gets ``request.meta["robots"]``:
 Stats: ``robots/fetch/<reason>``, ``robots/fetch_error/<exception>``,
 ``robots/allowed``, ``robots/disallowed``, ``robots/disallowed/<reason>``,
 ``robots/deferred`` (requests that waited for an in-flight fetch),
-``robots/crawl_delay_applied`` (a downloader slot was slowed down),
-``robots/crawl_delay_max`` (largest Crawl-delay applied, seconds),
-``robots/crawl_delay_no_slot`` (Crawl-delay known but the slot was not found).
+``robots/crawl_delay_max`` (largest Crawl-delay met, seconds),
+``politeness/crawl_delay_over_max`` (requests refused because the host's Crawl-delay
+exceeds ``OWD_MAX_CRAWL_DELAY``).
+
+The Crawl-delay travels in ``request.meta["owd_crawl_delay"]`` (also on requests exempt
+from the rules, once the origin's robots.txt is known); the downloader
+(crawler/downloader.py) makes it a floor of the host's politeness rule.
 """
 
 from __future__ import annotations
@@ -58,6 +62,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _SCHEMES = ("http", "https")
+#: request.meta key: the host's robots.txt Crawl-delay, read by crawler/downloader.py
+CRAWL_DELAY_META = "owd_crawl_delay"
 _DEFAULT_PORTS = {"http": ":80", "https": ":443"}
 
 
@@ -87,18 +93,19 @@ class RobotsMiddleware:
         user_agent_token: str,
         unreachable_retry_s: float = DEFAULT_UNREACHABLE_RETRY_S,
         max_age_s: float = DEFAULT_MAX_AGE_S,
+        max_crawl_delay: float = float("inf"),
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.crawler = crawler
         self.user_agent_token = user_agent_token
         self.unreachable_retry_s = unreachable_retry_s
         self.max_age_s = max_age_s
+        self.max_crawl_delay = max_crawl_delay
         self._clock = clock
         self._stats = crawler.stats
         self._verdicts: dict[str, RobotsVerdict] = {}
         # origin -> Deferreds of the requests waiting for its in-flight fetch
         self._waiting: dict[str, list[Deferred[RobotsVerdict]]] = {}
-        crawler.signals.connect(self._on_request_reached_downloader, signal=signals.request_reached_downloader)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -114,6 +121,7 @@ class RobotsMiddleware:
             user_agent_token=token,
             unreachable_retry_s=settings.getfloat("OWD_ROBOTS_UNREACHABLE_RETRY", DEFAULT_UNREACHABLE_RETRY_S),
             max_age_s=settings.getfloat("OWD_ROBOTS_MAX_AGE", DEFAULT_MAX_AGE_S),
+            max_crawl_delay=settings.getfloat("OWD_MAX_CRAWL_DELAY", float("inf")),
         )
 
     def verdict_for(self, origin: str) -> RobotsVerdict | None:
@@ -122,21 +130,37 @@ class RobotsMiddleware:
 
     async def process_request(self, request: Request) -> None:
         """Let ``request`` through, or raise IgnoreRequest if robots.txt forbids it."""
-        if request.meta.get("dont_obey_robotstxt"):
-            return
         if urlparse_cached(request).scheme not in _SCHEMES:
+            return
+        if request.meta.get("dont_obey_robotstxt"):
+            # Exempt from the rules (robots.txt itself, tdmrep.json), not from the pace.
+            known = self._verdicts.get(robots_origin(request)[0])
+            if known is not None:
+                request.meta[CRAWL_DELAY_META] = known.rules.crawl_delay(self.user_agent_token) or 0.0
             return
         origin, robots_url = robots_origin(request)
         verdict = await self._verdict(origin, robots_url, request)
         allowed = verdict.allowed(request.url, self.user_agent_token)
+        crawl_delay = verdict.rules.crawl_delay(self.user_agent_token) or 0.0
+        request.meta[CRAWL_DELAY_META] = crawl_delay
         request.meta["robots"] = {
             "verdict": "allowed" if allowed else "disallowed",
             "reason": verdict.reason,
             "robots_url": robots_url,
             "robots_status": verdict.status,
+            "crawl_delay": crawl_delay,
         }
+        if allowed and crawl_delay > self.max_crawl_delay:
+            # Crawling it faster than it asks is never an option, and at its pace one host
+            # would hold the campaign for days: leave it, counted, for the operator to decide.
+            self._stats.inc_value("politeness/crawl_delay_over_max")
+            self._stats.max_value("robots/crawl_delay_max", crawl_delay)
+            raise IgnoreRequest(f"robots.txt Crawl-delay {crawl_delay:g} s exceeds politeness.max_crawl_delay "
+                                f"({self.max_crawl_delay:g} s)")
         if allowed:
             self._stats.inc_value("robots/allowed")
+            if crawl_delay:
+                self._stats.max_value("robots/crawl_delay_max", crawl_delay)
             return
         self._stats.inc_value("robots/disallowed")
         self._stats.inc_value(f"robots/disallowed/{verdict.reason}")
@@ -202,33 +226,3 @@ class RobotsMiddleware:
                 signal=signals.robots_parsed, robotparser=verdict.rules, request=request
             )
         return verdict
-
-    def _on_request_reached_downloader(self, request: Request, spider: Any = None) -> None:
-        """Make the request's downloader slot honour its host's Crawl-delay.
-
-        Runs on every request because the downloader drops idle slots after
-        a minute (a new one starts from DOWNLOAD_DELAY) and AutoThrottle may
-        lower a slot's delay; by now the slot exists and has not yet decided
-        when to send this request.
-        """
-        if urlparse_cached(request).scheme not in _SCHEMES:
-            return
-        verdict = self._verdicts.get(robots_origin(request)[0])
-        if verdict is None:
-            return
-        crawl_delay = verdict.rules.crawl_delay(self.user_agent_token)
-        if not crawl_delay:
-            return
-        downloader = self.crawler.engine.downloader if self.crawler.engine else None
-        slot = downloader.slots.get(request.meta.get(downloader.DOWNLOAD_SLOT, "")) if downloader else None
-        if slot is None:
-            self._stats.inc_value("robots/crawl_delay_no_slot")
-            return
-        delay = max(slot.delay, crawl_delay)
-        # The slot waits delay * (1 ± jitter); cap the jitter so that even
-        # the shortest wait is the Crawl-delay.
-        jitter = min(slot.jitter, max(0.0, 1.0 - crawl_delay / delay))
-        if delay != slot.delay or jitter != slot.jitter:
-            slot.delay, slot.jitter = delay, jitter
-            self._stats.inc_value("robots/crawl_delay_applied")
-            self._stats.max_value("robots/crawl_delay_max", crawl_delay)

@@ -28,11 +28,16 @@ def scrapy_settings(cfg: CampaignConfig, warc_dir: Path, worker: str = "w0",
         "USER_AGENT": ua,
         "ROBOTSTXT_OBEY": p.obey_robots,
         "OWD_ROBOTS_USER_AGENT_TOKEN": p.user_agent.split("/")[0],
-        # Politeness: an exact per-host delay (no randomisation, so the delay is a floor
-        # the test web's log can verify), per-host concurrency, AutoThrottle on top.
+        # Politeness: one rule, enforced by the downloader where requests start
+        # (crawler/politeness.py): max(delay, Crawl-delay, k x last response time) after the
+        # previous response ended; no randomisation, so the floor is exact and the test
+        # web's log can verify it. AutoThrottle's delay is one more term: it only raises.
         "DOWNLOAD_DELAY": p.delay,
         "DOWNLOAD_DELAY_JITTER": 0,
         "DOWNLOADER": "crawler.downloader.PoliteDownloader",
+        "OWD_SLOW_HOST_FACTOR": p.slow_host_factor,
+        "OWD_SLOW_HOST_MAX_DELAY": p.slow_host_max_delay,
+        "OWD_MAX_CRAWL_DELAY": p.max_crawl_delay,
         "CONCURRENT_REQUESTS": p.concurrency,
         "CONCURRENT_REQUESTS_PER_DOMAIN": p.concurrency_per_host,
         "AUTOTHROTTLE_ENABLED": p.autothrottle,
@@ -57,7 +62,9 @@ def scrapy_settings(cfg: CampaignConfig, warc_dir: Path, worker: str = "w0",
         "SCHEDULER_MEMORY_QUEUE": "scrapy.squeues.FifoMemoryQueue",
         "SCHEDULER_DISK_QUEUE": "scrapy.squeues.PickleFifoDiskQueue",
         "COOKIES_ENABLED": False,
+        # A crawler needs no listening socket: no telnet console, no remote control.
         "TELNETCONSOLE_ENABLED": False,
+        "REMOTE_CONTROL_ENABLED": False,
         "LOGSTATS_INTERVAL": 0,  # crawler.report prints a fuller progress line
         "OWD_REPORT_PATH": str(crawl_dir / "report.json") if crawl_dir else None,
         "OWD_PROGRESS_INTERVAL": 10.0,

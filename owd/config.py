@@ -8,6 +8,7 @@ file, the field and what was expected.
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -40,6 +41,7 @@ __all__ = [
     "ConfigError",
     "load_campaign",
     "parse_campaign",
+    "check_storage_root",
 ]
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -113,24 +115,49 @@ class FocusConfig:
     # weight of a link's relevance in its priority; 0 keeps breadth-first order
     weight: float = 1.0
 
+    def check(self) -> None:
+        if self.weight < 0:
+            raise ValueError("weight: must be >= 0")
+
 
 @dataclass
 class PolitenessConfig:
+    """Per-host manners. The rule (crawler/politeness.py, one place): the next request to a
+    host starts no earlier than ``max(delay, robots.txt Crawl-delay, slow_host_factor x the
+    host's last response time (at most slow_host_max_delay))`` after its previous response
+    ended. AutoThrottle and Retry-After may only raise that gap."""
+
     user_agent: str = "owd-bot/0.1"
     contact_url: str = "https://example.eu/owd-bot"
     obey_robots: bool = True
-    delay: float = 1.0  # seconds between two requests to one host
+    delay: float = 1.0  # seconds between the end of one response and the next request to that host
+    # Heritrix's delay factor practice: wait a multiple of the time the host took to answer,
+    # so a host that slows down under load gets proportionally fewer requests (5 is
+    # Heritrix's default delayFactor, and 30 s its default maxDelayMs).
+    slow_host_factor: float = 5.0
+    slow_host_max_delay: float = 30.0
+    # A robots.txt Crawl-delay is obeyed exactly up to this many seconds; a host asking for
+    # more is not crawled further (counted as politeness/crawl_delay_over_max), because
+    # crawling it faster than it asked is never an option.
+    max_crawl_delay: float = 120.0
     concurrency_per_host: int = 1
     concurrency: int = 16
-    autothrottle: bool = True
+    autothrottle: bool = True  # may only raise the delay above the rule's floor
     max_retry_after: float = 600.0  # longest Retry-After we honour before giving up on a URL
     tdm: Literal["record", "skip"] = "record"  # skip: do not fetch TDM-reserved content
 
     def check(self) -> None:
-        if self.delay < 0:
-            raise ValueError("delay: must be >= 0")
-        if self.concurrency_per_host < 1 or self.concurrency < 1:
+        for name in ("delay", "slow_host_factor", "slow_host_max_delay", "max_retry_after"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name}: must be >= 0")
+        if self.max_crawl_delay <= 0:
+            raise ValueError("max_crawl_delay: must be > 0")
+        if self.concurrency_per_host < 1:
             raise ValueError("concurrency_per_host: must be >= 1")
+        if self.concurrency < 1:
+            raise ValueError("concurrency: must be >= 1")
+        if self.concurrency_per_host > self.concurrency:
+            raise ValueError(f"concurrency_per_host: must be <= concurrency ({self.concurrency})")
         if not re.fullmatch(r"[A-Za-z0-9_.-]+(/\S+)?( .*)?", self.user_agent) or "\n" in self.user_agent:
             raise ValueError(f"user_agent: expected a product token such as 'owd-bot/0.1', got {self.user_agent!r}")
         _check_url(self.contact_url, "contact_url")
@@ -149,6 +176,11 @@ class MediaConfig:
     audio: MediaKindConfig = field(default_factory=lambda: MediaKindConfig(ByteSize(20 * 2**20), ["audio/"]))
     video: MediaKindConfig = field(default_factory=lambda: MediaKindConfig(ByteSize(50 * 2**20), ["video/"]))
 
+    def check(self) -> None:
+        for kind in ("image", "audio", "video"):
+            if getattr(self, kind).max_bytes <= 0:
+                raise ValueError(f"{kind}.max_bytes: must be > 0")
+
 
 @dataclass
 class LimitsConfig:
@@ -162,6 +194,12 @@ class LimitsConfig:
     def check(self) -> None:
         if self.timeout <= 0:
             raise ValueError("timeout: must be > 0")
+        for name in ("max_response_bytes", "max_decompressed_bytes", "max_url_length"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name}: must be > 0")
+        for name in ("max_redirects", "max_query_params"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name}: must be >= 0")
 
 
 @dataclass
@@ -191,6 +229,10 @@ class WarcConfig:
     max_file_bytes: ByteSize = ByteSize(10**9)
     version: Literal["1.0", "1.1"] = "1.1"
 
+    def check(self) -> None:
+        if self.max_file_bytes <= 0:
+            raise ValueError("max_file_bytes: must be > 0")
+
 
 @dataclass
 class ProcessConfig:
@@ -208,6 +250,8 @@ class ProcessConfig:
             raise ValueError("langid_top_k: must be >= 1")
         if self.doc_timeout < 0:
             raise ValueError("doc_timeout: must be >= 0 (0 disables the guard)")
+        if self.max_html_bytes <= 0:
+            raise ValueError("max_html_bytes: must be > 0")
 
 
 @dataclass
@@ -276,6 +320,9 @@ class TestWebConfig:
     def check(self) -> None:
         if not 0 <= self.port < 65536:
             raise ValueError("port: expected 0..65535")
+        for name in ("pages_per_host", "real_pages"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name}: must be >= 0")
 
 
 @dataclass
@@ -338,6 +385,31 @@ def parse_campaign(data: Any, file: str | Path | None = None) -> CampaignConfig:
     if cfg.network.hosts_file and not cfg.resolve(cfg.network.hosts_file).is_file():
         raise ConfigError(file, "network.hosts_file", f"no such file: {cfg.resolve(cfg.network.hosts_file)}")
     return cfg
+
+
+def check_storage_root(cfg: CampaignConfig, keep: bool = True) -> Path:
+    """Create the campaign folder under ``storage_root`` and prove it is writable (a probe
+    file is written and removed); a failure is the config's ``storage_root`` field, in one
+    line, before any work starts. ``keep=False`` removes the folders it had to create
+    (``owd config check`` leaves no trace)."""
+    folder = cfg.campaign_dir
+    missing = [p for p in (folder, *folder.parents) if not p.exists()]
+    probe = folder / f".owd-write-probe-{os.getpid()}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ConfigError(cfg.source, "storage_root", f"cannot create or write {folder}: {reason}") from None
+    finally:
+        if not keep:
+            for created in missing:  # deepest first
+                try:
+                    created.rmdir()
+                except OSError:
+                    break
+    return folder
 
 
 def load_campaign(path: str | Path) -> CampaignConfig:

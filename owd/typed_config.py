@@ -8,6 +8,7 @@ and what was found. Stages receive the dataclasses, never dicts.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import types
 import typing
@@ -120,6 +121,11 @@ def _convert(tp: Any, value: Any, path: str, file: str | None) -> Any:
             raise wrong() from None
     if tp is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
+            # YAML spells NaN and infinity `.nan` and `.inf`: no delay, timeout or score of
+            # ours means anything there (NaN compares false with everything, so it silently
+            # disables every floor it meets), so every number field must be finite.
+            if not math.isfinite(value):
+                raise ConfigError(file, path, f"expected a finite number, got {value!r}")
             return float(value)
         raise wrong()
     if tp is int:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from owd.shared_data import shared_data_dir
 
-__all__ = ["EU_LANGUAGES", "LANG_TLD", "Host", "TestSite", "HEALTH_WORD"]
+__all__ = ["EU_LANGUAGES", "LANG_TLD", "Host", "TestSite", "HEALTH_WORD", "MANNERS_HOSTS", "SLOW_REPLY_S"]
 
 EU_LANGUAGES: tuple[str, ...] = (
     "bg", "cs", "da", "de", "el", "en", "es", "et", "fi", "fr", "ga", "hr",
@@ -72,6 +72,9 @@ _FALLBACK_WORDS = {
 }
 
 TDM_POLICY_URL = "https://owdtest.eu/tdm-policy.json"
+# The manners hosts (TestSite(manners=True)): variant -> robots.txt Crawl-delay (0: none).
+MANNERS_HOSTS = {"delay2": 2.0, "delay3": 3.0, "slow": 0.0}
+SLOW_REPLY_S = 1.0  # every reply of slow.owdtest.eu, robots.txt included, takes this long
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,7 @@ class Host:
 
     name: str
     ip: str
-    kind: str  # lang | robots | tdm | errors | traps | mirror | media | real | bulk
+    kind: str  # lang | robots | tdm | errors | traps | mirror | media | real | bulk | manners
     lang: str | None = None
     variant: str = ""  # sub-behaviour of a special kind (e.g. robots "5xx")
 
@@ -104,7 +107,10 @@ class TestSite:
     """The model of the test web: hosts, pages, text and media, all from ``seed``.
 
     ``bulk_hosts`` adds plain generated hosts (``owdbulk<N>.net``) for
-    benchmarks that need thousands of pages.
+    benchmarks that need thousands of pages. ``manners`` adds the hosts that test a
+    crawler's manners and take seconds per request by design (so they are off by
+    default): robots.txt ``Crawl-delay: 2`` and ``3``, and a host whose every reply
+    takes :data:`SLOW_REPLY_S`.
     """
 
     __test__ = False  # not a pytest test class
@@ -119,6 +125,7 @@ class TestSite:
         bulk_pages_per_host: int = 200,
         data_dir: Path | None = None,
         use_shared_data: bool = True,
+        manners: bool = False,
     ) -> None:
         self.seed = seed
         self.port = port
@@ -126,6 +133,7 @@ class TestSite:
         self.real_pages_wanted = real_pages
         self.bulk_hosts = bulk_hosts
         self.bulk_pages_per_host = bulk_pages_per_host
+        self.manners = manners
         # Without ../shared/data (or with use_shared_data=False) content is generated.
         self.data_dir = (data_dir or shared_data_dir()) if use_shared_data else None
         self.hosts: list[Host] = self._make_hosts()
@@ -154,6 +162,8 @@ class TestSite:
             ("media.owdtest.eu", "media", "en", ""),
         ]
         hosts.append(("pages.owdtest.org", "real", None, ""))  # empty without ../shared/data
+        if self.manners:
+            hosts += [(f"{variant}.owdtest.eu", "manners", "en", variant) for variant in MANNERS_HOSTS]
         for i in range(self.bulk_hosts):
             lang = EU_LANGUAGES[i % len(EU_LANGUAGES)]
             # one registered domain per bulk host, as on the real web: a distributed crawl
@@ -268,6 +278,8 @@ class TestSite:
             return ["/gallery.html", "/audio.html", "/video.html"]
         if host.kind == "real":
             return [f"/page/{pid}.html" for pid in self.real_page_ids]
+        if host.kind == "manners":  # few pages: each request costs seconds there
+            return ["/m/1.html"] if host.variant == "slow" else ["/m/1.html", "/m/2.html", "/m/3.html"]
         return []
 
     def orphan_paths(self, host: Host) -> list[str]:
@@ -330,6 +342,8 @@ class TestSite:
             return 200, b"\xff\xfeUser-agent *\n\x00Disallow /bin\nAllow: \nnonsense line\n\x89PNG\r\n"
         if host.kind == "traps":
             return 200, f"User-agent: *\nAllow: /\nSitemap: {self.url(host.name, '/sitemap.xml')}\n".encode()
+        if host.kind == "manners" and MANNERS_HOSTS.get(host.variant):
+            return 200, f"User-agent: *\nDisallow: /cgi-bin/\nCrawl-delay: {MANNERS_HOSTS[host.variant]:g}\n".encode()
         return 200, f"User-agent: *\nDisallow: /cgi-bin/\n\nSitemap: {self.url(host.name, '/sitemap.xml')}\n".encode()
 
     @staticmethod

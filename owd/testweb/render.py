@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from urllib.parse import parse_qs
 
-from owd.testweb.content import HEALTH_WORD, TDM_POLICY_URL, Host, TestSite, stable_int
+from owd.testweb.content import HEALTH_WORD, SLOW_REPLY_S, TDM_POLICY_URL, Host, TestSite, stable_int
 
 __all__ = ["Response", "respond", "ERROR_PATHS"]
 
@@ -254,12 +254,13 @@ def _traps(site: TestSite, host: Host, path: str, query: str) -> Response | None
 def respond(site: TestSite, host: Host, path: str, query: str, accept_gzip: bool, hits: int) -> Response:
     """The response of the test web for one request; ``hits`` counts requests for this
     host+path so far, including this one."""
+    slow = SLOW_REPLY_S if host.kind == "manners" and host.variant == "slow" else 0.0
     if path == "/robots.txt":
         status, body = site.robots_txt(host)
-        return Response(status, [("Content-Type", "text/plain")], body)
+        return Response(status, [("Content-Type", "text/plain")], body, delay=slow)
     if path == "/.well-known/tdmrep.json":
         status, body = site.tdmrep_json(host)
-        return Response(status, [("Content-Type", "application/json")], body)
+        return Response(status, [("Content-Type", "application/json")], body, delay=slow)
     if path == "/sitemap.xml":
         return Response(200, [("Content-Type", "application/xml")], site.sitemap(host))
     if path == "/sitemap_index.xml" and host.name == site.hosts[0].name:
@@ -290,6 +291,7 @@ def respond(site: TestSite, host: Host, path: str, query: str, accept_gzip: bool
     if resp is None:
         resp = Response(404, [("Content-Type", "text/html; charset=utf-8")], b"<html><body>not found</body></html>")
 
+    resp.delay = max(resp.delay, slow)
     _add_compliance_signals(site, host, path, resp)
     if accept_gzip and resp.status == 200 and 1024 < len(resp.body) < 2**20 and resp.truncate_to is None \
             and not any(k.lower() == "content-encoding" for k, _ in resp.headers):
