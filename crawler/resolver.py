@@ -33,8 +33,13 @@ class AddressRefused(IgnoreRequest):
     """The host resolves to an address the campaign may not connect to.
 
     An IgnoreRequest, so Scrapy neither retries nor logs it as an error; the
-    spider's errback counts it under ``guard/refused``.
+    spider's errback counts it under ``guard/refused`` (and keeps the first refused
+    address, so a crawl that fetched nothing can name the network to allow).
     """
+
+    def __init__(self, message: str, address: str = "") -> None:
+        super().__init__(message)
+        self.address = address
 
 
 def read_hosts_file(path: Path) -> dict[str, str]:
@@ -92,6 +97,11 @@ class GuardedResolver(CachingThreadedResolver):
 
     def getHostByName(self, name: str, timeout: Sequence[int] = ()) -> "defer.Deferred[str]":
         key = name.lower().rstrip(".")
+        if is_ip_literal(key):
+            # An address needs no lookup, static table or not (the guard still applies):
+            # the connection code hands IP literals to the resolver too.
+            d0: defer.Deferred[str] = defer.succeed(key.strip("[]"))
+            return d0.addCallback(self._check, name)
         if key in self.hosts:
             d: defer.Deferred[str] = defer.succeed(self.hosts[key])
         elif self.static_only:
@@ -103,7 +113,7 @@ class GuardedResolver(CachingThreadedResolver):
     def _check(self, address: str, name: str) -> str:
         kind = self.guard.refusal(address)
         if kind:
-            raise AddressRefused(f"{name} resolves to {address}, a {kind} address not allow-listed")
+            raise AddressRefused(f"{name} resolves to {address}, a {kind} address not allow-listed", address)
         return address
 
 
@@ -128,7 +138,7 @@ class AddressGuardMiddleware:
         if is_ip_literal(host):
             kind = self.guard.refusal(host)
             if kind:
-                raise AddressRefused(f"{host} is a {kind} address not allow-listed")
+                raise AddressRefused(f"{host} is a {kind} address not allow-listed", host.strip("[]"))
             return
         from twisted.internet import reactor
 

@@ -9,6 +9,10 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
+import signal
+import sys
+import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -32,12 +36,77 @@ class CrawlStateExists(Exception):
     """A fresh crawl was asked for where a previous one left state behind."""
 
 
+class StoppableCrawlerProcess(CrawlerProcess):
+    """Scrapy's process with a stop that always ends, and says so on the console.
+
+    First SIGINT/SIGTERM: requests waiting for their politeness turn are dropped at once
+    (they stay in the journal), requests on the wire may finish, within ``grace_s``.
+    Then, or on a second signal, the reactor is stopped (forced). If even that does not
+    end the process (a wedged reactor), a watchdog thread exits it 15 s later. Every way
+    out leaves the journal resumable: it is append-only, and --resume repairs WARC files.
+    """
+
+    def __init__(self, settings: dict[str, Any], grace_s: float) -> None:
+        super().__init__(settings)
+        self.grace_s = grace_s
+        self.stopped_by: int | None = None
+        self.forced = False
+
+    @staticmethod
+    def _say(line: str) -> None:
+        # Not from inside the signal handler: these run later, in the reactor thread.
+        print(f"owd: {line}", file=sys.stderr, flush=True)
+
+    def _signal_shutdown(self, signum: int, frame: Any) -> None:
+        from twisted.internet import reactor
+
+        self.stopped_by = signum
+        super()._signal_shutdown(signum, frame)  # a second signal now goes to _signal_kill
+        reactor.callFromThread(self._begin_stop, signum)
+
+    def _begin_stop(self, signum: int) -> None:
+        from twisted.internet import reactor
+
+        dropped = 0
+        for crawler in self.crawlers:
+            downloader = getattr(crawler.engine, "downloader", None)
+            if downloader is not None and hasattr(downloader, "abandon_waiting"):
+                dropped += downloader.abandon_waiting()
+        self._say(f"{signal.Signals(signum).name}: stopping; {dropped} waiting request(s) dropped (kept for "
+                  f"--resume), requests in flight get up to {self.grace_s:.0f} s; a second signal stops at once")
+        reactor.callLater(self.grace_s, self._force, f"still busy after {self.grace_s:.0f} s")
+        watchdog = threading.Timer(self.grace_s + 15.0, self._last_resort)
+        watchdog.daemon = True
+        watchdog.start()
+
+    def _signal_kill(self, signum: int, frame: Any) -> None:
+        from twisted.internet import reactor
+
+        super()._signal_kill(signum, frame)
+        reactor.callFromThread(self._say, f"second {signal.Signals(signum).name}: forced stop; "
+                               "resume with `owd crawl --resume`")
+        self.forced = True
+
+    def _force(self, why: str) -> None:
+        from twisted.internet import reactor
+
+        if reactor.running:
+            self.forced = True
+            self._say(f"forced stop ({why}); resume with `owd crawl --resume`")
+            reactor.stop()
+
+    def _last_resort(self) -> None:
+        self._say("the crawler did not stop; exiting now (resume with `owd crawl --resume`)")
+        os._exit(128 + (self.stopped_by or signal.SIGTERM))
+
+
 @dataclass
 class CrawlSummary:
     stats: dict[str, Any]
     warc_files: list[Path]
     seconds: float
     extra: dict[str, Any] = field(default_factory=dict)
+    stopped_by: int | None = None  # the signal that stopped the crawl early, if one did
 
     @property
     def pages(self) -> int:
@@ -114,7 +183,8 @@ def run_crawl(cfg: CampaignConfig, worker: str = "w0", log_level: str = "INFO", 
 
         settings["DEFAULT_REQUEST_HEADERS"] = {**DEFAULT_REQUEST_HEADERS, "X-OWD-Crawler": f"{cfg.campaign}/{worker}"}
     settings.update(extra_settings or {})
-    process = CrawlerProcess(settings)
+    # Requests on the wire finish within DOWNLOAD_TIMEOUT; then the stop is forced.
+    process = StoppableCrawlerProcess(settings, grace_s=min(cfg.limits.timeout, 60.0) + 5.0)
     if log_level == "NONE":
         logging.getLogger("scrapy").setLevel(logging.CRITICAL)
     crawler = process.create_crawler(CampaignSpider)
@@ -128,4 +198,4 @@ def run_crawl(cfg: CampaignConfig, worker: str = "w0", log_level: str = "INFO", 
     stats = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in crawler.stats.get_stats().items()}
     (paths["crawl"] / "stats.json").write_text(json.dumps(stats, indent=1, sort_keys=True, default=str))
     warcs = sorted(paths["warc"].glob("*.warc.gz"))
-    return CrawlSummary(stats, warcs, seconds)
+    return CrawlSummary(stats, warcs, seconds, stopped_by=process.stopped_by)

@@ -251,11 +251,18 @@ class CampaignSpider(scrapy.Spider):
         """Every failed request is counted by reason; the crawl goes on."""
         exc = failure.value
         name = type(exc).__name__
+        if name == "CrawlStopping":
+            # Never sent because the crawl is stopping: not done, so --resume asks for it.
+            self._count("stop/not_sent")
+            return
         self._done(failure, f"failed:{name}")
         if name == "StopDownload":
             return  # stopped on purpose (MIME allow-list, TDM reservation): counted by the stopper
         if name == "AddressRefused":
             self._count("guard/refused")
+            stats = self.crawler.stats if self.crawler is not None else None
+            if stats is not None and getattr(exc, "address", "") and not stats.get_value("guard/first_refused_address"):
+                stats.set_value("guard/first_refused_address", exc.address)
             return
         if name == "HttpError":  # an IgnoreRequest subclass, but a real outcome: count it
             status = getattr(getattr(exc, "response", None), "status", "unknown")
