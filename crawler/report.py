@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -55,6 +56,7 @@ class CrawlReport:
         s = crawler.settings
         self.path = Path(s.get("OWD_REPORT_PATH")) if s.get("OWD_REPORT_PATH") else None
         self.interval = s.getfloat("OWD_PROGRESS_INTERVAL", 10.0)
+        self.console = s.getbool("OWD_PROGRESS_CONSOLE", False)
         self.by_status: Counter[int] = Counter()
         self.by_host: Counter[str] = Counter()
         self.bytes_by_host: Counter[str] = Counter()
@@ -99,9 +101,12 @@ class CrawlReport:
         scheduler = getattr(getattr(self.crawler.engine, "_slot", None), "scheduler", None)
         queued = len(scheduler) if scheduler is not None and hasattr(scheduler, "__len__") else -1
         errors = sum(v for k, v in stats.items() if k.startswith("errors/"))
-        log.info("progress: %d responses (%.0f/s), %d pages, %.1f MB, %d hosts, %s queued, %d errors, "
-                 "%d robots refusals", responses, rate, stats.get("pages/fetched", 0), self.bytes / 1e6,
-                 len(self.by_host), queued if queued >= 0 else "?", errors, stats.get("robots/disallowed", 0))
+        line = (f"progress: {responses} responses ({rate:.0f}/s), {stats.get('pages/fetched', 0)} pages, "
+                f"{self.bytes / 1e6:.1f} MB, {len(self.by_host)} hosts, {queued if queued >= 0 else '?'} queued, "
+                f"{errors} errors, {stats.get('robots/disallowed', 0)} robots refusals")
+        log.info(line)
+        if self.console:  # Scrapy's log goes to a file: progress is owd's to show
+            print(f"owd: {line}", file=sys.stderr, flush=True)
 
     def report(self) -> dict[str, Any]:
         stats = self.crawler.stats.get_stats()

@@ -72,6 +72,11 @@ def scrapy_settings(cfg: CampaignConfig, warc_dir: Path, worker: str = "w0",
         "OWD_MEDIA_MIME": {kind: list(getattr(cfg.media, kind).mime) for kind in ("image", "audio", "video")},
         "LOG_LEVEL": "INFO",
         "LOG_INSTALL_ROOT_HANDLER": True,
+        # Scrapy's and the libraries' log lines (the test web's deliberate faults are ERRORs
+        # to Scrapy) go to the crawl's log file; the console gets owd's progress and summary.
+        "LOG_FILE": str(crawl_dir / "crawl.log") if crawl_dir else None,
+        "LOG_FILE_APPEND": True,
+        "OWD_PROGRESS_CONSOLE": crawl_dir is not None,
         # Network: static host table, then the address guard.
         "TWISTED_DNS_RESOLVER": "crawler.resolver.GuardedResolver",
         "OWD_HOSTS": dict(net.hosts),

@@ -34,8 +34,10 @@ from owd.schema import Document
 __all__ = [
     "EU_LANGS",
     "QualityConfig",
+    "FILTERS",
     "STOP_WORDS",
     "REASON_PREFIXES",
+    "active_filters",
     "annotate",
     "compute_signals",
     "decide",
@@ -516,6 +518,34 @@ class QualityConfig:
         out: dict[str, float | None] = {name: getattr(self, name) for name in _threshold_names()}
         out.update(self.per_language.get(normalise_lang(lang) or "", {}))
         return out
+
+
+# The four filters (the switches of QualityConfig, the prefixes of their drop reasons)
+# and the field-name prefix of each one's thresholds.
+FILTERS = ("gopher_quality", "gopher_repetition", "c4", "fineweb")
+_FILTER_THRESHOLDS = {"gopher_quality": "gopher_m", "gopher_repetition": "rep_", "c4": "c4_min", "fineweb": "fw_"}
+
+
+def active_filters(cfg: QualityConfig) -> list[str]:
+    """The filters of :data:`FILTERS` that can drop a document under ``cfg``.
+
+    A switched-on filter whose every rule is off (thresholds ``None`` for every
+    language, C4's two drop switches false) drops nothing, so it is not active:
+    the data cards must not claim it was applied.
+    """
+    names = _threshold_names()
+    active = []
+    for name in FILTERS:
+        if not getattr(cfg, name):
+            continue
+        rules = [n for n in names if n.startswith(_FILTER_THRESHOLDS[name])]
+        live = any(getattr(cfg, n) is not None for n in rules) or any(
+            overrides.get(n) is not None for overrides in cfg.per_language.values() for n in rules)
+        if name == "c4":
+            live = live or cfg.c4_drop_lorem_ipsum or cfg.c4_drop_curly_bracket
+        if live:
+            active.append(name)
+    return active
 
 
 def _threshold_names() -> frozenset[str]:

@@ -5,7 +5,8 @@ cluster). Each step's state goes to ``<campaign>/run/state.json`` as it starts
 and ends; running the command again resumes the campaign: finished steps are
 skipped, and an interrupted step is run again in its own resumable way (the
 crawl with ``--resume`` semantics, processing skips finished shards, indexing is
-incremental, pool building is idempotent). ``owd status`` reads the same file.
+incremental, pool building is idempotent). ``owd status`` reads the same file, and
+for a step it does not list (run with its own command), that step's outputs.
 
 Where each step runs: the crawl on crawler actors (owd.distributed_crawl), the
 per-shard processing and the dedup shuffle as Ray work (owd.ray_process); with
@@ -24,7 +25,7 @@ from typing import Any, Callable, Iterator
 
 from owd.config import CampaignConfig
 
-__all__ = ["STEPS", "RunOptions", "run_campaign", "load_state", "campaign_status"]
+__all__ = ["STEPS", "RunOptions", "run_campaign", "load_state", "campaign_status", "step_on_disk"]
 
 STEPS = ("crawl", "process", "index", "pools", "report")
 
@@ -204,13 +205,22 @@ def run_campaign(cfg: CampaignConfig, opts: RunOptions | None = None,
 
 
 def campaign_status(cfg: CampaignConfig) -> list[str]:
-    """Lines that say where a campaign stands (steps, and crawlers while crawling)."""
+    """Lines that say where a campaign stands (steps, and crawlers while crawling).
+
+    A step ``owd run`` recorded in run/state.json is shown as recorded. A step it did
+    not record (the campaign was run command by command: ``owd crawl``, ``owd process``,
+    ...) is read from the outputs that command leaves on disk (:func:`step_on_disk`).
+    """
     state = load_state(cfg)
     lines = [f"campaign {cfg.campaign} in {cfg.campaign_dir}"]
+    seen_on_disk = False
     for step in STEPS:
         info = state["steps"].get(step)
         if info is None:
-            lines.append(f"  {step:8} not started")
+            found = step_on_disk(cfg, step)
+            seen_on_disk = seen_on_disk or found is not None
+            status, detail = found or ("not started", "")
+            lines.append(f"  {step:8} {status:8} {detail}".rstrip())
             continue
         status = info.get("status", "?")
         detail = ""
@@ -228,6 +238,126 @@ def campaign_status(cfg: CampaignConfig) -> list[str]:
         state_word = s.get("closed") or ("idle" if s.get("idle") else "crawling")
         lines.append(f"  crawler {s.get('worker')}: {state_word}, {s.get('pages', 0)} pages, "
                      f"{s.get('received', 0)} links received, {s.get('sent', 0)} sent")
-    if not state["steps"] and not crawlers:
+    if not state["steps"] and not crawlers and not seen_on_disk:
         lines.append("  nothing run yet: owd run <campaign>")
     return lines
+
+
+# --------------------------------------------------------------------------- steps from their outputs
+# Each reader returns (status, detail) from what the step's own command writes, or None
+# when that step left nothing. "partial": outputs of a step that has not finished, or
+# that is behind the step before it (the command picks up from there when run again).
+
+
+def step_on_disk(cfg: CampaignConfig, step: str) -> tuple[str, str] | None:
+    """(status, detail) of ``step`` read from its outputs under the campaign folder, or None."""
+    return _DISK_READERS[step](cfg)
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _crawl_on_disk(cfg: CampaignConfig) -> tuple[str, str] | None:
+    from owd.process import open_warc_files, warc_files
+
+    root = cfg.campaign_dir
+    warcs, still_open = warc_files(root / "warc"), open_warc_files(root / "warc")
+    # `owd crawl` writes crawl/<worker>/stats.json when its crawler ends.
+    stats = {p.parent.name: _read_json(p) for p in sorted((root / "crawl").glob("*/stats.json"))}
+    stats = {w: s for w, s in stats.items() if isinstance(s, dict)}
+    if not warcs and not still_open and not stats:
+        return None
+    pages = sum(int(s.get("pages/fetched", 0)) for s in stats.values())
+    detail = f"(owd crawl): {pages} pages, {len(warcs)} WARC file(s)"
+    if len(stats) > 1:
+        detail += f" from {len(stats)} crawlers"
+    unfinished = sorted({p.parent.name for p in [*warcs, *still_open]} - set(stats))
+    if not still_open and not unfinished:
+        return "done", detail
+    detail = f"(owd crawl): {len(warcs)} WARC file(s)" + (f", {len(still_open)} still open" if still_open else "")
+    if unfinished:
+        detail += f"; no crawl stats yet from {', '.join(unfinished)}"
+    return "partial", detail + "; crawling, or stopped (`owd crawl --resume` continues it)"
+
+
+def _docs_shards(cfg: CampaignConfig) -> list[Path]:
+    return sorted((cfg.campaign_dir / "docs").glob("*.parquet"))
+
+
+def _process_on_disk(cfg: CampaignConfig) -> tuple[str, str] | None:
+    import pyarrow.parquet as pq
+
+    from owd.process import shard_id_of, warc_files
+
+    shards = _docs_shards(cfg)
+    if not shards:
+        return None
+    done = {p.name.removesuffix(".parquet") for p in shards}
+    expected = {shard_id_of(w) for w in warc_files(cfg.campaign_dir / "warc")}
+    # The dedup steps run after every shard; their clusters file marks a finished run.
+    deduplicated = (cfg.campaign_dir / "dedup" / "clusters.parquet").exists()
+    if expected - done or not deduplicated:
+        detail = f"(owd process): {len(expected & done)} of {len(expected)} WARC file(s) processed"
+        return "partial", detail + ("" if deduplicated else ", dedup not run") + "; `owd process` continues"
+    documents = kept = 0
+    for shard in shards:
+        column = pq.read_table(shard, columns=["drop_reason"]).column("drop_reason")
+        documents += len(column)
+        kept += column.null_count
+    return "done", f"(owd process): {len(shards)} shard(s), {documents} documents, {kept} kept"
+
+
+def _index_on_disk(cfg: CampaignConfig) -> tuple[str, str] | None:
+    # One state file per backend (index.open.state_path): state-embedded.json,
+    # state-opensearch-<index>.json; each lists the docs shards indexed into it.
+    shards = {p.name: p.stat() for p in _docs_shards(cfg)}
+    parts, behind = [], False
+    for path in sorted((cfg.campaign_dir / "index").glob("state-*.json")):
+        state = _read_json(path)
+        if not isinstance(state, dict) or not isinstance(state.get("shards"), dict):
+            continue
+        known = state["shards"]
+        current = [n for n, st in shards.items() if isinstance(known.get(n), dict)
+                   and known[n].get("size") == st.st_size and known[n].get("mtime_ns") == st.st_mtime_ns]
+        indexed = sum(int(v.get("indexed", 0)) for v in known.values() if isinstance(v, dict))
+        name = path.stem.removeprefix("state-").replace("-", " ", 1)
+        if len(current) == len(shards):
+            parts.append(f"{name} {len(current)} shard(s), {indexed} documents indexed")
+        else:
+            behind = True
+            parts.append(f"{name} {len(current)} of {len(shards)} docs shard(s) indexed, {indexed} documents")
+    if not parts:
+        return None
+    detail = "(owd index): " + "; ".join(parts)
+    return ("partial", detail + "; `owd index` catches up") if behind else ("done", detail)
+
+
+def _pools_on_disk(cfg: CampaignConfig) -> tuple[str, str] | None:
+    folder = cfg.campaign_dir / "pools"
+    names = [p.name for p in cfg.pools] or sorted(p.parent.name for p in folder.glob("*/summary.json"))
+    built = {n: _read_json(folder / n / "summary.json") for n in names}
+    built = {n: s for n, s in built.items() if isinstance(s, dict)}
+    if not built:
+        return None
+    sizes = ", ".join(f"{n} {s.get('general', {}).get('documents', '?')} documents" for n, s in built.items())
+    if len(built) == len(names):
+        return "done", f"(owd pools build): {len(built)} pool(s): {sizes}"
+    missing = ", ".join(n for n in names if n not in built)
+    return "partial", f"(owd pools build): {len(built)} of {len(names)} pool(s) built ({sizes}); not built: {missing}"
+
+
+def _report_on_disk(cfg: CampaignConfig) -> tuple[str, str] | None:
+    folder = cfg.campaign_dir / "report"
+    report = _read_json(folder / "report.json")
+    if not isinstance(report, dict):
+        return None
+    return "done", f"(owd report): {folder / 'report.html'}, generated {report.get('generated', '?')}"
+
+
+_DISK_READERS: dict[str, Callable[[CampaignConfig], tuple[str, str] | None]] = {
+    "crawl": _crawl_on_disk, "process": _process_on_disk, "index": _index_on_disk, "pools": _pools_on_disk,
+    "report": _report_on_disk}

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
-from owd.config import ConfigError, load_campaign
+from owd.config import ConfigError, check_storage_root, load_campaign
 from owd.shared_data import repo_root
 
 __all__ = ["main"]
@@ -32,6 +34,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def _cmd_crawl(args: argparse.Namespace) -> int:
     cfg = load_campaign(args.config)
+    check_storage_root(cfg)
     if args.ray:
         return _crawl_distributed(cfg, args)
     from crawler.run import CrawlStateExists, run_crawl
@@ -49,9 +52,21 @@ def _cmd_crawl(args: argparse.Namespace) -> int:
                             partition=partition)
     except CrawlStateExists as exc:
         raise UsageError(str(exc)) from None
-    print(f"crawl finished in {summary.seconds:.1f}s: {summary.responses} responses, "
-          f"{summary.pages} pages, {summary.bytes / 1e6:.1f} MB, {len(summary.warc_files)} WARC file(s) "
-          f"in {summary.warc_files[0].parent if summary.warc_files else '-'}")
+    line = (f"{summary.responses} responses, {summary.pages} pages, {summary.bytes / 1e6:.1f} MB, "
+            f"{len(summary.warc_files)} WARC file(s) in {summary.warc_files[0].parent if summary.warc_files else '-'}")
+    if summary.stopped_by is not None:
+        print(f"crawl stopped by {signal.Signals(summary.stopped_by).name} after {summary.seconds:.1f}s: {line}; "
+              f"continue with `owd crawl {args.config} --resume`")
+        return 128 + summary.stopped_by
+    from crawler.outcome import nothing_fetched
+
+    # One crawler of a distributed crawl may own no host with work; the driver judges the whole.
+    if not args.partition and (problem := nothing_fetched(summary.stats)) is not None:
+        print(f"owd: error: {problem} (details in {cfg.campaign_dir / 'crawl' / args.worker / 'stats.json'})",
+              file=sys.stderr)
+        return 1
+    print(f"crawl finished in {summary.seconds:.1f}s: {line}; log in "
+          f"{cfg.campaign_dir / 'crawl' / args.worker / 'crawl.log'}")
     return 0
 
 
@@ -69,6 +84,11 @@ def _crawl_distributed(cfg, args: argparse.Namespace) -> int:  # type: ignore[no
     except CrawlFailed as exc:
         print(f"owd: crawl failed: {exc}", file=sys.stderr)
         return 1
+    from crawler.outcome import merged_stats, nothing_fetched
+
+    if (problem := nothing_fetched(merged_stats(f.get("stats", {}) for f in summary.workers.values()))) is not None:
+        print(f"owd: error: {problem} (details in {cfg.campaign_dir / 'crawl'}/w*/stats.json)", file=sys.stderr)
+        return 1
     per_worker = ", ".join(f"{w} {int(f.get('stats', {}).get('pages/fetched', 0))} pages"
                            for w, f in sorted(summary.workers.items()))
     print(f"crawl finished in {summary.seconds:.1f}s on {len(summary.workers)} crawler(s): {summary.responses} "
@@ -79,6 +99,7 @@ def _crawl_distributed(cfg, args: argparse.Namespace) -> int:  # type: ignore[no
 
 def _cmd_run(args: argparse.Namespace) -> int:
     cfg = load_campaign(args.config)
+    check_storage_root(cfg)
     from crawler.partition import PartitionError
     from crawler.run import CrawlStateExists
     from owd.campaign_run import RunOptions, run_campaign
@@ -244,6 +265,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 def _cmd_config_check(args: argparse.Namespace) -> int:
     for path in args.configs:
         cfg = load_campaign(path)
+        check_storage_root(cfg, keep=False)
         print(f"{path}: ok (campaign {cfg.campaign!r}, {len(cfg.seeds.urls)} seed URLs, "
               f"{len(cfg.seeds.files)} seed files, {len(cfg.seeds.sitemaps)} sitemaps, {len(cfg.pools)} pools)")
     return 0
@@ -316,7 +338,7 @@ def _cmd_pools_pull(args: argparse.Namespace) -> int:
     files = sorted(folder.rglob("*.parquet"))
     print(f"pulled {args.pool}{' (' + ', '.join(args.lang) + ')' if args.lang else ''} to {folder}: "
           f"{len(files)} file(s), {sum(f.stat().st_size for f in files) / 1e6:.2f} MB")
-    print(load_instructions(folder, (args.lang or ["sl"])[0]))
+    print(load_instructions(folder, args.lang[0] if args.lang else None))
     return 0
 
 
@@ -507,17 +529,65 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def _quiet_broken_pipe() -> None:
+    """The reader of our output went away (``owd search ... | head``): stop quietly.
+    stdout is pointed at /dev/null so the interpreter's final flush cannot fail again."""
     try:
-        return int(args.func(args) or 0)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass  # stdout is already unusable: nothing more can be written to it anyway
+
+
+def _crash_log(exc: BaseException) -> Path | None:
+    """Write the traceback of an unexpected error to a log file; its path, or None."""
+    import tempfile
+    import time
+    import traceback
+
+    text = "".join(traceback.format_exception(exc))
+    for folder in (Path.home() / ".cache" / "owd", Path(tempfile.gettempdir())):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"owd-error-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+            path.write_text(f"owd {' '.join(sys.argv[1:])}\n{text}", encoding="utf-8")
+            return path
+        except OSError:
+            continue
+    return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command. Whatever happens, the user sees one line, never a traceback:
+    2 for misuse (bad arguments, bad config), 1 for failures, 128+N for signal N."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)  # --help writes to stdout too
+    except BrokenPipeError:
+        _quiet_broken_pipe()
+        return 1
+    try:
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handlers below
+        return code
     except (ConfigError, UsageError) as exc:
         print(f"owd: error: {exc}", file=sys.stderr)
         return EXIT_MISUSE
     except KeyboardInterrupt:
         print("owd: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        _quiet_broken_pipe()
+        return 1
+    except OSError as exc:
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"owd: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # noqa: BLE001 -- the last line of defence: one line and a log, never a traceback
+        log = _crash_log(exc)
+        print(f"owd: error: unexpected {type(exc).__name__}: {exc}"
+              + (f" (traceback in {log})" if log else ""), file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

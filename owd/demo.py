@@ -51,6 +51,9 @@ def run_demo(config_path: Path, keep: bool = False) -> int:
     cfg: CampaignConfig = load_campaign(config_path)
     if cfg.testweb is None:
         raise ConfigError(config_path, "testweb", "the demo campaign needs a testweb section")
+    from owd.config import check_storage_root
+
+    check_storage_root(cfg)
     from crawler.run import run_crawl
     from owd.testweb import TestSite, TestWebServer
 
@@ -90,6 +93,7 @@ def run_demo(config_path: Path, keep: bool = False) -> int:
     print(f"  scope       refused {report['scope']}")
     print(f"  errors      {report['errors'] or 'none'}")
     print(f"  test web    {server.requests_served} requests served, log in {log_path}")
+    print(f"  crawl log   {cfg.campaign_dir / 'crawl' / 'w0' / 'crawl.log'} (the test web's faults are on purpose)")
 
     from owd.process import process_campaign
 

@@ -1,9 +1,10 @@
 """``owd process``: a campaign's WARC files -> clean, language-tagged, deduplicated documents.
 
-The local runner. Per WARC file (the shard): extract -> language ID -> quality
-signals -> PII pseudonymisation -> MinHash signature, written as
-``docs/<warc-stem>.parquet`` (temporary name, then rename: a finished shard is
-skipped on rerun). Then the global dedup steps (band buckets -> clusters), and
+The local runner. Per WARC file (the shard; ``.warc.gz`` as the crawler writes
+them, or uncompressed ``.warc``): extract -> language ID -> quality signals -> PII
+pseudonymisation -> MinHash signature, written as ``docs/<shard id>.parquet``
+(:func:`shard_id_of`; temporary name, then rename: a finished shard is skipped on
+rerun). Then the global dedup steps (band buckets -> clusters), and
 the cluster ids are applied to every shard. The stages are plain code; the Ray
 runner (issue 7) drives the same functions.
 """
@@ -22,12 +23,14 @@ from typing import Callable
 from owd.config import CampaignConfig
 from owd.schema import Document, read_parquet, write_parquet
 
-__all__ = ["ProcessSummary", "ShardProcessor", "process_campaign", "campaign_warcs", "shard_id_of",
-           "prepare_campaign_dirs", "apply_clusters_to_shard", "quiet_libraries"]
+__all__ = ["ProcessSummary", "ShardProcessor", "process_campaign", "campaign_warcs", "shard_id_of", "warc_files",
+           "open_warc_files", "prepare_campaign_dirs", "apply_clusters_to_shard", "quiet_libraries"]
 
 log = logging.getLogger(__name__)
 
-WARC_SUFFIX = ".warc.gz"
+WARC_SUFFIX = ".warc.gz"  # what our crawler writes
+PLAIN_WARC_SUFFIX = ".warc"  # uncompressed WARC (from elsewhere, or unpacked): FastWARC reads it too
+OPEN_SUFFIX = ".open"  # a file still being written (or left by a crash until `owd crawl --resume`)
 
 
 @dataclass
@@ -51,13 +54,47 @@ class ProcessSummary:
             getattr(self, name).update(getattr(other, name))
 
 
+def warc_files(warc_root: Path) -> list[Path]:
+    """Closed WARC files (``.warc.gz`` and uncompressed ``.warc``) in every worker folder
+    under ``warc_root``, in a stable order. ``.open`` files are still being written.
+
+    The one listing of a campaign's WARC files: processing, the report and ``owd
+    status`` count the same files.
+    """
+    found = [p for p in warc_root.glob("*/*.warc*") if p.name.endswith((WARC_SUFFIX, PLAIN_WARC_SUFFIX))]
+    return sorted(p for p in found if p.is_file())
+
+
+def open_warc_files(warc_root: Path) -> list[Path]:
+    """WARC files still being written (``*.warc.gz.open``, ``*.warc.open``) under ``warc_root``."""
+    return sorted(p for p in warc_root.glob(f"*/*{OPEN_SUFFIX}")
+                  if p.name.removesuffix(OPEN_SUFFIX).endswith((WARC_SUFFIX, PLAIN_WARC_SUFFIX)))
+
+
 def campaign_warcs(cfg: CampaignConfig) -> list[Path]:
-    """Closed WARC files of every worker, in a stable order."""
-    return sorted((cfg.campaign_dir / "warc").glob(f"*/*{WARC_SUFFIX}"))
+    """Closed WARC files of every worker, in a stable order (see :func:`warc_files`).
+
+    Raises ``ValueError`` when two files would write the same docs shard (the same
+    name in two worker folders): one would silently stand for both.
+    """
+    warcs = warc_files(cfg.campaign_dir / "warc")
+    seen: dict[str, Path] = {}
+    for warc in warcs:
+        other = seen.setdefault(shard_id_of(warc), warc)
+        if other != warc:
+            raise ValueError(f"{other} and {warc} would both be docs shard {shard_id_of(warc)!r}; rename one")
+    return warcs
 
 
 def shard_id_of(warc: Path) -> str:
-    return warc.name[: -len(WARC_SUFFIX)]
+    """The docs shard name of a WARC file: ``x.warc.gz`` -> ``x`` (as always, so finished
+    shards stay finished); an uncompressed ``x.warc`` keeps its whole name, ``x.warc``,
+    so it never takes the shard of an ``x.warc.gz`` beside it."""
+    if warc.name.endswith(WARC_SUFFIX):
+        return warc.name[: -len(WARC_SUFFIX)]
+    if warc.name.endswith(PLAIN_WARC_SUFFIX):
+        return warc.name
+    raise ValueError(f"not a WARC file name (.warc.gz or .warc): {warc.name}")
 
 
 class ShardProcessor:

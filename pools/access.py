@@ -9,11 +9,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
+
 from owd.config import CampaignConfig
 from pools.build import current_fingerprint, pools_dir, read_manifest
 
 __all__ = ["PoolError", "PoolInfo", "list_pools", "load_summary", "format_summary", "pull_pool",
-           "load_instructions"]
+           "load_instructions", "example_language"]
 
 
 class PoolError(ValueError):
@@ -86,6 +88,9 @@ def format_summary(s: dict[str, Any]) -> str:
         f"matched the other rules ({r['share_of_matching_content']:.1%} of matching text), "
         f"{r['in_pool']['documents']} in the pool",
         f"  licenses     " + (", ".join(f"{k} {v}" for k, v in s["licenses"].items()) or "-"),
+        f"  quality      {s['processing']['quality_filters']}",
+        f"  PII          {s['processing']['personal_data']}",
+        f"  dedup        {s['processing']['deduplication']}",
         f"  left out     " + (", ".join(f"{k} {v}" for k, v in s["left_out_by_rule"].items()) or "-"),
     ]
     return "\n".join(lines)
@@ -125,21 +130,47 @@ def pull_pool(cfg: CampaignConfig, name: str, dest: Path, langs: list[str] | Non
     return final
 
 
-def load_instructions(folder: Path, lang: str = "sl") -> str:
-    """How to load a pool folder with pyarrow, DuckDB, Polars and HF datasets."""
+def _languages_held(folder: Path) -> dict[str, int]:
+    """Documents per ``lang=<xx>`` partition actually present in a (pulled) pool folder."""
+    held: dict[str, int] = {}
+    for f in sorted(folder.glob("lang=*/*.parquet")):
+        lang = f.parent.name.removeprefix("lang=")
+        held[lang] = held.get(lang, 0) + pq.read_metadata(f).num_rows
+    return held
+
+
+def example_language(folder: Path) -> str | None:
+    """The language of the folder with the most documents (ties: the first code), for the
+    loading examples; None when the folder has no language partition."""
+    held = _languages_held(folder)
+    return min(held, key=lambda lang: (-held[lang], lang)) if held else None
+
+
+def load_instructions(folder: Path, lang: str | None = None) -> str:
+    """How to load a pool folder with pyarrow, DuckDB, Polars and HF datasets.
+
+    The per-language examples use ``lang`` (the CLI passes the first ``--lang`` it
+    pulled), else :func:`example_language`: a language the folder holds. A folder
+    without language partitions (an empty pool) gets the examples without a filter.
+    """
+    lang = lang or example_language(folder)
     f = folder.resolve().as_posix()
-    return "\n".join([
+    pyarrow_filter = f".to_table(filter=ds.field('lang') == '{lang}')" if lang else ".to_table()"
+    polars_filter = f".filter(pl.col('lang') == '{lang}')" if lang else ""
+    lines = [
         f"load {f} with:",
         "  pyarrow   import pyarrow.dataset as ds   # exclude_invalid_files: skip the JSON cards",
         f"            t = ds.dataset('{f}', format='parquet', partitioning='hive', exclude_invalid_files=True)"
-        f".to_table(filter=ds.field('lang') == '{lang}')",
+        + pyarrow_filter,
         "  DuckDB    import duckdb",
         f"            duckdb.sql(\"SELECT lang, count(*) FROM read_parquet('{f}/**/*.parquet', "
         "hive_partitioning=true) GROUP BY lang\")",
         "  Polars    import polars as pl",
-        f"            df = pl.scan_parquet('{f}/**/*.parquet').filter(pl.col('lang') == '{lang}').collect()",
+        f"            df = pl.scan_parquet('{f}/**/*.parquet'){polars_filter}.collect()",
         "  datasets  from datasets import load_dataset",
         f"            d = load_dataset('parquet', data_files='{f}/**/*.parquet', split='train')",
-        f"            (one language: data_files='{f}/lang={lang}/*.parquet')",
-        f"  Croissant mlcroissant.Dataset(jsonld='{f}/croissant.json').records('documents')",
-    ])
+    ]
+    if lang:
+        lines.append(f"            (one language: data_files='{f}/lang={lang}/*.parquet')")
+    lines.append(f"  Croissant mlcroissant.Dataset(jsonld='{f}/croissant.json').records('documents')")
+    return "\n".join(lines)

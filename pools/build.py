@@ -50,7 +50,7 @@ import xxhash
 
 from owd.config import CampaignConfig, PoolConfig
 from owd.schema import DOCUMENT_SCHEMA, SchemaError, validate_table
-from pools.cards import write_cards
+from pools.cards import processing_settings, write_cards
 from pools.rules import Candidate, PoolRule, compile_pool
 from pools.stats import PoolStats
 
@@ -70,7 +70,8 @@ FILE_MAX_BYTES = 256 * 2**20
 MAX_PENDING_BYTES = 512 * 2**20
 # Columns the rules and the cards read; the rest of a row is only copied.
 _RULE_COLUMNS = ["drop_reason", "lang", "host", "domain", "url", "title", "text", "license_url", "media",
-                 "quality", "tdm_reservation", "tdm_source", "robots_noai", "worker", "fetch_time"]
+                 "quality", "tdm_reservation", "tdm_source", "robots_noai", "worker", "fetch_time", "pii",
+                 "dup_cluster_id"]
 _POOLS_TYPE = DOCUMENT_SCHEMA.field("pools").type
 _QUALITY = DOCUMENT_SCHEMA.get_field_index("quality")
 _MAP_TYPE = DOCUMENT_SCHEMA.field("quality").type
@@ -138,6 +139,7 @@ def _fingerprint(shards: list[Path], cfg: CampaignConfig) -> str:
         "user_agent": cfg.politeness.user_agent, "contact_url": cfg.politeness.contact_url,
         "obey_robots": cfg.politeness.obey_robots, "crawl_tdm": cfg.politeness.tdm,
         "pools": [asdict(p) for p in cfg.pools],
+        "process": processing_settings(cfg),
     }
     h.update(json.dumps(described, sort_keys=True).encode())
     return h.hexdigest()
@@ -266,6 +268,8 @@ def _evaluate(records: list[dict[str, Any]], rules: list[PoolRule], stats: dict[
         cand = Candidate(record)  # normalised once, shared by every pool
         nbytes = len((record["text"] or "").encode("utf-8"))
         mine = []
+        for pool_stats in stats.values():
+            pool_stats.observe(record)
         for rule in rules:
             reason = rule.reject_reason(cand)
             if reason is None:

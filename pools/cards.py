@@ -15,25 +15,31 @@
   of training content (AI Act Art. 53(1)(d), July 2025), section by section.
 
 Every value comes from the documents and the campaign file, never the clock, so a
-rebuild from the same inputs writes the same bytes.
+rebuild from the same inputs writes the same bytes. What the cards say about
+processing (quality filters, PII pseudonymisation, deduplication) is what ran: the
+campaign's ``process`` settings, joined with the marks `owd process` left on the
+documents (drop reasons, duplicate clusters, PII replacement counts), so a step
+switched off is never claimed, and a step the documents show did run is never hidden.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
+from extract.pii import PII_KINDS
+from extract.quality import FILTERS, active_filters
 from owd.config import CampaignConfig, PoolConfig
 from owd.schema import DOCUMENT_SCHEMA
 from pools.langs import language_uri
 from pools.stats import CHARS_PER_TOKEN, PoolStats
 
-__all__ = ["write_cards", "croissant", "dcat", "summary", "CROISSANT_CONTEXT"]
+__all__ = ["write_cards", "croissant", "dcat", "summary", "processing_settings", "CROISSANT_CONTEXT"]
 
 CROISSANT_CONTEXT: dict[str, Any] = {
     "@language": "en", "@vocab": "https://schema.org/", "citeAs": "cr:citeAs", "column": "cr:column",
@@ -61,6 +67,89 @@ _CROISSANT_TYPES = {
     pa.int64(): "sc:Integer", pa.float64(): "sc:Float", pa.date32(): "sc:Date",
 }
 _TOP_DOMAIN_SHARE = 0.10  # the template: "top 10% of all domain names determined by the size of the content"
+_FILTER_NAMES = {"gopher_quality": "Gopher quality", "gopher_repetition": "Gopher repetition", "c4": "C4",
+                 "fineweb": "FineWeb"}
+_PII_NAMES = {"email": "e-mail addresses", "phone": "phone numbers", "ip": "IP addresses", "iban": "IBANs"}
+
+
+def processing_settings(cfg: CampaignConfig) -> dict[str, Any]:
+    """The campaign's process settings the cards quote (the pool fingerprint includes them).
+
+    The PII salt is left out: it is a secret, and the cards do not depend on it.
+    """
+    p = cfg.process
+    return {"quality_filters": active_filters(p.quality),
+            "pii_kinds": [k for k in PII_KINDS if k in p.pii.kinds] if p.pii.enabled else [],
+            "dedup_keep": p.dedup_keep}
+
+
+@dataclass(frozen=True)
+class _Processing:
+    """What `owd process` did to the campaign's documents, as the cards state it."""
+
+    quality: list[str]  # filters applied (FILTERS order)
+    quality_dropped: int  # campaign documents a quality filter dropped
+    pii: list[str]  # kinds pseudonymised (PII_KINDS order)
+    pii_replacements: int  # in the pool's documents
+    documents: int  # of the campaign
+    deduplicated: int  # campaign documents that carry a duplicate cluster
+    duplicates: int  # campaign documents dropped as duplicates
+    dedup_keep: str
+
+    @classmethod
+    def of(cls, cfg: CampaignConfig, stats: PoolStats) -> "_Processing":
+        settings = processing_settings(cfg)
+        drops = stats.campaign_drops
+        # The documents show what ran even if the settings changed since `owd process`:
+        # a filter's drop reason, or replacements of a PII kind, count as applied.
+        quality = [f for f in FILTERS if f in settings["quality_filters"] or drops.get(f)]
+        pii = [k for k in PII_KINDS if k in settings["pii_kinds"] or stats.pii_replacements.get(k)]
+        return cls(quality, sum(drops.get(f, 0) for f in FILTERS), pii, sum(stats.pii_replacements.values()),
+                   stats.campaign_documents, stats.campaign_deduplicated, drops.get("duplicate", 0),
+                   settings["dedup_keep"])
+
+    @property
+    def undeduplicated(self) -> int:
+        return self.documents - self.deduplicated
+
+    def quality_statement(self) -> str:
+        if not self.quality:
+            return ("none applied: every quality filter is off in the campaign's process settings, and no "
+                    "document carries a quality filter's drop reason")
+        return (f"{_join(_FILTER_NAMES[f] for f in self.quality)} heuristics applied; the "
+                f"{self.quality_dropped} campaign document(s) that failed them are not in the pool")
+
+    def pii_statement(self) -> str:
+        if not self.pii:
+            return ("not applied: PII pseudonymisation is off in the campaign's process settings; e-mail "
+                    "addresses, phone numbers, IP addresses and IBANs are left as published")
+        left = [k for k in PII_KINDS if k not in self.pii]
+        return (f"{_join(_PII_NAMES[k] for k in self.pii)} pseudonymised (salted-hash placeholders), "
+                f"{self.pii_replacements} replacement(s) in this pool"
+                + (f"; {_join(_PII_NAMES[k] for k in left)} not pseudonymised" if left else ""))
+
+    def dedup_statement(self) -> str:
+        if not self.deduplicated:
+            return "not applied: no document of the campaign carries a duplicate cluster"
+        plural = "" if self.duplicates == 1 else "s"
+        return (f"exact and MinHash near duplicates clustered per language, one kept per cluster (keep: "
+                f"{self.dedup_keep}); {self.duplicates} duplicate{plural} dropped"
+                + (f"; {self.undeduplicated} of {self.documents} campaign documents were not deduplicated"
+                   if self.undeduplicated else ""))
+
+    def short(self) -> list[str]:
+        """The three steps in a few words each, for the Croissant and DCAT descriptions."""
+        quality = (f"quality filters {_join(_FILTER_NAMES[f] for f in self.quality)} (failing documents removed)"
+                   if self.quality else "no quality filters")
+        pii = (f"{_join(_PII_NAMES[k] for k in self.pii)} pseudonymised" if self.pii
+               else "personal data not pseudonymised")
+        dedup = ("not deduplicated" if not self.deduplicated else "exact and MinHash near duplicates removed"
+                 + (f" ({self.undeduplicated} documents not deduplicated)" if self.undeduplicated else ""))
+        return [quality, pii, dedup]
+
+
+def _join(names: Any) -> str:
+    return ", ".join(names)
 
 
 def _croissant_type(t: pa.DataType) -> tuple[str, bool] | None:
@@ -85,6 +174,7 @@ def _keywords(pool: PoolConfig) -> list[str]:
 
 def croissant(pool: PoolConfig, cfg: CampaignConfig, stats: PoolStats, manifest: dict[str, Any]) -> dict[str, Any]:
     """Croissant 1.0 JSON-LD for one pool (loads with ``mlcroissant.Dataset``)."""
+    steps = _Processing.of(cfg, stats).short()
     fields = []
     for f in DOCUMENT_SCHEMA:
         kind = _croissant_type(f.type)
@@ -122,9 +212,8 @@ def croissant(pool: PoolConfig, cfg: CampaignConfig, stats: PoolStats, manifest:
         "rai:dataCollectionType": "Web Scraping",
         "rai:dataCollectionTimeframe": [t for t in (_iso(stats.first_fetch), _iso(stats.last_fetch)) if t],
         "rai:dataPreprocessingProtocol": (
-            "Main text extracted from HTML; language identified (fastText lid.176); Gopher, C4 and FineWeb "
-            "quality heuristics; e-mail, phone, IP and IBAN pseudonymised; exact and MinHash near duplicates "
-            f"removed; rights-reserved documents {'included' if pool.tdm == 'include' else 'excluded'}"),
+            "Main text extracted from HTML; language identified (fastText lid.176); " + "; ".join(steps)
+            + f"; rights-reserved documents {'included' if pool.tdm == 'include' else 'excluded'}"),
         "distribution": [{
             "@type": "cr:FileSet", "@id": "parquet-files", "name": "parquet-files",
             "description": f"{manifest['documents']} documents in {len(manifest['files'])} Parquet file(s), "
@@ -160,7 +249,7 @@ def dcat(pool: PoolConfig, cfg: CampaignConfig, stats: PoolStats, manifest: dict
         "dcat:distribution": {"@id": "#distribution"},
         "dct:provenance": {"@type": "dct:ProvenanceStatement", "rdfs:label": _literal(
             f"Crawled from the web by {cfg.politeness.user_agent}; processed by owd (extraction, language "
-            f"identification, quality filters, PII pseudonymisation, deduplication).")},
+            f"identification; {'; '.join(_Processing.of(cfg, stats).short())}).")},
     }
     graph: list[dict[str, Any]] = [dataset]
     if stats.first_fetch is not None:
@@ -204,6 +293,7 @@ def summary(pool: PoolConfig, cfg: CampaignConfig, stats: PoolStats, manifest: d
     reserved_bytes = stats.reserved_in_pool_bytes + stats.reserved_excluded_bytes
     candidate_bytes = stats.text_bytes + stats.reserved_excluded_bytes
     include = pool.tdm == "include"
+    steps = _Processing.of(cfg, stats)
     return {
         "template": "EU AI Act Art. 53(1)(d) public summary of training content (Commission template, July 2025)",
         "pool": pool.name,
@@ -256,9 +346,14 @@ def summary(pool: PoolConfig, cfg: CampaignConfig, stats: PoolStats, manifest: d
         },
         "licenses": dict(sorted(stats.licenses.items(), key=lambda kv: (-kv[1], kv[0]))),
         "processing": {
-            "deduplication": "exact and MinHash near duplicates dropped (one kept per cluster)",
-            "quality_filters": "Gopher quality and repetition, C4 and FineWeb heuristics; dropped documents excluded",
-            "personal_data": "e-mail addresses, phone numbers, IP addresses and IBANs pseudonymised",
+            "deduplication": steps.dedup_statement(),
+            "quality_filters": steps.quality_statement(),
+            "quality_filters_applied": steps.quality,
+            "personal_data": steps.pii_statement(),
+            "personal_data_kinds": steps.pii,
+            "personal_data_replacements": dict(sorted(stats.pii_replacements.items())),
+            # Campaign documents by drop-reason stage (quality filters, "duplicate", ...).
+            "documents_dropped": dict(sorted(stats.campaign_drops.items())),
         },
         "rules": asdict(pool),
         "left_out_by_rule": dict(sorted(stats.rejected.items())),

@@ -37,6 +37,21 @@ class PoolStats:
     reserved_excluded_bytes: int = 0
     reserved_sources: Counter[str] = field(default_factory=Counter)
     rejected: Counter[str] = field(default_factory=Counter)  # campaign documents left out, by first failed rule
+    # What `owd process` left on the documents, for the cards' processing statements.
+    # Every pool sees every campaign document, so the campaign counts are the same in each.
+    campaign_documents: int = 0
+    campaign_drops: Counter[str] = field(default_factory=Counter)  # by drop-reason stage ("c4", "duplicate", ...)
+    campaign_deduplicated: int = 0  # documents with a duplicate cluster id: dedup ran over them
+    pii_replacements: Counter[str] = field(default_factory=Counter)  # in the pool's documents, by kind
+
+    def observe(self, record: Mapping[str, Any]) -> None:
+        """Count one campaign document's processing marks (call once per document, in or out)."""
+        self.campaign_documents += 1
+        reason = record.get("drop_reason")
+        if reason:
+            self.campaign_drops[reason.split(":", 1)[0]] += 1
+        if record.get("dup_cluster_id") is not None:
+            self.campaign_deduplicated += 1
 
     def add(self, record: Mapping[str, Any], text_bytes: int, reserved: bool) -> None:
         """Count one document of the pool."""
@@ -54,6 +69,9 @@ class PoolStats:
             self.media_kinds[kind] += 1
         if record.get("worker"):
             self.workers.add(record["worker"])
+        for kind, n in (record.get("pii") or {}).items():
+            if n:
+                self.pii_replacements[kind] += n
         t = record.get("fetch_time")
         if t is not None:
             self.first_fetch = t if self.first_fetch is None else min(self.first_fetch, t)

@@ -13,11 +13,19 @@ from typing import Any
 
 import pytest
 
+from index.build import index_campaign
+from index.open import open_backend, state_path
+from owd.campaign_run import STEPS, campaign_status
+from owd.config import CampaignConfig, load_campaign
+from owd.process import process_campaign
+from owd.report import write_report
 from owd.schema import read_parquet
 from owd.testweb import TestSite, TestWebServer, free_port
 from owd.testweb.campaign import write_testweb_campaign
+from pools.build import build_pools
 from tests.conftest import REPO, run_owd
 from tests.index.opensearch_fixture import opensearch_node  # noqa: F401  (the fixture)
+from tests.small_campaign import uncompressed_copy, write_small_campaign
 
 pytestmark = pytest.mark.slow
 
@@ -109,3 +117,52 @@ def test_run_indexes_into_opensearch_with_one_ray_task_per_shard(
         concrete = list(client.indices.get_alias(index=index, ignore_unavailable=True) or {})
         for name in concrete:
             client.indices.delete(index=name, ignore_unavailable=True)
+
+
+def _status(cfg: CampaignConfig) -> dict[str, str]:
+    """`owd status` lines by step (the rest of each line)."""
+    lines = campaign_status(cfg)
+    return {line.split()[0]: line.strip().split(None, 1)[1] for line in lines[1:] if line.split()[0] in STEPS}
+
+
+def test_status_of_a_campaign_run_command_by_command(tmp_path: Path) -> None:
+    """`owd crawl`, `owd process`, `owd index`, `owd pools build`, `owd report` write no
+    run/state.json: status reads what each left on disk (here the real stage functions)."""
+    config, warc = write_small_campaign(tmp_path, pools=[{"name": "all"}, {"name": "german", "languages": ["de"]}])
+    cfg = load_campaign(config)
+    crawl_dir = cfg.campaign_dir / "crawl" / "w0"
+    crawl_dir.mkdir(parents=True)
+    still_open = warc.with_name("w0-next.warc.gz.open")
+    still_open.write_bytes(b"")  # the crawler is writing its next file
+    status = _status(cfg)
+    assert status["crawl"].startswith("partial  (owd crawl): 1 WARC file(s), 1 still open"), status
+    assert all(status[s] == "not started" for s in ("process", "index", "pools", "report")), status
+
+    still_open.unlink()
+    (crawl_dir / "stats.json").write_text(json.dumps({"pages/fetched": 3}))  # what `owd crawl` writes at its end
+    status = _status(cfg)
+    assert status["crawl"] == "done     (owd crawl): 3 pages, 1 WARC file(s)", status
+    assert "nothing run yet" not in "\n".join(campaign_status(cfg))
+
+    processed = process_campaign(cfg, progress=lambda line: None)
+    assert _status(cfg)["process"] == (f"done     (owd process): 1 shard(s), {processed.documents} documents, "
+                                       f"{processed.kept} kept")
+
+    with open_backend(cfg, "embedded", create=True) as backend:
+        indexed = index_campaign(cfg.campaign_dir / "docs", backend, state_path(cfg), progress=lambda line: None)
+    assert _status(cfg)["index"] == (f"done     (owd index): embedded 1 shard(s), {indexed.documents_indexed} "
+                                     "documents indexed")
+
+    pools = build_pools(cfg)
+    assert _status(cfg)["pools"] == (f"done     (owd pools build): 2 pool(s): all {pools.documents['all']} documents, "
+                                     f"german {pools.documents['german']} documents")
+
+    json_path, html_path = write_report(cfg)
+    generated = json.loads(json_path.read_text())["generated"]
+    assert _status(cfg)["report"] == f"done     (owd report): {html_path}, generated {generated}"
+
+    # A WARC file arrives after processing (an uncompressed one: the same listing as `owd process`).
+    uncompressed_copy(warc, "w0-later.warc")
+    status = _status(cfg)
+    assert status["crawl"].startswith("done     (owd crawl): 3 pages, 2 WARC file(s)"), status
+    assert status["process"].startswith("partial  (owd process): 1 of 2 WARC file(s) processed"), status

@@ -14,9 +14,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from owd.config import load_campaign
+from owd.process import campaign_warcs, process_campaign, shard_id_of
+from owd.report import build_report
 from owd.schema import read_parquet, validate_file
 from owd.testweb import TestSite, free_port
 from tests.conftest import REPO, crawl_testweb, run_owd
+from tests.small_campaign import uncompressed_copy, write_small_campaign
 
 
 @pytest.fixture(scope="module")
@@ -156,3 +160,38 @@ def test_index_and_search_commands(processed: Path) -> None:
     assert "<mark>" in found["hits"][0]["snippet"]
     bad = run_owd("search", "x" * 600, "--config", str(processed), timeout=120)
     assert bad.returncode == 2 and "bad query" in bad.stderr
+
+
+def test_uncompressed_warc_files_are_shards_of_their_own(tmp_path: Path) -> None:
+    """``x.warc`` beside ``x.warc.gz``: both processed, under ids that do not collide, the
+    ``.warc.gz`` id as before; files still being written (``.open``) stay out."""
+    config, warc = write_small_campaign(tmp_path)
+    plain = uncompressed_copy(warc)
+    for name in ("w0-writing.warc.open", "w0-writing.warc.gz.open"):
+        shutil.copy(plain, warc.with_name(name))
+    cfg = load_campaign(config)
+    assert campaign_warcs(cfg) == [plain, warc]
+    summary = process_campaign(cfg, progress=lambda line: None)
+    assert summary.shards_done == 2 and summary.documents == 6
+    docs_dir = cfg.campaign_dir / "docs"
+    gz_id = warc.name.removesuffix(".warc.gz")
+    assert shard_id_of(warc) == gz_id  # unchanged: docs of earlier runs stay done
+    assert sorted(p.name for p in docs_dir.glob("*.parquet")) == sorted([f"{gz_id}.parquet", f"{plain.name}.parquet"])
+    gz_docs, plain_docs = read_parquet(docs_dir / f"{gz_id}.parquet"), read_parquet(docs_dir / f"{plain.name}.parquet")
+    assert {d.warc_file for d in gz_docs} == {warc.name} and {d.warc_file for d in plain_docs} == {plain.name}
+    assert not {d.id for d in gz_docs} & {d.id for d in plain_docs}
+    assert sorted(d.text or "" for d in gz_docs) == sorted(d.text or "" for d in plain_docs)  # either form reads alike
+    assert summary.clusters == 3 and summary.duplicates == 6  # each page and its copy: one cluster
+    again = process_campaign(cfg, progress=lambda line: None)
+    assert again.shards_skipped == 2 and again.shards_done == 0
+
+
+def test_report_counts_the_same_warc_files_as_process(tmp_path: Path) -> None:
+    config, warc = write_small_campaign(tmp_path)
+    plain = uncompressed_copy(warc)
+    shutil.copy(plain, warc.with_name("w0-writing.warc.open"))
+    cfg = load_campaign(config)
+    report = build_report(cfg)
+    assert report["sources"]["warc_files"] == len(campaign_warcs(cfg)) == 2
+    assert report["sources"]["warc_files_open"] == 1
+    assert report["crawl"]["pages"] == 6 and report["crawl"]["by_worker"]["w0"]["warc_files"] == 2

@@ -2,8 +2,9 @@
 
 Sources (each optional: a missing one gives an empty section, never an error):
 
-* ``warc/<worker>/*.warc.gz``: responses per site, day, host, HTTP status, bytes,
-  and the TDM verdict of every page (the crawler's metadata records);
+* ``warc/<worker>/*.warc.gz`` and ``*.warc`` (the files `owd process` reads, see
+  :func:`owd.process.warc_files`): responses per site, day, host, HTTP status,
+  bytes, and the TDM verdict of every page (the crawler's metadata records);
 * ``crawl/<worker>/stats.json``: Scrapy stats, for what never reaches a WARC
   (robots.txt refusals, scope refusals, TDM skips, errors by reason);
 * ``crawl/partition.json``: which AIF+A site each worker ran on (no file, or a
@@ -29,6 +30,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from owd.config import CampaignConfig
+from owd.process import open_warc_files, warc_files
 from owd.report.warcs import scan_warc
 
 __all__ = ["FORMAT", "LOCAL_SITE", "build_report", "write_report"]
@@ -100,7 +102,7 @@ def _by_prefix(stats: Counter[str], prefix: str) -> dict[str, int]:
 
 def _crawl_section(root: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """(crawl section, sources) from the WARC files, crawl stats and the partition."""
-    warcs = sorted((root / "warc").glob("*/*.warc.gz"))
+    warcs = warc_files(root / "warc")
     stats_by_worker, stats = _merge_stats(root)
     workers = sorted({p.parent.name for p in warcs} | set(stats_by_worker))
     sites = _worker_sites(root, workers)
@@ -165,7 +167,7 @@ def _crawl_section(root: Path) -> tuple[dict[str, Any], dict[str, Any]]:
         "warc_broken_records": broken,
     }
     # Files still being written (or left by a crash, until `owd crawl --resume` repairs them) are not read.
-    sources = {"warc_files": len(warcs), "warc_files_open": len(list((root / "warc").glob("*/*.warc.gz.open"))),
+    sources = {"warc_files": len(warcs), "warc_files_open": len(open_warc_files(root / "warc")),
                "crawl_stats": sorted(stats_by_worker),
                "partition": (root / "crawl" / "partition.json").exists()}
     return crawl, sources

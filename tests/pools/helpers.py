@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from pathlib import Path
 from typing import Any
 
-from owd.schema import Document, MediaItem
+import yaml
+
+from owd.config import CampaignConfig, load_campaign
+from owd.schema import Document, MediaItem, write_parquet
 
 UTC = dt.timezone.utc
 
@@ -93,6 +97,22 @@ def synthetic_documents() -> list[Document]:
     d.append(_doc(54, lang=None, host="e.gv.at", domain="e.gv.at"))
     d.append(_doc(55, text=None, title=None, host="f.gv.at", domain="f.gv.at"))
     return d
+
+
+def docs_campaign(folder: Path, docs: list[Document], *, process: dict[str, Any] | None = None,
+                  pools: list[dict[str, Any]] | None = None) -> CampaignConfig:
+    """A campaign file in ``folder`` whose ``docs/`` holds ``docs`` as one shard (no crawl):
+    for what pools and cards make of given documents and process settings."""
+    data: dict[str, Any] = {"campaign": "cards", "seeds": {"urls": ["https://example.test/"]},
+                            "storage_root": str(folder / "data"), "pools": pools or [{"name": "all"}]}
+    if process is not None:
+        data["process"] = process
+    folder.mkdir(parents=True, exist_ok=True)
+    config = folder / "cards.yaml"
+    config.write_text(yaml.safe_dump(data, sort_keys=False))
+    cfg = load_campaign(config)
+    write_parquet(docs, cfg.campaign_dir / "docs" / "a.parquet")
+    return cfg
 
 
 # ----------------------------------------------------------------------------- reference

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from pools.build import build_pools
 from tests.conftest import run_owd
 from tests.pools.conftest import PoolCampaign
-from tests.pools.helpers import POOLS
+from tests.pools.helpers import POOLS, docs_campaign, synthetic_documents
 
 
 def test_build_list_show(pool_campaign: PoolCampaign) -> None:
@@ -49,6 +50,32 @@ def test_pull_a_language_slice_and_print_how_to_load(pool_campaign: PoolCampaign
     again = run_owd("pools", "pull", config, "everything", "--to", str(tmp_path))  # the whole pool replaces it
     assert again.returncode == 0, again.stderr
     assert len(list(folder.glob("lang=*"))) > 2 and not list(tmp_path.glob(".*"))
+
+
+def test_pull_prints_examples_for_a_language_the_pool_holds(tmp_path: Path) -> None:
+    pools = [{"name": "german", "languages": ["de"]}, {"name": "four", "languages": ["en", "fr", "sl", "fi"]},
+             {"name": "irish", "languages": ["ga"]}]  # no synthetic document is Irish: an empty pool
+    cfg = docs_campaign(tmp_path, synthetic_documents(), pools=pools)
+    build_pools(cfg)
+    config = str(cfg.source)
+
+    german = run_owd("pools", "pull", config, "german", "--to", str(tmp_path / "out"))
+    assert german.returncode == 0, german.stderr
+    assert "ds.field('lang') == 'de'" in german.stdout and "lang=de/*.parquet" in german.stdout
+    assert "'sl'" not in german.stdout and "lang=sl" not in german.stdout
+
+    # several languages: the one with the most documents (en 6, sl 3, fi 2, fr 1), or the one pulled
+    four = run_owd("pools", "pull", config, "four", "--to", str(tmp_path / "out"))
+    assert four.returncode == 0, four.stderr
+    assert "pl.col('lang') == 'en'" in four.stdout and "lang=en/*.parquet" in four.stdout
+    fi = run_owd("pools", "pull", config, "four", "--lang", "fi", "--to", str(tmp_path / "out"))
+    assert fi.returncode == 0, fi.stderr
+    assert "== 'fi'" in fi.stdout and "'en'" not in fi.stdout
+
+    irish = run_owd("pools", "pull", config, "irish", "--to", str(tmp_path / "out"))
+    assert irish.returncode == 0, irish.stderr
+    assert "lang') ==" not in irish.stdout and "lang=" not in irish.stdout, irish.stdout
+    assert "read_parquet" in irish.stdout  # the examples without a language filter remain
 
 
 def test_usage_errors_are_one_line_exit_2(pool_campaign: PoolCampaign, tmp_path: Path) -> None:
