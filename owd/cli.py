@@ -12,7 +12,7 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import IO, Callable, Sequence
 
 from owd.config import ConfigError, check_storage_root, load_campaign
 from owd.shared_data import repo_root
@@ -409,8 +409,19 @@ def _add_testweb_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bulk-pages-per-host", type=int, default=200, help="pages per extra host")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse swallows write errors of --help and usage messages; a closed stdout must
+    surface as BrokenPipeError so that main() can end with exit 1 like every command."""
+
+    def _print_message(self, message: str, file: IO[str] | None = None) -> None:
+        if message:
+            out = file or sys.stderr
+            out.write(message)
+            out.flush()
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="owd", description="owd: the EU open web data pipeline (crawl -> WARC -> documents -> search and pools)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
