@@ -346,7 +346,7 @@ def _testweb_site(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from owd.testweb import TestSite
 
     return TestSite(seed=args.seed, port=args.port, pages_per_host=args.pages_per_host,
-                    bulk_hosts=args.bulk_hosts, bulk_pages_per_host=args.bulk_pages_per_host)
+                    bulk_hosts=args.bulk_hosts, bulk_pages_per_host=args.bulk_pages_per_host, manners=args.manners)
 
 
 def _cmd_testweb_serve(args: argparse.Namespace) -> int:
@@ -407,6 +407,8 @@ def _add_testweb_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pages-per-host", type=int, default=12, help="articles per language host")
     p.add_argument("--bulk-hosts", type=int, default=0, help="extra generated hosts (benchmarks)")
     p.add_argument("--bulk-pages-per-host", type=int, default=200, help="pages per extra host")
+    p.add_argument("--manners", action="store_true",
+                   help="add the manners hosts (robots.txt Crawl-delay 2 and 3, a host whose replies take a second)")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -568,9 +570,21 @@ def _crash_log(exc: BaseException) -> Path | None:
     return None
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the main thread is, like Ctrl-C's KeyboardInterrupt (so that
+    cleanup and ``finally`` blocks run, and no ``except Exception`` swallows it)."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command. Whatever happens, the user sees one line, never a traceback:
-    2 for misuse (bad arguments, bad config), 1 for failures, 128+N for signal N."""
+    2 for misuse (bad arguments, bad config), 1 for failures, 128+N for signal N.
+    (``owd crawl`` and ``owd serve`` replace the SIGTERM handler with their own
+    graceful stops.)"""
+    signal.signal(signal.SIGTERM, _on_sigterm)
     parser = build_parser()
     try:
         args = parser.parse_args(argv)  # --help writes to stdout too
@@ -584,9 +598,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, UsageError) as exc:
         print(f"owd: error: {exc}", file=sys.stderr)
         return EXIT_MISUSE
-    except KeyboardInterrupt:
-        print("owd: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        # every step writes under a temporary name and renames, so a rerun continues
+        name = "SIGTERM" if isinstance(exc, Terminated) else "SIGINT"
+        print(f"owd: stopped by {name}; run the same command again to continue", file=sys.stderr)
+        return 128 + (signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT)
     except BrokenPipeError:
         _quiet_broken_pipe()
         return 1

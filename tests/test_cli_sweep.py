@@ -163,3 +163,24 @@ def test_closed_stdout_exits_1_without_traceback(campaign: Campaign) -> None:
     for argv, result in zip(argvs, results):
         assert result.returncode == 1, (argv, result.returncode, result.stderr[-1000:])
         no_traceback(result)
+
+
+def test_sigterm_stops_a_command_with_one_line(campaign: Campaign) -> None:
+    # `owd index` against an OpenSearch that does not answer sits in its retry back-off:
+    # SIGTERM must end it at once (before the fix, Python's default: killed, no word).
+    import os
+    import signal
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "owd.cli", "index", str(campaign.config), "--backend",
+                             "opensearch", "--url", "http://127.0.0.1:1"], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    first = proc.stderr.readline()  # the first retry notice: the command is busy waiting
+    assert "retry" in first, first
+    sent = time.monotonic()
+    os.kill(proc.pid, signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert time.monotonic() - sent < 5
+    assert proc.returncode == 128 + signal.SIGTERM, (proc.returncode, err[-1000:])
+    assert "owd: stopped by SIGTERM" in err and "Traceback" not in err

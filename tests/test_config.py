@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from owd.config import CampaignConfig, ConfigError, load_campaign, parse_campaign
 from owd.typed_config import ByteSize
@@ -115,3 +116,45 @@ def test_cli_bad_config_exits_2_with_one_line_and_no_traceback(tmp_path: Path, c
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert lines == [f"owd: error: {path}: politeness.delay: expected a number, got str 'fast'"], result.stderr
+
+
+@pytest.mark.parametrize("section,field,value,problem", [
+    ("politeness", "delay", float("nan"), "expected a finite number"),
+    ("politeness", "delay", float("inf"), "expected a finite number"),
+    ("politeness", "delay", -1.0, "must be >= 0"),
+    ("politeness", "slow_host_factor", float("-inf"), "expected a finite number"),
+    ("politeness", "max_crawl_delay", 0.0, "must be > 0"),
+    ("politeness", "concurrency", 0, "must be >= 1"),
+    ("politeness", "concurrency_per_host", 0, "must be >= 1"),
+    ("politeness", "max_retry_after", float("nan"), "expected a finite number"),
+    ("limits", "timeout", 0.0, "must be > 0"),
+    ("limits", "timeout", float("inf"), "expected a finite number"),
+    ("limits", "max_response_bytes", 0, "must be > 0"),
+    ("limits", "max_redirects", -1, "must be >= 0"),
+    ("warc", "max_file_bytes", 0, "must be > 0"),
+    ("focus", "weight", float("nan"), "expected a finite number"),
+    ("process", "doc_timeout", float("inf"), "expected a finite number"),
+])
+def test_numbers_must_be_finite_and_in_range(tmp_path: Path, section: str, field: str, value: object,
+                                             problem: str) -> None:
+    # issue 11: `.nan` made every delay comparison false (14 requests in 1.3 s), `.inf` hung
+    data = {"campaign": "x", "seeds": {"urls": ["https://a.eu/"]}, section: {field: value}}
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError) as err:
+        load_campaign(path)
+    assert str(err.value).startswith(f"{path}: {section}.{field}: {problem}"), str(err.value)
+
+
+def test_config_check_refuses_a_storage_root_that_cannot_be_written(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({"campaign": "x", "seeds": {"urls": ["https://a.eu/"]},
+                                    "storage_root": "/proc/owd-no"}))
+    result = run_owd("config", "check", str(path), timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"owd: error: {path}: storage_root: cannot create or write /proc/owd-no/x: " \
+                                    "No such file or directory"
+    ok = tmp_path / "ok.yaml"
+    ok.write_text(yaml.safe_dump({"campaign": "x", "seeds": {"urls": ["https://a.eu/"]}, "storage_root": "data"}))
+    assert run_owd("config", "check", str(ok), timeout=60).returncode == 0
+    assert not (tmp_path / "data").exists()  # the check leaves nothing behind
