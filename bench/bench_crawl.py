@@ -85,7 +85,7 @@ def write_campaign(folder: Path, port: int, args: argparse.Namespace) -> Path:
         seeds={"urls": bulk_seeds(site), "files": [], "sitemaps": []},
         scope={"max_pages_per_host": 1000, "max_pages": 100000, "max_depth": 10, "domains": bulk_domains(site)},
         politeness={"delay": 0, "concurrency_per_host": args.per_host, "concurrency": args.concurrency,
-                    "autothrottle": False, "obey_robots": True},
+                    "autothrottle": False, "obey_robots": True, "slow_host_factor": 0},  # delays off
         limits={"timeout": 30},
         media={"kinds": []},
         warc={"max_file_bytes": "1 GB"},
