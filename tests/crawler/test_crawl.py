@@ -40,7 +40,7 @@ class Crawl:
     stdout: str
 
 
-def crawl(tmp: Path, **overrides: object) -> Crawl:
+def crawl(tmp: Path, expect_exit: int = 0, **overrides: object) -> Crawl:
     site = TestSite(port=free_port(), pages_per_host=4, real_pages=8)
     overrides.setdefault("politeness", {"delay": DELAY, "concurrency_per_host": PER_HOST, "concurrency": 64,
                                         "autothrottle": False})
@@ -49,7 +49,7 @@ def crawl(tmp: Path, **overrides: object) -> Crawl:
     log_path = tmp / "requests.jsonl"
     with TestWebServer(site, log_path):
         result = run_owd("crawl", str(config), "--log-level", "WARNING", timeout=400)
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.returncode == expect_exit, result.stderr[-3000:]
     data = tmp / "data" / "tw"
     stats = json.loads((data / "crawl" / "w0" / "stats.json").read_text())
     log = read_request_log(log_path) if log_path.exists() else []
@@ -227,7 +227,8 @@ def test_report_breaks_down_by_status_host_and_type(demo_crawl: Crawl) -> None:
 
 
 def test_address_guard_refuses_the_test_web_when_not_allow_listed(tmp_path: Path) -> None:
-    result = crawl(tmp_path, network={"allow_networks": []})
+    # A crawl that fetched nothing fails, naming the cause and the fix (issue 11).
+    result = crawl(tmp_path, expect_exit=1, network={"allow_networks": []})
     assert result.log == [], "nothing on a loopback address may be fetched"
     seeds = len(result.site.seed_urls()) + 1  # + the sitemap index
     assert result.stats.get("guard/refused", 0) >= seeds, result.stats
