@@ -59,6 +59,20 @@ class PoliteDownloader(Downloader):
         self._stopping = False
         self._downloads = 0
 
+    def due(self, key: str) -> float:
+        """When (monotonic) the next request to host ``key`` may start: the scheduler
+        (crawler/scheduler.py) asks, so that it hands out only requests that may go now."""
+        clock = self.clocks.get(key)
+        if clock is None:
+            return float("-inf")
+        slot = self.slots.get(key)
+        return self.rule.earliest_start(clock, slot.delay if slot is not None else 0.0)
+
+    def host_limit(self, key: str, default: int) -> int:
+        """Requests that may be in flight to host ``key``: 1 while it has a Crawl-delay."""
+        clock = self.clocks.get(key)
+        return 1 if clock is not None and clock.crawl_delay else default
+
     def _clock(self, key: str) -> HostClock:
         clock = self.clocks.get(key)
         if clock is None:

@@ -32,21 +32,20 @@ class RedirectSeenMiddleware:
         if not request.meta.get("redirect_urls") or request.meta.get("owd_redirect_checked") == request.url:
             return
         spider = spider or self.crawler.spider
-        seen, scope = getattr(spider, "seen", None), getattr(spider, "scope", None)
-        if seen is None or scope is None:
+        frontier, scope = getattr(spider, "frontier", None), getattr(spider, "scope", None)
+        if frontier is None or scope is None:
             return
         canon = canonical_url(request.url)
         stats = self.crawler.stats
-        forward = getattr(spider, "forward_redirect", None)
-        if canon not in seen and forward is not None and forward(canon, request):
-            seen.add(canon)
-            raise IgnoreRequest(f"redirect to a host another crawler owns, forwarded: {request.url}")
-        if canon in seen:
+        # the frontier's seen-set (crawler/frontier_store.py): see() is True for a new URL
+        if not frontier.see(canon):
             stats.inc_value("redirects/to_seen")
             raise IgnoreRequest(f"redirect to an already seen URL: {request.url}")
+        forward = getattr(spider, "forward_redirect", None)
+        if forward is not None and forward(canon, request):
+            raise IgnoreRequest(f"redirect to a host another crawler owns, forwarded: {request.url}")
         reason = scope.in_scope(canon)
         if reason:
             stats.inc_value(f"redirects/out_of_scope/{reason}")
             raise IgnoreRequest(f"redirect out of scope ({reason}): {request.url}")
-        seen.add(canon)
         request.meta["owd_redirect_checked"] = request.url

@@ -20,11 +20,12 @@ from typing import Any
 
 from scrapy.crawler import CrawlerProcess
 
-from crawler.frontier import ResumeState, load_resume_state
+from crawler.frontier import has_crawl_state, migrate_journal
+from crawler.frontier_store import FrontierStore
 from crawler.partition import Partition
 from crawler.settings import scrapy_settings
-from crawler.spider import CampaignSpider
-from crawler.warc import iter_fetched_urls, repair_directory
+from crawler.spider import FRONTIER_FILE, CampaignSpider
+from crawler.warc import repair_directory
 from owd.config import CampaignConfig
 
 __all__ = ["CrawlSummary", "CrawlStateExists", "run_crawl", "campaign_paths", "prepare_resume"]
@@ -126,8 +127,10 @@ def campaign_paths(cfg: CampaignConfig, worker: str = "w0") -> dict[str, Path]:
     return {"root": root, "warc": root / "warc" / worker, "crawl": root / "crawl" / worker}
 
 
-def prepare_resume(paths: dict[str, Path]) -> tuple[ResumeState, dict[str, int]]:
-    """Repair unfinished WARC files and rebuild the frontier from the journal."""
+def prepare_resume(paths: dict[str, Path]) -> dict[str, int]:
+    """Repair unfinished WARC files and reopen the frontier store: what was in flight at
+    the stop goes back to its queue. Nothing is replayed, so this takes about as long for
+    a billion URLs as for ten (the WARC repair reads only unfinished files)."""
     repaired = repair_directory(paths["warc"])
     facts = {
         "resume/warc_repaired": sum(1 for r in repaired if r.status == "truncated"),
@@ -135,14 +138,20 @@ def prepare_resume(paths: dict[str, Path]) -> tuple[ResumeState, dict[str, int]]
         "resume/warc_set_aside": sum(1 for r in repaired if r.status == "corrupt"),
         "resume/warc_bytes_dropped": sum(r.bytes_dropped for r in repaired),
     }
-    state = load_resume_state(paths["crawl"], iter_fetched_urls(paths["warc"]))
+    store = FrontierStore(paths["crawl"] / FRONTIER_FILE)
+    try:
+        if (paths["crawl"] / "frontier.jsonl").exists():
+            facts.update(migrate_journal(paths["crawl"], store))
+        in_flight = store.requeue_in_flight()
+        counts = store.counts()
+    finally:
+        store.close()
     facts.update({
-        "resume/pending": len(state.pending),
-        "resume/done_before": state.done,
-        "resume/refetch_in_flight": state.refetch_in_flight,
-        "resume/journal_torn_lines": state.torn_lines,
+        "resume/pending": counts["queued"],
+        "resume/done_before": counts["done"],
+        "resume/refetch_in_flight": in_flight,
     })
-    return state, facts
+    return facts
 
 
 def run_crawl(cfg: CampaignConfig, worker: str = "w0", log_level: str = "INFO", resume: bool = False,
@@ -150,7 +159,7 @@ def run_crawl(cfg: CampaignConfig, worker: str = "w0", log_level: str = "INFO", 
     """Crawl the campaign with one Scrapy process; return its stats and WARC files.
 
     ``resume`` continues a stopped or killed crawl: unfinished WARC files are
-    repaired (or set aside), and the journal's unfinished URLs are requested again.
+    repaired (or set aside), and the frontier store's unfinished URLs are requested again.
 
     With a ``partition`` this process is one crawler of a distributed crawl: it
     fetches only the hosts it owns, forwards other links to their owners' inboxes,
@@ -163,14 +172,14 @@ def run_crawl(cfg: CampaignConfig, worker: str = "w0", log_level: str = "INFO", 
         share = math.ceil(cfg.scope.max_pages / len(partition.workers))
         cfg = cfg.with_overrides(scope=replace(cfg.scope, max_pages=share))
     paths = campaign_paths(cfg, worker)
-    has_state = (paths["crawl"] / "frontier.jsonl").exists() or any(paths["warc"].glob("*.warc.gz*"))
+    has_state = has_crawl_state(paths["crawl"], paths["warc"])
     if has_state and not resume:
         raise CrawlStateExists(
             f"{paths['root']} already holds a crawl of campaign {cfg.campaign!r}; "
             "use --resume to continue it, or remove that folder to start afresh")
     paths["warc"].mkdir(parents=True, exist_ok=True)
     paths["crawl"].mkdir(parents=True, exist_ok=True)
-    state, facts = prepare_resume(paths) if resume else (ResumeState(), {})
+    facts = prepare_resume(paths) if resume else {}
     settings = scrapy_settings(cfg, paths["warc"], worker, paths["crawl"])
     settings["LOG_LEVEL"] = log_level
     settings["LOG_INSTALL_ROOT_HANDLER"] = log_level != "NONE"
@@ -189,7 +198,7 @@ def run_crawl(cfg: CampaignConfig, worker: str = "w0", log_level: str = "INFO", 
         logging.getLogger("scrapy").setLevel(logging.CRITICAL)
     crawler = process.create_crawler(CampaignSpider)
     started = time.time()
-    process.crawl(crawler, campaign=cfg, worker=worker, journal_dir=paths["crawl"], resume=state,
+    process.crawl(crawler, campaign=cfg, worker=worker, journal_dir=paths["crawl"],
                   partition=partition, crawl_root=paths["crawl"].parent)
     process.start()
     seconds = time.time() - started

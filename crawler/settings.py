@@ -56,11 +56,10 @@ def scrapy_settings(cfg: CampaignConfig, warc_dir: Path, worker: str = "w0",
         # The spider de-duplicates canonical URLs before it creates requests (1.6x faster
         # than letting the dupefilter fingerprint every request).
         "DUPEFILTER_CLASS": "scrapy.dupefilters.BaseDupeFilter",
-        "SCHEDULER_PRIORITY_QUEUE": "scrapy.pqueues.DownloaderAwarePriorityQueue",
-        # FIFO within one priority: with priority = relevance - depth this is breadth-first,
-        # and Scrapy's default LIFO would make it depth-first.
-        "SCHEDULER_MEMORY_QUEUE": "scrapy.squeues.FifoMemoryQueue",
-        "SCHEDULER_DISK_QUEUE": "scrapy.squeues.PickleFifoDiskQueue",
+        # The frontier lives on disk (crawler/frontier_store.py); the scheduler hands out a
+        # request only when its host may be fetched (crawler/scheduler.py). Within a host:
+        # priority = relevance - depth, FIFO on ties (breadth-first without topics).
+        "SCHEDULER": "crawler.scheduler.FrontierScheduler",
         "COOKIES_ENABLED": False,
         # A crawler needs no listening socket: no telnet console, no remote control.
         "TELNETCONSOLE_ENABLED": False,

@@ -18,10 +18,11 @@ from scrapy.utils.sitemap import Sitemap
 from twisted.python.failure import Failure
 
 from crawler.focus import TopicScorer
-from crawler.frontier import Journal, ResumeState
+from crawler.frontier_store import FrontierEntry, FrontierStore
 from crawler.links import MediaRef, media_kind_of_url, media_refs, page_links
 from crawler.mailbox import Outbox
 from crawler.partition import Partition
+from crawler.scheduler import FRESH_META, frontier_host
 from crawler.scope import Scope
 from crawler.urls import canonical_url
 from owd.config import CampaignConfig
@@ -40,14 +41,21 @@ def _read_seed_file(path: Path) -> list[str]:
     return urls
 
 
+FRONTIER_FILE = "frontier.sqlite"
+
+
+def _header(headers: Any, name: bytes) -> str | None:
+    value = headers.get(name)
+    return value.decode("latin-1")[:512] if value else None
+
+
 class CampaignSpider(scrapy.Spider):
     """One spider per campaign (and, on Ray, per crawler actor)."""
 
     name = "owd"
 
     def __init__(self, campaign: CampaignConfig, worker: str = "w0", journal_dir: Path | None = None,
-                 resume: ResumeState | None = None, partition: Partition | None = None,
-                 crawl_root: Path | None = None, **kwargs: Any) -> None:
+                 partition: Partition | None = None, crawl_root: Path | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.campaign = campaign
         self.worker = worker
@@ -57,10 +65,11 @@ class CampaignSpider(scrapy.Spider):
         self.scope = Scope.from_campaign(campaign, self.seed_urls + campaign.seeds.sitemaps)
         self.scorer = TopicScorer.from_config(campaign.focus)
         self.media_kinds = set(campaign.media.kinds)
-        self.resume = resume or ResumeState()
-        self.seen: set[str] = set(self.resume.seen)
-        self.scope.restore(self.resume.admitted_pages)
-        self.journal = Journal(journal_dir) if journal_dir is not None else None
+        # The frontier on disk: seen-set, queues, URL states (crawler/frontier_store.py); a
+        # resumed crawl reopens it. Its scheduler (crawler/scheduler.py) sets self.scheduler.
+        self.frontier = FrontierStore(journal_dir / FRONTIER_FILE if journal_dir is not None else None)
+        self.scheduler: Any = None
+        self.scope.restore(self.frontier.admitted_urls("page"))
         # Distributed crawl: links for hosts another crawler owns go to its inbox.
         self.partition = partition
         self.outbox = Outbox(crawl_root, worker) if partition is not None and crawl_root is not None else None
@@ -68,18 +77,15 @@ class CampaignSpider(scrapy.Spider):
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> "CampaignSpider":
         spider = super().from_crawler(crawler, *args, **kwargs)
-        crawler.signals.connect(spider._close_journal, signal=scrapy.signals.spider_closed)
+        crawler.signals.connect(spider._close_frontier, signal=scrapy.signals.spider_closed)
         return spider
 
-    def _close_journal(self, spider: scrapy.Spider) -> None:
-        if self.journal is not None:
-            self.journal.close()
+    def _close_frontier(self, spider: scrapy.Spider) -> None:
+        self.frontier.close()  # (the scheduler closes it first; closing twice is fine)
 
     # ---- seeds ---------------------------------------------------------------------------
     async def start(self) -> AsyncIterator[scrapy.Request]:
-        for entry in self.resume.pending:
-            yield self._request(entry["url"], entry["depth"], entry.get("via"), entry.get("score", 0.0),
-                                kind=entry.get("kind", "page"))
+        # (a resumed crawl's unfinished URLs are in the frontier store; seeds already seen are skipped)
         for url in self.campaign.seeds.sitemaps:
             request = self._maybe_request(url, depth=0, via="seed", score=0.0, kind="sitemap")
             if request is not None:
@@ -101,9 +107,8 @@ class CampaignSpider(scrapy.Spider):
         except ValueError:
             self._count("links/refused/bad_url")
             return None
-        if canon in self.seen:
+        if not self.frontier.see(canon):
             return None
-        self.seen.add(canon)
         if self.partition is not None and not forwarded:
             owner = self.partition.owner(canon)
             if owner != self.worker:
@@ -115,9 +120,17 @@ class CampaignSpider(scrapy.Spider):
         if reason:
             self._count(f"scope/refused/{reason}")
             return None
-        if self.journal is not None:
-            self.journal.admitted(canon, depth, via, score, kind)
-        return self._request(canon, depth, via, score, kind=kind)
+        # Queued in the store in the same call as it was seen: no commit can fall between
+        # the two, so a crash never leaves a URL seen but not queued.
+        self.frontier.queue(FrontierEntry(url=canon, host=frontier_host(canon), depth=depth, via=via, score=score,
+                                          kind=kind, priority=float(self.scorer.priority(depth, score))))
+        request = self._request(canon, depth, via, score, kind=kind)
+        request.meta[FRESH_META] = True  # tells the scheduler a new URL is in its host's queue
+        return request
+
+    def request_for(self, entry: FrontierEntry) -> scrapy.Request:
+        """The request for a URL the scheduler took from the frontier store."""
+        return self._request(entry.url, entry.depth, entry.via, entry.score, kind=entry.kind)
 
     def _request(self, url: str, depth: int, via: str | None, score: float, kind: str = "page") -> scrapy.Request:
         meta: dict[str, Any] = {"depth": depth, "via": via, "owd_kind": kind, "score": score, "owd_url": url}
@@ -151,8 +164,16 @@ class CampaignSpider(scrapy.Spider):
             self.outbox.flush()  # before "done": a kill in between re-parses the page and resends
         request = getattr(response_or_failure, "request", None)
         url = request.meta.get("owd_url") if request is not None else None
-        if url and self.journal is not None:
-            self.journal.done(url, outcome)
+        if not url:
+            return
+        if isinstance(response_or_failure, Response):
+            headers = response_or_failure.headers
+            self.frontier.done(url, outcome, status=response_or_failure.status,
+                               etag=_header(headers, b"ETag"), modified=_header(headers, b"Last-Modified"))
+        else:
+            self.frontier.done(url, outcome, failed=True)
+        if self.scheduler is not None:
+            self.scheduler.release(url)
 
     def _count(self, key: str, n: int = 1) -> None:
         if self.crawler is not None and self.crawler.stats is not None:

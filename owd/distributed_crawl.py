@@ -73,7 +73,9 @@ class DistributedCrawlSummary:
 
 
 def _has_state(crawl_dir: Path, warc_dir: Path) -> bool:
-    return (crawl_dir / "frontier.jsonl").exists() or any(warc_dir.glob("*.warc.gz*"))
+    from crawler.frontier import has_crawl_state
+
+    return has_crawl_state(crawl_dir, warc_dir)
 
 
 class CrawlerActorImpl:

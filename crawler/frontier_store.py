@@ -1,0 +1,267 @@
+"""The crawl frontier on disk: one SQLite database (WAL) per crawler.
+
+Everything a crawler knows about URLs lives here, not in memory: the seen-set (a
+64-bit hash of every canonical URL met, admitted or refused), per-host queues ordered
+by priority (focus relevance - depth, FIFO within a priority), and each URL's state and
+fetch facts (status, time, payload digest, ETag, Last-Modified, failures). Memory holds
+only what the scheduler keeps per active host (crawler/scheduler.py).
+
+Why SQLite: ``bench/bench_frontier.py`` measures it against LMDB on the same workload
+(see bench/README.md). SQLite's WAL with ``synchronous=NORMAL`` survives a SIGKILL with
+every committed transaction, keeps its page cache small and fixed (the OS page cache
+does the rest, and does not count against the process), and needs no extra package.
+
+Crash safety by construction: writes go into one open transaction, committed every
+``commit_every`` seconds. A page's "done" mark and the links found on it are written by
+the same connection in order, so a commit holds both or neither: after a SIGKILL the
+page is simply fetched again, and requests that were in flight are queued again on
+open (:meth:`FrontierStore.requeue_in_flight`).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import xxhash
+
+__all__ = ["FrontierStore", "FrontierEntry", "url_key", "KINDS", "QUEUED", "IN_FLIGHT", "DONE"]
+
+QUEUED, IN_FLIGHT, DONE = 0, 1, 2
+KINDS = ("page", "sitemap", "image", "audio", "video")
+_KIND_CODE = {k: i for i, k in enumerate(KINDS)}
+PRIORITY_SCALE = 1000  # priorities are stored as integers: -round(priority * 1000), ascending = first
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS hosts (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE
+);
+-- The seen-set: every canonical URL met, as a 64-bit hash. Narrow on purpose (about 20
+-- bytes an entry), so that the random inserts of new hashes stay in the page cache;
+-- admitted URLs point at their row in `urls`, refused ones have no row there.
+CREATE TABLE IF NOT EXISTS seen (
+    key INTEGER PRIMARY KEY,
+    id INTEGER
+);
+-- Admitted URLs, in admission order (appends, not random inserts).
+CREATE TABLE IF NOT EXISTS urls (
+    id INTEGER PRIMARY KEY,    -- admission order: FIFO within a priority
+    state INTEGER NOT NULL,    -- 0 queued, 1 in flight, 2 done
+    host INTEGER NOT NULL,
+    prio INTEGER NOT NULL,     -- -round(priority * 1000): ascending = best first
+    depth INTEGER,
+    kind INTEGER,
+    score REAL,
+    url TEXT NOT NULL,
+    via TEXT,
+    fetched REAL,              -- when it was last fetched (epoch seconds)
+    status INTEGER,            -- HTTP status of that fetch
+    digest TEXT,               -- payload digest (as in WARC-Payload-Digest)
+    etag TEXT,
+    modified TEXT,             -- Last-Modified
+    failures INTEGER NOT NULL DEFAULT 0,
+    outcome TEXT
+);
+CREATE INDEX IF NOT EXISTS queue ON urls(host, prio, id) WHERE state = 0;
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT);
+"""
+
+
+def url_key(canonical_url: str) -> int:
+    """The seen-set key of a canonical URL: xxh3-64, as a signed 64-bit integer (SQLite's
+    INTEGER). Two URLs collide with probability ~n^2/2^65: 1 in 10^5 at 20M URLs."""
+    value = xxhash.xxh3_64_intdigest(canonical_url.encode("utf-8", "surrogatepass"))
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+@dataclass(slots=True)
+class FrontierEntry:
+    """One admitted URL, as the spider needs it to build its request."""
+
+    url: str
+    host: str
+    depth: int = 0
+    via: str | None = None
+    score: float = 0.0
+    kind: str = "page"
+    priority: float = 0.0  # the order within its host: higher first, FIFO on ties
+
+
+class FrontierStore:
+    """One crawler's frontier. Not thread-safe: the crawler's reactor thread owns it."""
+
+    def __init__(self, path: Path | None, commit_every: float = 0.25, cache_mib: int = 256) -> None:
+        """``path`` None: an in-memory store (unit tests, spiders without a campaign folder)."""
+        self.path = Path(path) if path is not None else None
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.commit_every = commit_every
+        self._db = sqlite3.connect(str(self.path) if self.path else ":memory:", isolation_level=None,
+                                   check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL with WAL: a process crash loses nothing committed (a power cut may lose
+        # the last commits, which the journal-before-done order turns into refetches).
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(f"PRAGMA cache_size=-{cache_mib * 1024}")
+        self._db.execute("PRAGMA mmap_size=0")  # pages in our cache only: RSS stays bounded
+        self._db.executescript(_SCHEMA)
+        self._host_ids: dict[str, int] = dict(
+            (name, hid) for hid, name in self._db.execute("SELECT id, name FROM hosts"))
+        row = self._db.execute("SELECT MAX(id) FROM urls").fetchone()
+        self._next_id = int(row[0] or 0) + 1
+        self._in_tx = False
+        self._last_commit = time.monotonic()
+        self.closed = False
+
+    # ---- transactions ----------------------------------------------------------------------
+    def _begin(self) -> None:
+        if not self._in_tx:
+            self._db.execute("BEGIN")
+            self._in_tx = True
+
+    def maybe_commit(self) -> None:
+        """Commit if the last commit is older than ``commit_every`` seconds."""
+        if self._in_tx and time.monotonic() - self._last_commit >= self.commit_every:
+            self.commit()
+
+    def commit(self) -> None:
+        if self._in_tx:
+            self._db.execute("COMMIT")
+            self._in_tx = False
+        self._last_commit = time.monotonic()
+
+    def close(self) -> None:
+        if not self.closed:
+            self.commit()
+            self._db.close()
+            self.closed = True
+
+    # ---- hosts ----------------------------------------------------------------------------
+    def host_id(self, name: str) -> int:
+        hid = self._host_ids.get(name)
+        if hid is None:
+            self._begin()
+            cur = self._db.execute("INSERT INTO hosts(name) VALUES (?)", (name,))
+            hid = self._host_ids[name] = int(cur.lastrowid or 0)
+        return hid
+
+    def host_names(self) -> dict[int, str]:
+        return {hid: name for name, hid in self._host_ids.items()}
+
+    # ---- the seen-set and admission ---------------------------------------------------------
+    def see(self, canonical_url: str) -> bool:
+        """Add the URL to the seen-set; True if it was new. A URL seen but not admitted
+        (out of scope, forwarded) is never admitted later."""
+        self._begin()
+        cur = self._db.execute("INSERT OR IGNORE INTO seen(key) VALUES (?)", (url_key(canonical_url),))
+        return cur.rowcount == 1
+
+    def seen(self, canonical_url: str) -> bool:
+        return self._db.execute("SELECT 1 FROM seen WHERE key = ?", (url_key(canonical_url),)).fetchone() is not None
+
+    def _row(self, e: FrontierEntry) -> tuple[Any, ...]:
+        return (self._next_id, QUEUED, self.host_id(e.host), -round(e.priority * PRIORITY_SCALE), e.depth,
+                _KIND_CODE.get(e.kind, 0), e.score, e.url, e.via)
+
+    _INSERT_URL = ("INSERT INTO urls(id, state, host, prio, depth, kind, score, url, via) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+
+    def queue(self, entry: FrontierEntry) -> None:
+        """Queue a URL that :meth:`see` reported new (and the scope admitted)."""
+        self._begin()
+        self._db.execute(self._INSERT_URL, self._row(entry))
+        self._db.execute("UPDATE seen SET id = ? WHERE key = ?", (self._next_id, url_key(entry.url)))
+        self._next_id += 1
+
+    def admit_many(self, entries: Iterable[FrontierEntry]) -> int:
+        """See and queue many URLs at once (the fast path); returns how many were new."""
+        self._begin()
+        execute = self._db.execute
+        rows = []
+        for e in entries:
+            if execute("INSERT OR IGNORE INTO seen(key, id) VALUES (?, ?)",
+                       (url_key(e.url), self._next_id)).rowcount == 1:
+                rows.append(self._row(e))
+                self._next_id += 1
+        self._db.executemany(self._INSERT_URL, rows)
+        return len(rows)
+
+    # ---- queues ---------------------------------------------------------------------------
+    def pop(self, host: str, n: int = 1) -> list[FrontierEntry]:
+        """Up to ``n`` best queued URLs of ``host``, marked in flight."""
+        hid = self._host_ids.get(host)
+        if hid is None:
+            return []
+        rows = self._db.execute(
+            "SELECT id, url, depth, via, score, kind, prio FROM urls WHERE host = ? AND state = 0 "
+            "ORDER BY prio, id LIMIT ?", (hid, n)).fetchall()
+        if not rows:
+            return []
+        self._begin()
+        self._db.executemany("UPDATE urls SET state = 1 WHERE id = ?", [(r[0],) for r in rows])
+        return [FrontierEntry(url=r[1], host=host, depth=r[2], via=r[3], score=r[4], kind=KINDS[r[5]],
+                              priority=-r[6] / PRIORITY_SCALE) for r in rows]
+
+    def _id(self, canonical_url: str) -> int | None:
+        row = self._db.execute("SELECT id FROM seen WHERE key = ?", (url_key(canonical_url),)).fetchone()
+        return row[0] if row else None
+
+    def unpop(self, entries: Iterable[FrontierEntry]) -> None:
+        """Put popped URLs back in their queues (they were not handed to the downloader)."""
+        self._begin()
+        ids = [(i,) for i in (self._id(e.url) for e in entries) if i is not None]
+        self._db.executemany("UPDATE urls SET state = 0 WHERE id = ? AND state = 1", ids)
+
+    def done(self, canonical_url: str, outcome: str, status: int | None = None, digest: str | None = None,
+             etag: str | None = None, modified: str | None = None, failed: bool = False) -> None:
+        """Record the outcome of a fetch (or a refusal after admission)."""
+        uid = self._id(canonical_url)
+        if uid is None:
+            return
+        self._begin()
+        self._db.execute(
+            "UPDATE urls SET state = 2, outcome = ?, fetched = ?, status = COALESCE(?, status), "
+            "digest = COALESCE(?, digest), etag = COALESCE(?, etag), modified = COALESCE(?, modified), "
+            "failures = failures + ? WHERE id = ?",
+            (outcome, time.time(), status, digest, etag, modified, int(failed), uid))
+
+    def requeue_in_flight(self) -> int:
+        """After a crash: URLs that were in flight go back to their queues; how many."""
+        self._begin()
+        cur = self._db.execute("UPDATE urls SET state = 0 WHERE state = 1")
+        self.commit()
+        return cur.rowcount
+
+    # ---- reading ---------------------------------------------------------------------------
+    def queued_by_host(self) -> Iterator[tuple[str, int]]:
+        names = self.host_names()
+        for hid, n in self._db.execute("SELECT host, COUNT(*) FROM urls WHERE state = 0 GROUP BY host"):
+            yield names[hid], n
+
+    def admitted_urls(self, kind: str = "page") -> Iterator[str]:
+        """Every URL ever admitted (queued, in flight or done), for the scope's caps."""
+        for (url,) in self._db.execute("SELECT url FROM urls WHERE kind = ?", (_KIND_CODE[kind],)):
+            yield url
+
+    def counts(self) -> dict[str, int]:
+        names = {QUEUED: "queued", IN_FLIGHT: "in_flight", DONE: "done"}
+        out = {v: 0 for v in names.values()}
+        for state, n in self._db.execute("SELECT state, COUNT(*) FROM urls GROUP BY state"):
+            out[names[state]] = n
+        seen = self._db.execute("SELECT COUNT(*) FROM seen").fetchone()[0]
+        out["refused"] = seen - sum(out.values())
+        out["hosts"] = len(self._host_ids)
+        return out
+
+    def get_meta(self, name: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, name: str, value: str) -> None:
+        self._begin()
+        self._db.execute("INSERT OR REPLACE INTO meta(name, value) VALUES (?, ?)", (name, value))

@@ -1,0 +1,115 @@
+"""The disk frontier's store: seen-set, per-host priority queues, states, crash safety."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from crawler.frontier import migrate_journal
+from crawler.frontier_store import FrontierEntry, FrontierStore
+from tests.conftest import REPO
+
+
+def entry(url: str, priority: float = 0.0, depth: int = 0, kind: str = "page") -> FrontierEntry:
+    return FrontierEntry(url=url, host=url.split("/")[2], depth=depth, priority=priority, kind=kind,
+                         via="https://a.eu/")
+
+
+def test_seen_set_says_new_once(tmp_path: Path) -> None:
+    store = FrontierStore(tmp_path / "f.sqlite")
+    assert store.see("https://a.eu/1") is True
+    assert store.see("https://a.eu/1") is False
+    assert store.seen("https://a.eu/1") and not store.seen("https://a.eu/2")
+    store.close()
+
+
+def test_queue_order_is_priority_then_fifo_per_host(tmp_path: Path) -> None:
+    store = FrontierStore(tmp_path / "f.sqlite")
+    urls = [("https://a.eu/low-1", -2.0), ("https://a.eu/high", 3.0), ("https://a.eu/low-2", -2.0),
+            ("https://a.eu/mid", 0.5), ("https://b.eu/other", 9.0)]
+    for url, prio in urls:
+        assert store.see(url)
+        store.queue(entry(url, prio))
+    popped = [e.url for e in store.pop("a.eu", 10)]
+    assert popped == ["https://a.eu/high", "https://a.eu/mid", "https://a.eu/low-1", "https://a.eu/low-2"]
+    assert store.pop("a.eu", 10) == []  # in flight now
+    assert [e.url for e in store.pop("b.eu")] == ["https://b.eu/other"]
+    store.close()
+
+
+def test_admit_many_counts_only_new_urls(tmp_path: Path) -> None:
+    store = FrontierStore(tmp_path / "f.sqlite")
+    assert store.admit_many([entry(f"https://a.eu/{i}") for i in range(10)]) == 10
+    assert store.admit_many([entry(f"https://a.eu/{i}") for i in range(5, 15)]) == 5
+    assert store.counts()["queued"] == 15
+    store.close()
+
+
+def test_states_and_fetch_facts_survive_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "f.sqlite"
+    store = FrontierStore(path)
+    for i in range(4):
+        store.see(f"https://a.eu/{i}")
+        store.queue(entry(f"https://a.eu/{i}"))
+    got = store.pop("a.eu", 3)
+    store.done(got[0].url, "parsed", status=200, etag='"x1"', modified="Sun, 06 Dec 2026 05:00:00 GMT")
+    store.done(got[1].url, "failed:Timeout", failed=True)
+    store.close()
+    again = FrontierStore(path)
+    assert again.counts() == {"queued": 1, "in_flight": 1, "done": 2, "refused": 0, "hosts": 1}
+    assert again.requeue_in_flight() == 1
+    assert [e.url for e in again.pop("a.eu", 10)] == [got[2].url, "https://a.eu/3"]
+    assert not again.see(got[0].url)  # done URLs stay seen: never admitted twice
+    row = again._db.execute("SELECT status, etag, modified, failures, outcome FROM urls WHERE url = ?",
+                            (got[0].url,)).fetchone()
+    assert row == (200, '"x1"', "Sun, 06 Dec 2026 05:00:00 GMT", 0, "parsed")
+    again.close()
+
+
+def test_sigkill_keeps_every_committed_admission(tmp_path: Path) -> None:
+    # A child process admits in a loop and commits; SIGKILL it mid-stream. Everything it
+    # reported committed must be in the store, which opens cleanly (WAL recovery).
+    path = tmp_path / "f.sqlite"
+    script = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(REPO)!r})
+        from crawler.frontier_store import FrontierEntry, FrontierStore
+        store = FrontierStore({str(path)!r}, commit_every=0.0)
+        i = 0
+        while True:
+            store.admit_many([FrontierEntry(url=f"https://h{{j % 50}}.eu/{{j}}", host=f"h{{j % 50}}.eu")
+                              for j in range(i, i + 100)])
+            store.commit()
+            i += 100
+            print(i, flush=True)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    committed = 0
+    for line in proc.stdout:
+        committed = int(line)
+        if committed >= 20_000:
+            break
+    os.kill(proc.pid, 9)
+    proc.wait()
+    store = FrontierStore(path)
+    assert store.counts()["queued"] >= committed
+    assert store.seen(f"https://h{(committed - 1) % 50}.eu/{committed - 1}")
+    store.close()
+
+
+def test_old_json_lines_journal_is_migrated(tmp_path: Path) -> None:
+    lines = [{"u": f"https://a.eu/{i}", "d": 1, "v": "seed", "s": 0.0, "k": "page"} for i in range(5)]
+    (tmp_path / "frontier.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines) + '{"u": "https://a.e')
+    (tmp_path / "done.jsonl").write_text("".join(json.dumps({"u": f"https://a.eu/{i}", "o": "parsed"}) + "\n"
+                                                 for i in range(2)))
+    store = FrontierStore(tmp_path / "frontier.sqlite")
+    facts = migrate_journal(tmp_path, store)
+    assert facts == {"resume/journal_migrated": 5, "resume/journal_torn_lines": 1}
+    assert store.counts()["queued"] == 3 and store.counts()["done"] == 2
+    assert not (tmp_path / "frontier.jsonl").exists() and (tmp_path / "frontier.jsonl.migrated").exists()
+    store.close()
