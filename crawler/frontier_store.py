@@ -12,7 +12,7 @@ every committed transaction, keeps its page cache small and fixed (the OS page c
 does the rest, and does not count against the process), and needs no extra package.
 
 Crash safety by construction: writes go into one open transaction, committed every
-``commit_every`` seconds. A page's "done" mark and the links found on it are written by
+``commit_every`` seconds and whenever the scheduler hands out a request. A page's "done" mark and the links found on it are written by
 the same connection in order, so a commit holds both or neither: after a SIGKILL the
 page is simply fetched again, and requests that were in flight are queued again on
 open (:meth:`FrontierStore.requeue_in_flight`).
@@ -95,7 +95,7 @@ class FrontierEntry:
 class FrontierStore:
     """One crawler's frontier. Not thread-safe: the crawler's reactor thread owns it."""
 
-    def __init__(self, path: Path | None, commit_every: float = 0.25, cache_mib: int = 256) -> None:
+    def __init__(self, path: Path | None, commit_every: float = 2.0, cache_mib: int = 512) -> None:
         """``path`` None: an in-memory store (unit tests, spiders without a campaign folder)."""
         self.path = Path(path) if path is not None else None
         if self.path is not None:
@@ -109,6 +109,10 @@ class FrontierStore:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute(f"PRAGMA cache_size=-{cache_mib * 1024}")
         self._db.execute("PRAGMA mmap_size=0")  # pages in our cache only: RSS stays bounded
+        # Each commit appends every page it dirtied to the WAL, and the random inserts of the
+        # seen-set dirty many: commits every 2 s (not 0.25 s) and checkpoints every 64 MiB
+        # (not 4) took admissions from 21k/s to 64k/s at 3M URLs (bench/bench_frontier.py).
+        self._db.execute("PRAGMA wal_autocheckpoint=16000")
         self._db.executescript(_SCHEMA)
         self._host_ids: dict[str, int] = dict(
             (name, hid) for hid, name in self._db.execute("SELECT id, name FROM hosts"))

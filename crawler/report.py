@@ -107,6 +107,20 @@ class CrawlReport:
         log.info(line)
         if self.console:  # Scrapy's log goes to a file: progress is owd's to show
             print(f"owd: {line}", file=sys.stderr, flush=True)
+        self._write_frontier_snapshot(scheduler)
+
+    def _write_frontier_snapshot(self, scheduler: Any) -> None:
+        """The scheduler's live state beside report.json, for `owd status`."""
+        snapshot = getattr(scheduler, "snapshot", None)
+        if self.path is None or snapshot is None:
+            return
+        data = {"time": time.time(), **snapshot()}
+        tmp = self.path.with_name("frontier.json.tmp")
+        try:
+            tmp.write_text(json.dumps(data))
+            tmp.replace(self.path.with_name("frontier.json"))
+        except OSError as exc:  # status is a convenience: the crawl goes on
+            log.warning("cannot write %s: %s", tmp, exc)
 
     def report(self) -> dict[str, Any]:
         stats = self.crawler.stats.get_stats()

@@ -172,6 +172,14 @@ class FrontierScheduler(BaseScheduler):
         self._wake_at(self.waiting[0][0] if self.waiting else None, now)
         return None
 
+    def snapshot(self) -> dict[str, Any]:
+        """The live state for `owd status` (written to crawl/<worker>/frontier.json)."""
+        now = monotonic()
+        return {"queued": self.queued, "retries_waiting": len(self.extra), "active_hosts": len(self.hosts),
+                "ready_hosts": len(self.ready), "waiting_hosts": len(self.waiting),
+                "in_flight": sum(h.in_flight for h in self.hosts.values()),
+                "next_due_in_s": round(max(0.0, self.waiting[0][0] - now), 3) if self.waiting else None}
+
     # ---- helpers -----------------------------------------------------------------------------
     def _take(self, name: str, host: _Host) -> FrontierEntry | None:
         assert self.store is not None

@@ -238,8 +238,42 @@ def campaign_status(cfg: CampaignConfig) -> list[str]:
         state_word = s.get("closed") or ("idle" if s.get("idle") else "crawling")
         lines.append(f"  crawler {s.get('worker')}: {state_word}, {s.get('pages', 0)} pages, "
                      f"{s.get('received', 0)} links received, {s.get('sent', 0)} sent")
+    lines += frontier_status(cfg)
     if not state["steps"] and not crawlers and not seen_on_disk:
         lines.append("  nothing run yet: owd run <campaign>")
+    return lines
+
+
+def frontier_status(cfg: CampaignConfig) -> list[str]:
+    """One line per crawler frontier: its store's counts (read-only, safe while crawling)
+    and, while it runs, the scheduler's live state (crawl/<worker>/frontier.json)."""
+    import sqlite3
+
+    lines = []
+    for store in sorted((cfg.campaign_dir / "crawl").glob("*/frontier.sqlite")):
+        try:
+            db = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
+            try:
+                states = dict(db.execute("SELECT state, COUNT(*) FROM urls GROUP BY state").fetchall())
+                seen = db.execute("SELECT COUNT(*) FROM seen").fetchone()[0]
+                hosts = db.execute("SELECT COUNT(*) FROM hosts").fetchone()[0]
+                oldest = db.execute("SELECT url FROM urls WHERE state = 0 ORDER BY id LIMIT 1").fetchone()
+            finally:
+                db.close()
+        except sqlite3.Error as exc:
+            lines.append(f"  frontier {store.parent.name}: unreadable ({exc})")
+            continue
+        admitted = sum(states.values())
+        line = (f"  frontier {store.parent.name}: {admitted} admitted ({states.get(0, 0)} queued, "
+                f"{states.get(1, 0)} in flight, {states.get(2, 0)} done), {seen} seen, {hosts} hosts")
+        live = _read_json(store.parent / "frontier.json")
+        if isinstance(live, dict) and time.time() - float(live.get("time", 0)) < 60:
+            due = live.get("next_due_in_s")
+            line += (f"; live: {live.get('ready_hosts', 0)} hosts ready, {live.get('waiting_hosts', 0)} waiting"
+                     + (f" (next in {due:.1f} s)" if isinstance(due, (int, float)) else ""))
+        if oldest:
+            line += f"; oldest queued {oldest[0]}"
+        lines.append(line)
     return lines
 
 

@@ -113,3 +113,22 @@ def test_old_json_lines_journal_is_migrated(tmp_path: Path) -> None:
     assert store.counts()["queued"] == 3 and store.counts()["done"] == 2
     assert not (tmp_path / "frontier.jsonl").exists() and (tmp_path / "frontier.jsonl.migrated").exists()
     store.close()
+
+
+def test_owd_status_reads_each_crawlers_frontier(tmp_path: Path) -> None:
+    from owd.campaign_run import frontier_status
+    from owd.config import parse_campaign
+
+    cfg = parse_campaign({"campaign": "c", "seeds": {"urls": ["https://a.eu/"]}, "storage_root": str(tmp_path)})
+    store = FrontierStore(tmp_path / "c" / "crawl" / "w0" / "frontier.sqlite")
+    for i in range(3):
+        store.see(f"https://a.eu/{i}")
+        store.queue(entry(f"https://a.eu/{i}"))
+    store.see("https://elsewhere.eu/")  # seen, refused by the scope
+    store.pop("a.eu", 1)
+    store.close()
+    (tmp_path / "c" / "crawl" / "w0" / "frontier.json").write_text(json.dumps(
+        {"time": __import__("time").time(), "ready_hosts": 1, "waiting_hosts": 2, "next_due_in_s": 1.5}))
+    [line] = frontier_status(cfg)
+    assert line == ("  frontier w0: 3 admitted (2 queued, 1 in flight, 0 done), 4 seen, 1 hosts; live: 1 hosts ready, "
+                    "2 waiting (next in 1.5 s); oldest queued https://a.eu/1")
