@@ -247,6 +247,17 @@ class FrontierStore:
         for hid, n in self._db.execute("SELECT host, COUNT(*) FROM urls WHERE state = 0 GROUP BY host"):
             yield names[hid], n
 
+    def admitted_per_host(self, kind: str = "page") -> dict[str, int]:
+        """How many URLs of ``kind`` each host ever had admitted (one query)."""
+        names = self.host_names()
+        return {names[hid]: n for hid, n in self._db.execute(
+            "SELECT host, COUNT(*) FROM urls WHERE kind = ? GROUP BY host", (_KIND_CODE[kind],))}
+
+    def admitted_urls_like(self, pattern: str, kind: str = "page") -> Iterator[str]:
+        """Admitted URLs of ``kind`` that match a GLOB ``pattern`` (filtered inside SQLite)."""
+        for (url,) in self._db.execute("SELECT url FROM urls WHERE kind = ? AND url GLOB ?", (_KIND_CODE[kind], pattern)):
+            yield url
+
     def admitted_urls(self, kind: str = "page") -> Iterator[str]:
         """Every URL ever admitted (queued, in flight or done), for the scope's caps."""
         for (url,) in self._db.execute("SELECT url FROM urls WHERE kind = ?", (_KIND_CODE[kind],)):

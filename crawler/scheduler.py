@@ -27,11 +27,11 @@ from collections import deque
 from dataclasses import dataclass, field
 from time import monotonic
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from scrapy.core.scheduler import BaseScheduler
 
 from crawler.frontier_store import FrontierEntry, FrontierStore
+from crawler.urls import host_of
 
 if TYPE_CHECKING:
     from scrapy import Request, Spider
@@ -43,8 +43,9 @@ FRESH_META = "owd_fresh"  # set by the spider on a newly admitted URL's request
 
 
 def frontier_host(url: str) -> str:
-    """The frontier's host key: the same as Scrapy's downloader slot key (the hostname)."""
-    return (urlsplit(url).hostname or "").lower()
+    """The frontier's host key: the hostname, as the scope counts hosts (crawler.urls.host_of)
+    and as Scrapy keys its downloader slots (canonical URLs carry no trailing dot)."""
+    return host_of(url)
 
 
 @dataclass(slots=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Iterable, Mapping
 from urllib.parse import parse_qsl, urlsplit
 
 from crawler.urls import host_of, registered_domain, trap_reason
@@ -49,6 +49,17 @@ class Scope:
             max_url_length=cfg.limits.max_url_length,
             max_query_params=cfg.limits.max_query_params,
         )
+
+    def restore_counts(self, per_host: Mapping[str, int], calendar_candidates: Iterable[str] = ()) -> None:
+        """Count an earlier run's pages against the caps from per-host totals (a resumed
+        crawl reads them from its frontier store in one query, not URL by URL); only the
+        ``calendar_candidates`` (URLs with a date-like path) are looked at one by one."""
+        for host, n in per_host.items():
+            self.per_host[host] += n
+            self.admitted += n
+        for url in calendar_candidates:
+            if trap_reason(url) == "calendar":
+                self.calendar_per_host[host_of(url)] += 1
 
     def restore(self, admitted: Iterable[str]) -> None:
         """Count pages admitted by an earlier run of the campaign against the caps."""

@@ -346,7 +346,8 @@ def _testweb_site(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from owd.testweb import TestSite
 
     return TestSite(seed=args.seed, port=args.port, pages_per_host=args.pages_per_host,
-                    bulk_hosts=args.bulk_hosts, bulk_pages_per_host=args.bulk_pages_per_host, manners=args.manners)
+                    bulk_hosts=args.bulk_hosts, bulk_pages_per_host=args.bulk_pages_per_host, manners=args.manners,
+                    endless_hosts=args.endless_hosts)
 
 
 def _cmd_testweb_serve(args: argparse.Namespace) -> int:
@@ -407,6 +408,8 @@ def _add_testweb_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pages-per-host", type=int, default=12, help="articles per language host")
     p.add_argument("--bulk-hosts", type=int, default=0, help="extra generated hosts (benchmarks)")
     p.add_argument("--bulk-pages-per-host", type=int, default=200, help="pages per extra host")
+    p.add_argument("--endless-hosts", type=int, default=0,
+                   help="extra hosts of a web that never ends (every page links to 40 new ones; benchmarks)")
     p.add_argument("--manners", action="store_true",
                    help="add the manners hosts (robots.txt Crawl-delay 2 and 3, a host whose replies take a second)")
 

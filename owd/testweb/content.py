@@ -24,7 +24,8 @@ from pathlib import Path
 
 from owd.shared_data import shared_data_dir
 
-__all__ = ["EU_LANGUAGES", "LANG_TLD", "Host", "TestSite", "HEALTH_WORD", "MANNERS_HOSTS", "SLOW_REPLY_S"]
+__all__ = ["EU_LANGUAGES", "LANG_TLD", "Host", "TestSite", "HEALTH_WORD", "MANNERS_HOSTS", "SLOW_REPLY_S",
+           "ENDLESS_FANOUT", "endless_links", "endless_host_name"]
 
 EU_LANGUAGES: tuple[str, ...] = (
     "bg", "cs", "da", "de", "el", "en", "es", "et", "fi", "fr", "ga", "hr",
@@ -74,6 +75,17 @@ _FALLBACK_WORDS = {
 TDM_POLICY_URL = "https://owdtest.eu/tdm-policy.json"
 # The manners hosts (TestSite(manners=True)): variant -> robots.txt Crawl-delay (0: none).
 MANNERS_HOSTS = {"delay2": 2.0, "delay3": 3.0, "slow": 0.0}
+ENDLESS_FANOUT = 40  # links on every page of the endless hosts, each to a page never linked before
+
+
+def endless_host_name(i: int) -> str:
+    return f"owdendless{i:04d}.net"
+
+
+def endless_links(n: int, hosts: int) -> list[tuple[int, int]]:
+    """(host index, page number) of the pages that endless page ``n`` links to: pages
+    n*F+1 .. n*F+F, page m on host m % hosts. Every page is linked from exactly one page."""
+    return [(m % hosts, m) for m in range(n * ENDLESS_FANOUT + 1, (n + 1) * ENDLESS_FANOUT + 1)]
 SLOW_REPLY_S = 1.0  # every reply of slow.owdtest.eu, robots.txt included, takes this long
 
 
@@ -83,7 +95,7 @@ class Host:
 
     name: str
     ip: str
-    kind: str  # lang | robots | tdm | errors | traps | mirror | media | real | bulk | manners
+    kind: str  # lang | robots | tdm | errors | traps | mirror | media | real | bulk | manners | endless
     lang: str | None = None
     variant: str = ""  # sub-behaviour of a special kind (e.g. robots "5xx")
 
@@ -107,7 +119,8 @@ class TestSite:
     """The model of the test web: hosts, pages, text and media, all from ``seed``.
 
     ``bulk_hosts`` adds plain generated hosts (``owdbulk<N>.net``) for
-    benchmarks that need thousands of pages. ``manners`` adds the hosts that test a
+    benchmarks that need thousands of pages; ``endless_hosts`` adds hosts
+    (``owdendless<N>.net``) of a web that never ends (:func:`endless_links`). ``manners`` adds the hosts that test a
     crawler's manners and take seconds per request by design (so they are off by
     default): robots.txt ``Crawl-delay: 2`` and ``3``, and a host whose every reply
     takes :data:`SLOW_REPLY_S`.
@@ -126,6 +139,7 @@ class TestSite:
         data_dir: Path | None = None,
         use_shared_data: bool = True,
         manners: bool = False,
+        endless_hosts: int = 0,
     ) -> None:
         self.seed = seed
         self.port = port
@@ -134,6 +148,7 @@ class TestSite:
         self.bulk_hosts = bulk_hosts
         self.bulk_pages_per_host = bulk_pages_per_host
         self.manners = manners
+        self.endless_hosts = endless_hosts
         # Without ../shared/data (or with use_shared_data=False) content is generated.
         self.data_dir = (data_dir or shared_data_dir()) if use_shared_data else None
         self.hosts: list[Host] = self._make_hosts()
@@ -164,6 +179,9 @@ class TestSite:
         hosts.append(("pages.owdtest.org", "real", None, ""))  # empty without ../shared/data
         if self.manners:
             hosts += [(f"{variant}.owdtest.eu", "manners", "en", variant) for variant in MANNERS_HOSTS]
+        # A web that never ends (frontier benchmarks): page n of any endless host links to
+        # ENDLESS_FANOUT new pages spread over all endless hosts.
+        hosts += [(endless_host_name(i), "endless", "en", "") for i in range(self.endless_hosts)]
         for i in range(self.bulk_hosts):
             lang = EU_LANGUAGES[i % len(EU_LANGUAGES)]
             # one registered domain per bulk host, as on the real web: a distributed crawl

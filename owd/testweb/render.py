@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from urllib.parse import parse_qs
 
-from owd.testweb.content import HEALTH_WORD, SLOW_REPLY_S, TDM_POLICY_URL, Host, TestSite, stable_int
+from owd.testweb.content import (HEALTH_WORD, SLOW_REPLY_S, TDM_POLICY_URL, Host, TestSite, endless_host_name,
+                                 endless_links, stable_int)
 
 __all__ = ["Response", "respond", "ERROR_PATHS"]
 
@@ -128,6 +129,21 @@ def _home(site: TestSite, host: Host, extra_paths: list[str] | None = None) -> R
     title = f"{host.name} — " + _title(site, lang, f"{host.name}/", None)
     return Response(200, [("Content-Type", "text/html; charset=utf-8")],
                     _html_page(site, host, host.lang, title, paragraphs, links))
+
+
+def _endless_page(site: TestSite, host: Host, path: str) -> Response:
+    """Page n of the endless web: small, and linking to ENDLESS_FANOUT pages never linked before."""
+    if path == "/":
+        n = 0
+    elif path.startswith("/e/") and path.endswith(".html") and path[3:-5].isdigit():
+        n = int(path[3:-5])
+    else:
+        return Response(404, [("Content-Type", "text/html; charset=utf-8")], b"<html><body>not found</body></html>")
+    links = "".join(f'<a href="http://{endless_host_name(h)}:{site.port}/e/{m}.html">page {m}</a>\n'
+                    for h, m in endless_links(n, site.endless_hosts))
+    body = (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Endless page {n}</title></head>"
+            f"<body><h1>Endless page {n}</h1><p>One page of a web that never ends.</p>\n{links}</body></html>")
+    return Response(200, [("Content-Type", "text/html; charset=utf-8")], body.encode())
 
 
 def _media_page(site: TestSite, host: Host, path: str) -> Response:
@@ -269,6 +285,8 @@ def respond(site: TestSite, host: Host, path: str, query: str, accept_gzip: bool
         return _media_file(site, path[len("/media/"):])
 
     resp: Response | None = None
+    if host.kind == "endless":
+        return _endless_page(site, host, path)
     if host.kind == "errors":
         resp = _home(site, host, ERROR_PATHS) if path == "/" else _errors(site, host, path, hits)
     elif host.kind == "traps":
