@@ -15,7 +15,7 @@ Crawl-delay gets concurrency 1.
 
 On shutdown :meth:`abandon_waiting` fails every request still waiting for a turn (or
 queued in a slot), so Scrapy's graceful stop does not sit out a long Crawl-delay or
-Retry-After; those URLs stay in the journal and ``--resume`` asks for them again.
+Retry-After; those URLs stay in the frontier store and ``--resume`` asks for them again.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ __all__ = ["PoliteDownloader", "CrawlStopping"]
 
 
 class CrawlStopping(IgnoreRequest):
-    """The crawl is stopping: the request was not sent (the journal keeps it for --resume)."""
+    """The crawl is stopping: the request was not sent (the frontier keeps it for --resume)."""
 
 
 class PoliteDownloader(Downloader):

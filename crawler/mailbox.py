@@ -4,13 +4,13 @@ Crawler ``a`` appends the frontier entries it found for crawler ``b``'s hosts to
 ``<campaign>/crawl/b/inbox/a.jsonl``; ``b`` reads each of its inbox files from
 the byte offset it reached. Files rather than Ray messages because they are
 durable and idempotent: a crawler killed and restarted reads its inbox again
-from the start, and its seen-set (rebuilt from its journal) drops what it had
+from the start, and its seen-set (in its frontier store) drops what it had
 already admitted, so a forwarded link is neither lost nor fetched twice. On
 several nodes the campaign folder is shared storage, as the design asks.
 
 Each file has one writer (the sender), which writes whole lines in one
 ``write`` + ``flush``; the reader takes only complete lines, so it never sees
-half an entry. A sender flushes its batch before it journals the page whose
+half an entry. A sender flushes its batch before it records the page whose
 links they are as done, so a kill between the two re-parses the page and
 sends the batch again rather than losing it.
 """

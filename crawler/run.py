@@ -41,10 +41,11 @@ class StoppableCrawlerProcess(CrawlerProcess):
     """Scrapy's process with a stop that always ends, and says so on the console.
 
     First SIGINT/SIGTERM: requests waiting for their politeness turn are dropped at once
-    (they stay in the journal), requests on the wire may finish, within ``grace_s``.
-    Then, or on a second signal, the reactor is stopped (forced). If even that does not
-    end the process (a wedged reactor), a watchdog thread exits it 15 s later. Every way
-    out leaves the journal resumable: it is append-only, and --resume repairs WARC files.
+    (they stay queued in the frontier store), requests on the wire may finish, within
+    ``grace_s``. Then, or on a second signal, the reactor is stopped (forced). If even that
+    does not end the process (a wedged reactor), a watchdog thread exits it 15 s later
+    (cancelled once the crawl has returned). Every way out leaves the crawl resumable:
+    the frontier store commits before each request goes out, and --resume repairs WARC files.
     """
 
     def __init__(self, settings: dict[str, Any], grace_s: float) -> None:
@@ -52,6 +53,7 @@ class StoppableCrawlerProcess(CrawlerProcess):
         self.grace_s = grace_s
         self.stopped_by: int | None = None
         self.forced = False
+        self.watchdog: threading.Timer | None = None
 
     @staticmethod
     def _say(line: str) -> None:
@@ -76,9 +78,9 @@ class StoppableCrawlerProcess(CrawlerProcess):
         self._say(f"{signal.Signals(signum).name}: stopping; {dropped} waiting request(s) dropped (kept for "
                   f"--resume), requests in flight get up to {self.grace_s:.0f} s; a second signal stops at once")
         reactor.callLater(self.grace_s, self._force, f"still busy after {self.grace_s:.0f} s")
-        watchdog = threading.Timer(self.grace_s + 15.0, self._last_resort)
-        watchdog.daemon = True
-        watchdog.start()
+        self.watchdog = threading.Timer(self.grace_s + 15.0, self._last_resort)
+        self.watchdog.daemon = True
+        self.watchdog.start()
 
     def _signal_kill(self, signum: int, frame: Any) -> None:
         from twisted.internet import reactor
@@ -201,6 +203,8 @@ def run_crawl(cfg: CampaignConfig, worker: str = "w0", log_level: str = "INFO", 
     process.crawl(crawler, campaign=cfg, worker=worker, journal_dir=paths["crawl"],
                   partition=partition, crawl_root=paths["crawl"].parent)
     process.start()
+    if process.watchdog is not None:
+        process.watchdog.cancel()  # the crawl did return: nothing left to force
     seconds = time.time() - started
     for key, value in facts.items():
         crawler.stats.set_value(key, value)

@@ -106,7 +106,7 @@ class CampaignSpider(scrapy.Spider):
     def _maybe_request(self, url: str, depth: int, via: str | None, score: float,
                        kind: str = "page", forwarded: bool = False) -> scrapy.Request | None:
         """A request for ``url`` unless it was seen or is out of scope (each refusal counted).
-        Admitted URLs are journaled, so a resumed crawl neither loses nor repeats them.
+        Admitted URLs are in the frontier store, so a resumed crawl neither loses nor repeats them.
         In a distributed crawl a URL of a host another crawler owns is sent to that
         crawler instead (seeds are not: every crawler reads the same seed list)."""
         try:
