@@ -16,19 +16,18 @@ import logging
 from pathlib import Path
 from typing import Any, Iterator
 
-from crawler.frontier_store import FrontierEntry, FrontierStore
+from crawler.frontier_store import FRONTIER_FILE, FrontierEntry, FrontierStore
 
 __all__ = ["has_crawl_state", "migrate_journal"]
 
 log = logging.getLogger(__name__)
 
-STORE_NAME = "frontier.sqlite"
 JOURNALS = ("frontier.jsonl", "done.jsonl")
 
 
 def has_crawl_state(crawl_dir: Path, warc_dir: Path) -> bool:
     """Whether a crawl already ran here (a fresh `owd crawl` must not start over it)."""
-    return ((crawl_dir / STORE_NAME).exists() or (crawl_dir / "frontier.jsonl").exists()
+    return ((crawl_dir / FRONTIER_FILE).exists() or (crawl_dir / "frontier.jsonl").exists()
             or any(warc_dir.glob("*.warc.gz*")))
 
 
@@ -72,5 +71,5 @@ def migrate_journal(crawl_dir: Path, store: FrontierStore) -> dict[str, int]:
     for name in JOURNALS:
         if (crawl_dir / name).exists():
             (crawl_dir / name).rename(crawl_dir / f"{name}.migrated")
-    log.warning("journal migrated to %s: %d queued, %d done, %d torn line(s)", STORE_NAME, queued, finished, torn[0])
+    log.warning("journal migrated to %s: %d queued, %d done, %d torn line(s)", FRONTIER_FILE, queued, finished, torn[0])
     return {"resume/journal_migrated": queued + finished, "resume/journal_torn_lines": torn[0]}

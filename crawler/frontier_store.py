@@ -29,9 +29,10 @@ from typing import Any
 
 import xxhash
 
-__all__ = ["FrontierStore", "FrontierEntry", "url_key", "KINDS", "QUEUED", "IN_FLIGHT", "DONE"]
+__all__ = ["FrontierStore", "FrontierEntry", "url_key", "FRONTIER_FILE", "KINDS", "QUEUED", "IN_FLIGHT", "DONE"]
 
 QUEUED, IN_FLIGHT, DONE = 0, 1, 2
+FRONTIER_FILE = "frontier.sqlite"  # a crawler's store, in crawl/<worker>/
 KINDS = ("page", "sitemap", "image", "audio", "video")
 _KIND_CODE = {k: i for i, k in enumerate(KINDS)}
 PRIORITY_SCALE = 1000  # priorities are stored as integers: -round(priority * 1000), ascending = first
@@ -256,11 +257,6 @@ class FrontierStore:
     def admitted_urls_like(self, pattern: str, kind: str = "page") -> Iterator[str]:
         """Admitted URLs of ``kind`` that match a GLOB ``pattern`` (filtered inside SQLite)."""
         for (url,) in self._db.execute("SELECT url FROM urls WHERE kind = ? AND url GLOB ?", (_KIND_CODE[kind], pattern)):
-            yield url
-
-    def admitted_urls(self, kind: str = "page") -> Iterator[str]:
-        """Every URL ever admitted (queued, in flight or done), for the scope's caps."""
-        for (url,) in self._db.execute("SELECT url FROM urls WHERE kind = ?", (_KIND_CODE[kind],)):
             yield url
 
     def counts(self) -> dict[str, int]:

@@ -21,10 +21,10 @@ from typing import Any
 from scrapy.crawler import CrawlerProcess
 
 from crawler.frontier import has_crawl_state, migrate_journal
-from crawler.frontier_store import FrontierStore
+from crawler.frontier_store import FRONTIER_FILE, FrontierStore
 from crawler.partition import Partition
 from crawler.settings import scrapy_settings
-from crawler.spider import FRONTIER_FILE, CampaignSpider
+from crawler.spider import CampaignSpider
 from crawler.warc import repair_directory
 from owd.config import CampaignConfig
 
@@ -52,7 +52,6 @@ class StoppableCrawlerProcess(CrawlerProcess):
         super().__init__(settings)
         self.grace_s = grace_s
         self.stopped_by: int | None = None
-        self.forced = False
         self.watchdog: threading.Timer | None = None
 
     @staticmethod
@@ -88,13 +87,11 @@ class StoppableCrawlerProcess(CrawlerProcess):
         super()._signal_kill(signum, frame)
         reactor.callFromThread(self._say, f"second {signal.Signals(signum).name}: forced stop; "
                                "resume with `owd crawl --resume`")
-        self.forced = True
 
     def _force(self, why: str) -> None:
         from twisted.internet import reactor
 
         if reactor.running:
-            self.forced = True
             self._say(f"forced stop ({why}); resume with `owd crawl --resume`")
             reactor.stop()
 

@@ -61,15 +61,6 @@ class Scope:
             if trap_reason(url) == "calendar":
                 self.calendar_per_host[host_of(url)] += 1
 
-    def restore(self, admitted: Iterable[str]) -> None:
-        """Count pages admitted by an earlier run of the campaign against the caps."""
-        for url in admitted:
-            host = host_of(url)
-            self.per_host[host] += 1
-            self.admitted += 1
-            if trap_reason(url) == "calendar":
-                self.calendar_per_host[host] += 1
-
     def in_scope(self, url: str) -> str | None:
         """Static checks (no counting): the refusal reason, or None."""
         if len(url) > self.max_url_length:

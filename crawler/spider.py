@@ -18,7 +18,7 @@ from scrapy.utils.sitemap import Sitemap
 from twisted.python.failure import Failure
 
 from crawler.focus import TopicScorer
-from crawler.frontier_store import FrontierEntry, FrontierStore
+from crawler.frontier_store import FRONTIER_FILE, FrontierEntry, FrontierStore
 from crawler.links import MediaRef, media_kind_of_url, media_refs, page_links
 from crawler.mailbox import Outbox
 from crawler.partition import Partition
@@ -41,7 +41,6 @@ def _read_seed_file(path: Path) -> list[str]:
     return urls
 
 
-FRONTIER_FILE = "frontier.sqlite"
 # The crawler's store cache: a crawler admits ~8,000 URLs/s (200 pages/s x 40 links), far
 # below what the store does even with a small cache (bench/README.md), and RSS should stop
 # growing early: with 128 MiB it is flat from about a million URLs on.
