@@ -29,6 +29,7 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.timeutils import iso_date_to_timestamp
 
 INDEXED_TYPES = ("response", "revisit", "resource")
+CDXJ_REVISIT_MIME = "warc/revisit"  # the mime of a revisit record's line, as pywb writes it
 
 # Characters kept as-is when re-escaping (everything printable except '#', '%'
 # and space): the IA/Google "escape once" set, so keys match pywb's.
@@ -220,7 +221,7 @@ def make_entry(*, url: str, warc_date: str, rec_type: str, mime: str | None,
                filename: str) -> CdxjEntry:
     """Build an entry from record facts (the writer and repair both use this)."""
     if rec_type == "revisit":
-        mime = "warc/revisit"
+        mime = CDXJ_REVISIT_MIME
     elif mime:
         mime = re.split(r"[;\s]", mime, maxsplit=1)[0].strip() or None
     digest = payload_digest[5:] if payload_digest and payload_digest.startswith("sha1:") else payload_digest

@@ -20,16 +20,20 @@ open (:meth:`FrontierStore.requeue_in_flight`).
 
 from __future__ import annotations
 
+import fnmatch
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import xxhash
 
-__all__ = ["FrontierStore", "FrontierEntry", "url_key", "FRONTIER_FILE", "KINDS", "QUEUED", "IN_FLIGHT", "DONE"]
+if TYPE_CHECKING:
+    from owd.config import RevisitConfig
+
+__all__ = ["FrontierStore", "FrontierEntry", "FetchFacts", "url_key", "FRONTIER_FILE", "KINDS", "QUEUED", "IN_FLIGHT", "DONE"]
 
 QUEUED, IN_FLIGHT, DONE = 0, 1, 2
 FRONTIER_FILE = "frontier.sqlite"  # a crawler's store, in crawl/<worker>/
@@ -63,6 +67,7 @@ CREATE TABLE IF NOT EXISTS urls (
     fetched REAL,              -- when it was last fetched (epoch seconds)
     status INTEGER,            -- HTTP status of that fetch
     digest TEXT,               -- payload digest (as in WARC-Payload-Digest)
+    ref_date TEXT,             -- WARC-Date of the response record that holds that payload
     etag TEXT,
     modified TEXT,             -- Last-Modified
     failures INTEGER NOT NULL DEFAULT 0,
@@ -80,6 +85,18 @@ def url_key(canonical_url: str) -> int:
     return value - (1 << 64) if value >= 1 << 63 else value
 
 
+@dataclass(frozen=True, slots=True)
+class FetchFacts:
+    """What the last successful fetch of a URL left: a revisit asks the server whether it
+    changed (ETag, Last-Modified) and compares the payload digest; the WARC revisit record
+    refers to the record that holds the payload (its URL and ``ref_date``)."""
+
+    digest: str | None = None
+    ref_date: str | None = None
+    etag: str | None = None
+    modified: str | None = None
+
+
 @dataclass(slots=True)
 class FrontierEntry:
     """One admitted URL, as the spider needs it to build its request."""
@@ -91,6 +108,7 @@ class FrontierEntry:
     score: float = 0.0
     kind: str = "page"
     priority: float = 0.0  # the order within its host: higher first, FIFO on ties
+    previous: FetchFacts | None = None  # set when this is a revisit of a fetched URL
 
 
 class FrontierStore:
@@ -115,6 +133,9 @@ class FrontierStore:
         # (not 4) took admissions from 21k/s to 64k/s at 3M URLs (bench/bench_frontier.py).
         self._db.execute("PRAGMA wal_autocheckpoint=16000")
         self._db.executescript(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(urls)")}
+        if "ref_date" not in columns:  # a store written before revisits existed
+            self._db.execute("ALTER TABLE urls ADD COLUMN ref_date TEXT")
         self._host_ids: dict[str, int] = dict(
             (name, hid) for hid, name in self._db.execute("SELECT id, name FROM hosts"))
         row = self._db.execute("SELECT MAX(id) FROM urls").fetchone()
@@ -203,14 +224,16 @@ class FrontierStore:
         if hid is None:
             return []
         rows = self._db.execute(
-            "SELECT id, url, depth, via, score, kind, prio FROM urls WHERE host = ? AND state = 0 "
-            "ORDER BY prio, id LIMIT ?", (hid, n)).fetchall()
+            "SELECT id, url, depth, via, score, kind, prio, fetched, digest, ref_date, etag, modified "
+            "FROM urls WHERE host = ? AND state = 0 ORDER BY prio, id LIMIT ?", (hid, n)).fetchall()
         if not rows:
             return []
         self._begin()
         self._db.executemany("UPDATE urls SET state = 1 WHERE id = ?", [(r[0],) for r in rows])
         return [FrontierEntry(url=r[1], host=host, depth=r[2], via=r[3], score=r[4], kind=KINDS[r[5]],
-                              priority=-r[6] / PRIORITY_SCALE) for r in rows]
+                              priority=-r[6] / PRIORITY_SCALE,
+                              previous=FetchFacts(r[8], r[9], r[10], r[11]) if r[7] is not None else None)
+                for r in rows]
 
     def _id(self, canonical_url: str) -> int | None:
         row = self._db.execute("SELECT id FROM seen WHERE key = ?", (url_key(canonical_url),)).fetchone()
@@ -223,17 +246,52 @@ class FrontierStore:
         self._db.executemany("UPDATE urls SET state = 0 WHERE id = ? AND state = 1", ids)
 
     def done(self, canonical_url: str, outcome: str, status: int | None = None, digest: str | None = None,
-             etag: str | None = None, modified: str | None = None, failed: bool = False) -> None:
-        """Record the outcome of a fetch (or a refusal after admission)."""
+             etag: str | None = None, modified: str | None = None, failed: bool = False,
+             ref_date: str | None = None) -> None:
+        """Record the outcome of a fetch (or a refusal after admission). Facts given as
+        None keep their old value: a revisit that found the page unchanged passes no
+        status, so the URL keeps the status of the fetch that holds its content."""
         uid = self._id(canonical_url)
         if uid is None:
             return
         self._begin()
         self._db.execute(
             "UPDATE urls SET state = 2, outcome = ?, fetched = ?, status = COALESCE(?, status), "
-            "digest = COALESCE(?, digest), etag = COALESCE(?, etag), modified = COALESCE(?, modified), "
-            "failures = failures + ? WHERE id = ?",
-            (outcome, time.time(), status, digest, etag, modified, int(failed), uid))
+            "digest = COALESCE(?, digest), ref_date = COALESCE(?, ref_date), etag = COALESCE(?, etag), "
+            "modified = COALESCE(?, modified), failures = failures + ? WHERE id = ?",
+            (outcome, time.time(), status, digest, ref_date, etag, modified, int(failed), uid))
+
+    def queue_revisits(self, policy: "RevisitConfig", now: float | None = None) -> int:
+        """Queue the fetched URLs that are due for a revisit under ``policy`` (oldest fetch
+        first, at most ``policy.max_per_run``); returns how many. A URL is due when its last
+        fetch succeeded (2xx) and is at least its interval old: the first rule whose hosts
+        or URL globs match it sets the interval, else ``policy.interval``.
+
+        One pass over the URL table (no index on fetch time: it is run once per revisit run,
+        and an index would cost every "done" a random write)."""
+        now = time.time() if now is None else now
+        cases, params = [], []
+        for rule in policy.rules:
+            ors = []
+            host_ids = sorted(hid for name, hid in self._host_ids.items()
+                              if any(fnmatch.fnmatchcase(name, g) for g in rule.hosts))
+            if host_ids:
+                ors.append(f"host IN ({','.join(str(h) for h in host_ids)})")
+            for pattern in rule.urls:
+                ors.append("url GLOB ?")
+                params.append(pattern)
+            if ors:
+                cases.append(f"WHEN {' OR '.join(ors)} THEN {float(rule.interval)!r}")
+        interval = f"CASE {' '.join(cases)} ELSE {float(policy.interval)!r} END" if cases else repr(float(policy.interval))
+        kinds = ",".join(str(_KIND_CODE[k]) for k in policy.kinds)
+        self._begin()
+        cur = self._db.execute(
+            f"UPDATE urls SET state = {QUEUED} WHERE id IN (SELECT id FROM urls WHERE state = {DONE} "
+            f"AND kind IN ({kinds}) AND status BETWEEN 200 AND 299 AND fetched IS NOT NULL "
+            f"AND fetched <= ? - ({interval}) ORDER BY fetched LIMIT ?)",
+            (now, *params, int(policy.max_per_run)))
+        self.commit()
+        return cur.rowcount
 
     def requeue_in_flight(self) -> int:
         """After a crash: URLs that were in flight go back to their queues; how many."""

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from scrapy.exceptions import IgnoreRequest
 
 from crawler.urls import canonical_url
+from crawler.warc_middleware import CONDITIONAL_HEADERS, REVISIT_META
 
 if TYPE_CHECKING:
     from scrapy import Request, Spider
@@ -31,6 +32,11 @@ class RedirectSeenMiddleware:
     def process_request(self, request: "Request", spider: "Spider | None" = None) -> None:
         if not request.meta.get("redirect_urls") or request.meta.get("owd_redirect_checked") == request.url:
             return
+        if request.meta.pop(REVISIT_META, None) is not None:
+            # A revisit that was redirected: the validators belong to the old URL, and
+            # what comes back is not a revisit of it (Scrapy copies meta and headers over).
+            for name in CONDITIONAL_HEADERS:
+                request.headers.pop(name, None)
         spider = spider or self.crawler.spider
         frontier, scope = getattr(spider, "frontier", None), getattr(spider, "scope", None)
         if frontier is None or scope is None:

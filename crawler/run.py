@@ -28,9 +28,12 @@ from crawler.spider import CampaignSpider
 from crawler.warc import repair_directory
 from owd.config import CampaignConfig
 
-__all__ = ["CrawlSummary", "CrawlStateExists", "run_crawl", "campaign_paths", "prepare_resume"]
+__all__ = ["CrawlSummary", "CrawlStateExists", "NothingToRevisit", "queue_revisits", "run_crawl", "campaign_paths", "prepare_resume"]
 
 log = logging.getLogger(__name__)
+
+
+RUNS_FILE = "runs.jsonl"  # crawl/<worker>/runs.jsonl: one line per crawl run of the worker
 
 
 class CrawlStateExists(Exception):
@@ -153,12 +156,28 @@ def prepare_resume(paths: dict[str, Path]) -> dict[str, int]:
     return facts
 
 
+class NothingToRevisit(Exception):
+    """``--revisit`` was asked for a campaign that has no crawl yet."""
+
+
+def queue_revisits(paths: dict[str, Path], cfg: CampaignConfig) -> dict[str, int]:
+    """Queue the URLs due under the campaign's revisit policy (crawler/frontier_store.py)."""
+    store = FrontierStore(paths["crawl"] / FRONTIER_FILE)
+    try:
+        return {"revisit/queued": store.queue_revisits(cfg.revisit)}
+    finally:
+        store.close()
+
+
 def run_crawl(cfg: CampaignConfig, worker: str = "w0", log_level: str = "INFO", resume: bool = False,
-              extra_settings: dict[str, Any] | None = None, partition: Partition | None = None) -> CrawlSummary:
+              extra_settings: dict[str, Any] | None = None, partition: Partition | None = None,
+              revisit: bool = False) -> CrawlSummary:
     """Crawl the campaign with one Scrapy process; return its stats and WARC files.
 
     ``resume`` continues a stopped or killed crawl: unfinished WARC files are
     repaired (or set aside), and the frontier store's unfinished URLs are requested again.
+    ``revisit`` resumes too, and first queues the fetched URLs due for a revisit under the
+    campaign's ``revisit`` policy: they are fetched with conditional requests.
 
     With a ``partition`` this process is one crawler of a distributed crawl: it
     fetches only the hosts it owns, forwards other links to their owners' inboxes,
@@ -172,6 +191,10 @@ def run_crawl(cfg: CampaignConfig, worker: str = "w0", log_level: str = "INFO", 
         cfg = cfg.with_overrides(scope=replace(cfg.scope, max_pages=share))
     paths = campaign_paths(cfg, worker)
     has_state = has_crawl_state(paths["crawl"], paths["warc"])
+    if revisit and not has_state and partition is None:
+        raise NothingToRevisit(f"{paths['root']} holds no crawl of campaign {cfg.campaign!r} to revisit; "
+                               "crawl it first (`owd crawl` without --revisit)")
+    resume = resume or revisit
     if has_state and not resume:
         raise CrawlStateExists(
             f"{paths['root']} already holds a crawl of campaign {cfg.campaign!r}; "
@@ -179,6 +202,8 @@ def run_crawl(cfg: CampaignConfig, worker: str = "w0", log_level: str = "INFO", 
     paths["warc"].mkdir(parents=True, exist_ok=True)
     paths["crawl"].mkdir(parents=True, exist_ok=True)
     facts = prepare_resume(paths) if resume else {}
+    if revisit:
+        facts.update(queue_revisits(paths, cfg))
     settings = scrapy_settings(cfg, paths["warc"], worker, paths["crawl"])
     settings["LOG_LEVEL"] = log_level
     settings["LOG_INSTALL_ROOT_HANDLER"] = log_level != "NONE"
@@ -207,5 +232,10 @@ def run_crawl(cfg: CampaignConfig, worker: str = "w0", log_level: str = "INFO", 
         crawler.stats.set_value(key, value)
     stats = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in crawler.stats.get_stats().items()}
     (paths["crawl"] / "stats.json").write_text(json.dumps(stats, indent=1, sort_keys=True, default=str))
+    # stats.json is the last run's; runs.jsonl keeps every run (the report sums revisits over them)
+    run = {"started": started, "seconds": round(seconds, 3),
+           "mode": "revisit" if revisit else "resume" if resume else "crawl", "stats": stats}
+    with open(paths["crawl"] / RUNS_FILE, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(run, sort_keys=True, default=str) + "\n")
     warcs = sorted(paths["warc"].glob("*.warc.gz"))
     return CrawlSummary(stats, warcs, seconds, stopped_by=process.stopped_by)

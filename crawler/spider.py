@@ -25,6 +25,7 @@ from crawler.partition import Partition
 from crawler.scheduler import FRESH_META, frontier_host
 from crawler.scope import Scope
 from crawler.urls import canonical_url
+from crawler.warc_middleware import REVISIT_META
 from owd.config import CampaignConfig
 
 __all__ = ["CampaignSpider"]
@@ -135,8 +136,20 @@ class CampaignSpider(scrapy.Spider):
         return request
 
     def request_for(self, entry: FrontierEntry) -> scrapy.Request:
-        """The request for a URL the scheduler took from the frontier store."""
-        return self._request(entry.url, entry.depth, entry.via, entry.score, kind=entry.kind)
+        """The request for a URL the scheduler took from the frontier store. A URL fetched
+        before (queued again by a revisit run) gets a conditional request: the server may
+        answer 304, and the WARC writer compares the payload digest (crawler/warc_middleware.py)."""
+        request = self._request(entry.url, entry.depth, entry.via, entry.score, kind=entry.kind)
+        previous = entry.previous
+        if previous is not None:
+            if previous.etag:
+                request.headers[b"If-None-Match"] = previous.etag
+            if previous.modified:
+                request.headers[b"If-Modified-Since"] = previous.modified
+            request.meta[REVISIT_META] = {"url": entry.url, "digest": previous.digest, "ref_date": previous.ref_date}
+            request.meta["handle_httpstatus_list"] = [304]
+            self._count("revisit/requested")
+        return request
 
     def _request(self, url: str, depth: int, via: str | None, score: float, kind: str = "page") -> scrapy.Request:
         meta: dict[str, Any] = {"depth": depth, "via": via, "owd_kind": kind, "score": score, "owd_url": url}
@@ -165,7 +178,20 @@ class CampaignSpider(scrapy.Spider):
         self._count("partition/forwarded_redirects")
         return True
 
-    def _done(self, response_or_failure: Any, outcome: str) -> None:
+    def _unchanged(self, response: Response) -> bool:
+        """True for a revisit that found the content unchanged (written as a WARC revisit
+        record): nothing to parse, its links are in the frontier already."""
+        if REVISIT_META not in response.meta:
+            return False
+        profile = (response.meta.get("warc") or {}).get("revisit")
+        if profile is None:
+            self._count("revisit/changed")
+            return False
+        self._count(f"revisit/unchanged/{profile}")
+        self._done(response, "unchanged")
+        return True
+
+    def _done(self, response_or_failure: Any, outcome: str, status: int | None = None) -> None:
         if self.outbox is not None and len(self.outbox):
             self.outbox.flush()  # before "done": a kill in between re-parses the page and resends
         request = getattr(response_or_failure, "request", None)
@@ -174,10 +200,14 @@ class CampaignSpider(scrapy.Spider):
             return
         if isinstance(response_or_failure, Response):
             headers = response_or_failure.headers
-            self.frontier.done(url, outcome, status=response_or_failure.status,
+            warc = response_or_failure.meta.get("warc") or {}
+            stored = warc.get("revisit") is None  # a response record: this fetch holds the content now
+            self.frontier.done(url, outcome, status=response_or_failure.status if stored else None,
+                               digest=warc.get("digest") if stored else None,
+                               ref_date=warc.get("date") if stored else None,
                                etag=_header(headers, b"ETag"), modified=_header(headers, b"Last-Modified"))
         else:
-            self.frontier.done(url, outcome, failed=True)
+            self.frontier.done(url, outcome, status=status, failed=True)
         if self.scheduler is not None:
             self.scheduler.release(url)
 
@@ -187,6 +217,8 @@ class CampaignSpider(scrapy.Spider):
 
     # ---- callbacks ---------------------------------------------------------------------------
     def parse(self, response: Response, **kwargs: Any) -> Iterator[scrapy.Request]:
+        if self._unchanged(response):
+            return
         yield from self._follow_links(response)
         self._done(response, "parsed")
 
@@ -245,11 +277,15 @@ class CampaignSpider(scrapy.Spider):
         self._count("media/refs_recorded", len(unique))
 
     def parse_media(self, response: Response, **kwargs: Any) -> None:
+        if self._unchanged(response):
+            return
         kind = response.meta.get("owd_kind", "media")
         self._count(f"media/fetched/{kind}")
         self._done(response, "fetched")
 
     def parse_sitemap(self, response: Response, **kwargs: Any) -> Iterator[scrapy.Request]:
+        if self._unchanged(response):
+            return
         yield from self._sitemap_entries(response)
         self._done(response, "parsed")
 
@@ -282,7 +318,16 @@ class CampaignSpider(scrapy.Spider):
             # Never sent because the crawl is stopping: not done, so --resume asks for it.
             self._count("stop/not_sent")
             return
-        self._done(failure, f"failed:{name}")
+        status = getattr(getattr(exc, "response", None), "status", None) if name == "HttpError" else None
+        gone = status in (404, 410)
+        request = getattr(failure, "request", None)
+        if request is not None and REVISIT_META in request.meta:
+            # 404 and 410 say the page is gone; anything else may pass: the URL keeps the
+            # status of its last good fetch, so the next revisit run tries it again
+            self._count("revisit/gone" if gone else f"revisit/failed/{name}")
+            if not gone:
+                status = None
+        self._done(failure, "gone" if gone else f"failed:{name}", status=status)
         if name == "StopDownload":
             return  # stopped on purpose (MIME allow-list, TDM reservation): counted by the stopper
         if name == "AddressRefused":

@@ -23,6 +23,8 @@ StormCrawler convention, so readers can replay the record consistently.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import http
 import json
 import logging
@@ -64,6 +66,34 @@ HeaderValue = str | bytes
 # (name, value) pairs, or a mapping / Scrapy ``Headers`` whose values may be lists.
 HeaderPairs = Iterable[tuple[HeaderValue, HeaderValue | Sequence[HeaderValue]]] | Mapping[Any, Any]
 FetchTime = datetime | float | int | None
+
+
+REVISIT_PROFILES = {
+    "identical-payload-digest": "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest",
+    "server-not-modified": "http://netpreserve.org/warc/1.1/revisit/server-not-modified",
+}
+
+
+def payload_digest(body: bytes) -> str:
+    """``sha1:<base32>`` of a payload: the WARC-Payload-Digest warcio writes for it."""
+    return "sha1:" + base64.b32encode(hashlib.sha1(body).digest()).decode("ascii")
+
+
+@dataclass(frozen=True)
+class Revisit:
+    """Write an exchange as a ``revisit`` record (WARC 1.1 section 6.7) instead of a
+    ``response``: the server said 304 Not Modified (``server-not-modified``) or sent the
+    payload the crawl already has (``identical-payload-digest``). The record keeps the
+    HTTP headers, not the payload, and points at the record that holds the payload."""
+
+    profile: str  # a key of REVISIT_PROFILES
+    refers_to_uri: str
+    refers_to_date: str | None  # WARC-Date of the record holding the payload
+    payload_digest: str | None  # that payload's digest
+
+    def __post_init__(self) -> None:
+        if self.profile not in REVISIT_PROFILES:
+            raise ValueError(f"unknown revisit profile {self.profile!r}")
 
 
 @dataclass(frozen=True)
@@ -410,8 +440,10 @@ class WarcWriter:
                     reason: str | bytes | None = None, response_headers: HeaderPairs = (),
                     body_decoded: bool = False, ip_address: str | None = None,
                     fetch_time: FetchTime = None, metadata: Mapping[str, Any] | None = None,
-                    http_version: str = "HTTP/1.1", truncated: str | None = None) -> RecordLocation:
-        """Write request + response + metadata records for one HTTP exchange.
+                    http_version: str = "HTTP/1.1", truncated: str | None = None,
+                    revisit: Revisit | None = None) -> RecordLocation:
+        """Write request + response + metadata records for one HTTP exchange
+        (request + revisit + metadata with ``revisit``: the body is not stored then).
 
         ``body`` is the response body as received (content-coded, de-chunked) unless
         ``body_decoded`` says it was already content-decoded (see module docstring).
@@ -438,12 +470,19 @@ class WarcWriter:
         resp_pairs = self._response_headers(self._clean_headers(response_headers), body, body_decoded)
         status_line = f"{version} {int(status)} ".encode() + reason_b
         mime = next((v.decode("latin-1") for n, v in resp_pairs if n.lower() == b"content-type"), None)
+        extra: dict[str, str | None] = {"WARC-Truncated": truncated}
+        if revisit is not None:
+            extra = {"WARC-Profile": REVISIT_PROFILES[revisit.profile],
+                     "WARC-Refers-To-Target-URI": to_uri(revisit.refers_to_uri),
+                     "WARC-Refers-To-Date": revisit.refers_to_date,
+                     "WARC-Payload-Digest": revisit.payload_digest}
+        stored = b"" if revisit is not None else body
+        rec_type = "revisit" if revisit is not None else "response"
         resp = warc.create_warc_record(
-            uri, "response", payload=BytesIO(body), length=len(body),
+            uri, rec_type, payload=BytesIO(stored), length=len(stored),
             http_headers=_RawHttpHeaders(f"{int(status)} {reason_b.decode('latin-1')}", version,
                                          self._block(status_line, resp_pairs)),
-            warc_headers_dict=self._headers("response", uri, date, ip_address,
-                                            extra={"WARC-Truncated": truncated}))
+            warc_headers_dict=self._headers(rec_type, uri, date, ip_address, extra=extra))
         resp_id = resp.rec_headers.get_header("WARC-Record-ID")
         # -- request
         req_pairs = self._clean_headers(request_headers)

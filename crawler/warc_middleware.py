@@ -15,14 +15,19 @@ from typing import TYPE_CHECKING, Any
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
-from crawler.warc import WarcWriter
+from crawler.warc import Revisit, WarcWriter, payload_digest
 
 if TYPE_CHECKING:
     from scrapy import Request, Spider
     from scrapy.crawler import Crawler
     from scrapy.http import Response
 
-__all__ = ["WarcWriterMiddleware"]
+__all__ = ["WarcWriterMiddleware", "REVISIT_META", "CONDITIONAL_HEADERS", "revisit_profile"]
+
+# request.meta key of a revisit: {"url", "digest", "ref_date"} of the fetch that holds the
+# URL's content (crawler/spider.py sets it, with the conditional request headers).
+REVISIT_META = "owd_revisit"
+CONDITIONAL_HEADERS = (b"If-None-Match", b"If-Modified-Since")
 
 
 def _pairs(headers: Any) -> list[tuple[bytes, bytes]]:
@@ -59,6 +64,9 @@ class WarcWriterMiddleware:
 
     def process_response(self, request: "Request", response: "Response", spider: "Spider | None" = None) -> "Response":
         meta = request.meta
+        digest = payload_digest(response.body) if response.status != 304 else None
+        revisit = revisit_profile(meta.get(REVISIT_META), request.url, response.status, digest,
+                                  complete="dataloss" not in response.flags)
         latency = float(meta.get("download_latency") or 0.0)
         metadata = {
             "crawler": self.user_agent,
@@ -85,13 +93,32 @@ class WarcWriterMiddleware:
             metadata=metadata,
             http_version=response.protocol or "HTTP/1.1",
             truncated="disconnect" if "dataloss" in response.flags else None,
+            revisit=revisit,
         )
         meta["warc"] = {"file": location.filename, "offset": location.offset, "length": location.length,
-                        "record_id": location.record_id}
+                        "record_id": location.record_id, "date": location.warc_date, "digest": digest,
+                        "revisit": revisit.profile if revisit is not None else None}
         self.stats.inc_value("warc/records", 3)
-        self.stats.inc_value("warc/response_bytes", len(response.body))
+        if revisit is not None:
+            self.stats.inc_value(f"warc/revisit_records/{revisit.profile}")
+        else:
+            self.stats.inc_value("warc/response_bytes", len(response.body))
         return response
 
     def close(self, spider: "Spider | None" = None) -> None:
         self.writer.close()
         self.stats.set_value("warc/files", len(self.writer.finished))
+
+
+def revisit_profile(previous: dict[str, Any] | None, url: str, status: int, digest: str | None,
+                    complete: bool) -> Revisit | None:
+    """How a revisit's answer is written: a ``revisit`` record when the server said 304 or
+    sent the same payload again (``previous`` is the request's REVISIT_META), else None (a
+    full response: new content, an error, or not a revisit of this URL at all)."""
+    if not previous or previous.get("url") != url:
+        return None
+    if status == 304:
+        return Revisit("server-not-modified", url, previous.get("ref_date"), None)
+    if 200 <= status < 300 and complete and digest is not None and digest == previous.get("digest"):
+        return Revisit("identical-payload-digest", url, previous.get("ref_date"), digest)
+    return None

@@ -258,6 +258,9 @@ def frontier_status(cfg: CampaignConfig) -> list[str]:
                 seen = db.execute("SELECT COUNT(*) FROM seen").fetchone()[0]
                 hosts = db.execute("SELECT COUNT(*) FROM hosts").fetchone()[0]
                 oldest = db.execute("SELECT url FROM urls WHERE state = 0 ORDER BY id LIMIT 1").fetchone()
+                # the longest-unvisited content: what `owd crawl --revisit` would fetch first
+                stalest = db.execute("SELECT MIN(fetched) FROM urls WHERE state = 2 "
+                                     "AND status BETWEEN 200 AND 299").fetchone()[0]
             finally:
                 db.close()
         except sqlite3.Error as exc:
@@ -273,6 +276,8 @@ def frontier_status(cfg: CampaignConfig) -> list[str]:
                      + (f" (next in {due:.1f} s)" if isinstance(due, (int, float)) else ""))
         if oldest:
             line += f"; oldest queued {oldest[0]}"
+        if stalest is not None:
+            line += f"; content last fetched up to {(time.time() - stalest) / 86400:.1f} days ago"
         lines.append(line)
     return lines
 

@@ -37,7 +37,7 @@ def _cmd_crawl(args: argparse.Namespace) -> int:
     check_storage_root(cfg)
     if args.ray:
         return _crawl_distributed(cfg, args)
-    from crawler.run import CrawlStateExists, run_crawl
+    from crawler.run import CrawlStateExists, NothingToRevisit, run_crawl
 
     try:
         partition = None
@@ -49,8 +49,8 @@ def _cmd_crawl(args: argparse.Namespace) -> int:
             except PartitionError as exc:
                 raise UsageError(str(exc)) from None
         summary = run_crawl(cfg, worker=args.worker, log_level=args.log_level, resume=args.resume,
-                            partition=partition)
-    except CrawlStateExists as exc:
+                            partition=partition, revisit=args.revisit)
+    except (CrawlStateExists, NothingToRevisit) as exc:
         raise UsageError(str(exc)) from None
     line = (f"{summary.responses} responses, {summary.pages} pages, {summary.bytes / 1e6:.1f} MB, "
             f"{len(summary.warc_files)} WARC file(s) in {summary.warc_files[0].parent if summary.warc_files else '-'}")
@@ -77,6 +77,7 @@ def _crawl_distributed(cfg, args: argparse.Namespace) -> int:  # type: ignore[no
 
     try:
         summary = run_distributed_crawl(cfg, crawlers=args.crawlers, address=args.address, resume=args.resume,
+                                        revisit=args.revisit,
                                         log_level=args.log_level if args.log_level != "INFO" else "WARNING",
                                         progress=lambda line: print(line, flush=True))
     except (CrawlStateExists, PartitionError) as exc:
@@ -347,7 +348,7 @@ def _testweb_site(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
     return TestSite(seed=args.seed, port=args.port, pages_per_host=args.pages_per_host,
                     bulk_hosts=args.bulk_hosts, bulk_pages_per_host=args.bulk_pages_per_host, manners=args.manners,
-                    endless_hosts=args.endless_hosts)
+                    endless_hosts=args.endless_hosts, revision=args.revision)
 
 
 def _cmd_testweb_serve(args: argparse.Namespace) -> int:
@@ -412,6 +413,9 @@ def _add_testweb_args(p: argparse.ArgumentParser) -> None:
                    help="extra hosts of a web that never ends (every page links to 40 new ones; benchmarks)")
     p.add_argument("--manners", action="store_true",
                    help="add the manners hosts (robots.txt Crawl-delay 2 and 3, a host whose replies take a second)")
+    p.add_argument("--revision", type=int, default=None,
+                   help="add the revisit host news.owdtest.eu as it is at this revision (0, then 1: pages "
+                        "that change, stay the same, disappear; for `owd crawl --revisit`)")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -444,6 +448,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config", help="campaign YAML file")
     p.add_argument("--resume", action="store_true",
                    help="continue a stopped or killed crawl (repairs unfinished WARC files, keeps the queue)")
+    p.add_argument("--revisit", action="store_true",
+                   help="fetch again the URLs due under the campaign's revisit policy (conditional requests; "
+                        "unchanged pages become WARC revisit records), then go on like --resume")
     p.add_argument("--worker", default="w0", help="worker name (WARC folder and file prefix)")
     p.add_argument("--partition", help="crawl partition file (set by `owd run`): crawl only this worker's hosts")
     p.add_argument("--ray", action="store_true", help="crawl with crawler actors on Ray (hosts split between them)")

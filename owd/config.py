@@ -19,7 +19,7 @@ import yaml
 
 from extract.pii import PiiConfig
 from extract.quality import QualityConfig
-from owd.typed_config import ByteSize, ConfigError, build
+from owd.typed_config import ByteSize, ConfigError, Duration, build
 
 __all__ = [
     "CampaignConfig",
@@ -33,6 +33,8 @@ __all__ = [
     "LimitsConfig",
     "NetworkConfig",
     "WarcConfig",
+    "RevisitRule",
+    "RevisitConfig",
     "ProcessConfig",
     "PoolConfig",
     "SiteConfig",
@@ -234,6 +236,44 @@ class WarcConfig:
             raise ValueError("max_file_bytes: must be > 0")
 
 
+_FRONTIER_KINDS = Literal["page", "sitemap", "image", "audio", "video"]
+
+
+@dataclass
+class RevisitRule:
+    """How often some URLs are revisited: those on a host matching one of ``hosts`` or
+    with a URL matching one of ``urls`` (shell globs, case-sensitive: ``*.gov.si``,
+    ``*/news/*``). The first rule that matches a URL sets its interval."""
+
+    interval: Duration
+    hosts: list[str] = field(default_factory=list)
+    urls: list[str] = field(default_factory=list)
+
+    def check(self) -> None:
+        if not (self.hosts or self.urls):
+            raise ValueError("hosts: give hosts or urls (globs) for the rule to match")
+
+
+@dataclass
+class RevisitConfig:
+    """``owd crawl --revisit``: which fetched URLs are fetched again, and how often.
+
+    A URL is due when its last fetch is at least its interval old; a run queues at most
+    ``max_per_run`` due URLs, the longest-unvisited first. Only URLs whose last fetch
+    succeeded (2xx) are revisited; the others were never content."""
+
+    interval: Duration = Duration(30 * 86400)  # for URLs no rule matches
+    max_per_run: int = 1_000_000
+    kinds: list[_FRONTIER_KINDS] = field(default_factory=lambda: ["page", "sitemap"])
+    rules: list[RevisitRule] = field(default_factory=list)
+
+    def check(self) -> None:
+        if self.max_per_run < 0:
+            raise ValueError("max_per_run: must be >= 0")
+        if not self.kinds:
+            raise ValueError("kinds: at least one kind of URL to revisit")
+
+
 @dataclass
 class ProcessConfig:
     """``owd process``: extraction guards, language ID, quality signals, PII, dedup."""
@@ -338,6 +378,7 @@ class CampaignConfig:
     media: MediaConfig = field(default_factory=MediaConfig)
     network: NetworkConfig = field(default_factory=NetworkConfig)
     warc: WarcConfig = field(default_factory=WarcConfig)
+    revisit: RevisitConfig = field(default_factory=RevisitConfig)
     process: ProcessConfig = field(default_factory=ProcessConfig)
     pools: list[PoolConfig] = field(default_factory=list)
     sites: list[SiteConfig] = field(default_factory=list)

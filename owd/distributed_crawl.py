@@ -82,8 +82,9 @@ class CrawlerActorImpl:
     """One crawler: runs and, after a restart, resumes one worker's Scrapy process."""
 
     def __init__(self, config_path: str, campaign_dir: str, worker: str, partition_path: str, site: str,
-                 log_level: str = "WARNING") -> None:
+                 log_level: str = "WARNING", revisit: bool = False) -> None:
         self.config_path, self.worker, self.site = config_path, worker, site
+        self.revisit = revisit
         self.partition_path, self.log_level = partition_path, log_level
         self.crawl_dir = Path(campaign_dir) / "crawl" / worker
         self.warc_dir = Path(campaign_dir) / "warc" / worker
@@ -110,7 +111,10 @@ class CrawlerActorImpl:
         (self.crawl_dir / STATUS_FILE).unlink(missing_ok=True)  # a dead predecessor's status is stale
         cmd = [sys.executable, "-m", "owd.cli", "crawl", self.config_path, "--worker", self.worker,
                "--partition", self.partition_path, "--log-level", self.log_level]
-        if resume:
+        if self.revisit and resume:
+            # (a restarted actor queues due URLs again: those fetched in this run are not due)
+            cmd.append("--revisit")
+        elif resume:
             cmd.append("--resume")
         env = {**os.environ, "OWD_PARENT_PID": str(os.getpid())}
         with open(self.crawl_dir / "crawler.log", "ab") as logf:
@@ -182,9 +186,11 @@ def crawl_is_over(crawl_root: Path, workers: list[str], finished: set[str], now:
 
 
 def run_distributed_crawl(cfg: CampaignConfig, *, crawlers: int | None = None, address: str | None = None,
-                          resume: bool = False, log_level: str = "WARNING", poll: float = 0.5,
+                          resume: bool = False, revisit: bool = False, log_level: str = "WARNING", poll: float = 0.5,
                           progress: Callable[[str], None] = lambda line: log.info(line)) -> DistributedCrawlSummary:
-    """Crawl ``cfg`` with crawler actors on Ray (a local instance unless ``address``)."""
+    """Crawl ``cfg`` with crawler actors on Ray (a local instance unless ``address``).
+    ``revisit``: every crawler revisits its due URLs (``owd crawl --revisit``) and goes on."""
+    resume = resume or revisit
     if cfg.source is None:
         raise ValueError("a distributed crawl needs a campaign loaded from a file (actors read it)")
     partition = plan_partition(cfg, crawlers)
@@ -222,7 +228,8 @@ def run_distributed_crawl(cfg: CampaignConfig, *, crawlers: int | None = None, a
             if site:
                 options["resources"] = {site_resource(site): SITE_RESOURCE_SHARE}
             actors[worker] = actor_cls.options(**options).remote(
-                str(Path(cfg.source).resolve()), str(cfg.campaign_dir), worker, str(partition_path), site, log_level)
+                str(Path(cfg.source).resolve()), str(cfg.campaign_dir), worker, str(partition_path), site, log_level,
+                revisit)
             runs[worker] = actors[worker].run.remote()
         progress(f"crawl: {len(actors)} crawler actor(s) started: "
                  + ", ".join(f"{w}@{partition.site_of_worker(w) or 'any'}" for w in partition.workers))

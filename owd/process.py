@@ -149,11 +149,13 @@ def prepare_campaign_dirs(cfg: CampaignConfig, force: bool) -> tuple[Path, Path]
     return docs_dir, dedup_dir
 
 
-def apply_clusters_to_shard(shard: Path, clusters: Path) -> ProcessSummary:
-    """Rewrite one ``docs/`` shard with its cluster ids; returns that shard's document tally."""
+def apply_clusters_to_shard(shard: Path, clusters: Path, fetch_dates: Path | None = None) -> ProcessSummary:
+    """Rewrite one ``docs/`` shard with its cluster ids and first/last-seen dates
+    (dedup/fetch_dates.py); returns that shard's document tally."""
+    from dedup.fetch_dates import apply_fetch_dates
     from dedup.steps import apply_clusters
 
-    docs = apply_clusters(read_parquet(shard), clusters)
+    docs = apply_fetch_dates(apply_clusters(read_parquet(shard), clusters), fetch_dates)
     write_parquet(docs, shard)
     part = ProcessSummary()
     _tally(part, docs)
@@ -169,6 +171,7 @@ def quiet_libraries() -> None:
 def process_campaign(cfg: CampaignConfig, force: bool = False,
                      progress: Callable[[str], None] = lambda line: log.info(line)) -> ProcessSummary:
     """Process every WARC file of the campaign; skip finished shards unless ``force``."""
+    from dedup.fetch_dates import FetchDatesStep
     from dedup.steps import BucketStep, ClusterStep
 
     quiet_libraries()
@@ -191,11 +194,12 @@ def process_campaign(cfg: CampaignConfig, force: bool = False,
 
     shards = [docs_dir / f"{shard_id_of(w)}.parquet" for w in warcs]
     if shards:
-        progress("process: dedup (band buckets, clusters)")
+        progress("process: dedup (band buckets, clusters, fetch dates)")
         BucketStep(dedup_dir).run()
         clusters = ClusterStep(dedup_dir, keep=cfg.process.dedup_keep).run()
+        dates = FetchDatesStep(dedup_dir).run(warcs)
         for shard in shards:
-            summary.merge(apply_clusters_to_shard(shard, clusters))
+            summary.merge(apply_clusters_to_shard(shard, clusters, dates))
     summary.seconds = time.time() - started
     return summary
 

@@ -43,6 +43,7 @@ from typing import Any, Callable
 
 import ray
 
+from dedup.fetch_dates import FetchDatesStep
 from owd.config import CampaignConfig
 from owd.process import (
     ProcessSummary,
@@ -96,8 +97,8 @@ def _cluster(dedup_dir: Path, keep: str) -> Path:
 
 
 @ray.remote(num_cpus=1)
-def _apply(shard: Path, clusters: Path) -> ProcessSummary:
-    return apply_clusters_to_shard(shard, clusters)
+def _apply(shard: Path, clusters: Path, fetch_dates: Path) -> ProcessSummary:
+    return apply_clusters_to_shard(shard, clusters, fetch_dates)
 
 
 def process_campaign_ray(cfg: CampaignConfig, force: bool = False,
@@ -122,9 +123,11 @@ def process_campaign_ray(cfg: CampaignConfig, force: bool = False,
         if warcs:
             progress("process: dedup on Ray (band buckets as a shuffle, clusters)")
             clusters = _dedup(dedup_dir, cfg.process.dedup_keep, progress)
+            # (on the driver: it reads the CDXJ indexes, a few hundred bytes per fetch)
+            dates = FetchDatesStep(dedup_dir).run(warcs)
             shards = [docs_dir / f"{shard_id_of(w)}.parquet" for w in warcs]
             # ray.get keeps the list order: the tallies merge in shard order, as locally.
-            for part in ray.get([_apply.remote(shard, clusters) for shard in shards]):
+            for part in ray.get([_apply.remote(shard, clusters, dates) for shard in shards]):
                 summary.merge(part)
     summary.seconds = time.time() - started
     return summary

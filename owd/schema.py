@@ -28,6 +28,7 @@ __all__ = [
     "from_table",
     "write_parquet",
     "read_parquet",
+    "upgrade_table",
     "validate_table",
     "validate_file",
 ]
@@ -75,6 +76,10 @@ DOCUMENT_SCHEMA = pa.schema(
         pa.field("campaign", pa.string(), nullable=False),
         pa.field("worker", pa.string()),
         pa.field("fetch_time", _UTC_MS),
+        # the first fetch of the URL in the campaign, and the last fetch that found this
+        # content (a later revisit that found it unchanged); both fetch_time when fetched once
+        pa.field("first_seen", _UTC_MS),
+        pa.field("last_seen", _UTC_MS),
         pa.field("http_status", pa.int16()),
         pa.field("content_type", pa.string()),
         pa.field("warc_file", pa.string()),
@@ -112,8 +117,10 @@ DOCUMENT_SCHEMA = pa.schema(
         pa.field("dup_cluster_size", pa.int32()),
         pa.field("pools", pa.list_(pa.string())),
     ],
-    metadata={b"owd.schema_version": b"2"},
+    metadata={b"owd.schema_version": b"3"},
 )
+# Columns added since schema 2, filled with nulls when an older file is read.
+_ADDED_SINCE_2 = ("first_seen", "last_seen")
 
 
 class SchemaError(ValueError):
@@ -163,6 +170,8 @@ class Document:
     domain: str | None = None
     worker: str | None = None
     fetch_time: dt.datetime | None = None
+    first_seen: dt.datetime | None = None
+    last_seen: dt.datetime | None = None
     http_status: int | None = None
     content_type: str | None = None
     warc_file: str | None = None
@@ -211,8 +220,9 @@ def _row(doc: Document) -> dict[str, Any]:
     row["media"] = [dataclasses.asdict(m) for m in doc.media]
     row["pii"] = dataclasses.asdict(doc.pii)
     row["quality"] = list(doc.quality.items())
-    if doc.fetch_time is not None:
-        row["fetch_time"] = doc.fetch_time.astimezone(dt.timezone.utc)
+    for name in ("fetch_time", "first_seen", "last_seen"):
+        if row[name] is not None:
+            row[name] = row[name].astimezone(dt.timezone.utc)
     return row
 
 
@@ -271,8 +281,20 @@ def write_parquet(docs: Iterable[Document] | pa.Table, path: Path) -> Path:
     return path
 
 
+def upgrade_table(table: pa.Table) -> pa.Table:
+    """A table written with an older schema, with the columns added since as nulls (a
+    campaign processed before an upgrade keeps working; rerun `owd process` to fill them)."""
+    for name in _ADDED_SINCE_2:
+        if name not in table.column_names:
+            field_ = DOCUMENT_SCHEMA.field(name)
+            table = table.add_column(table.num_columns, field_, pa.nulls(table.num_rows, field_.type))
+    if table.column_names != DOCUMENT_SCHEMA.names and set(table.column_names) == set(DOCUMENT_SCHEMA.names):
+        table = table.select(DOCUMENT_SCHEMA.names)
+    return table
+
+
 def read_parquet(path: Path) -> list[Document]:
-    return from_table(pq.read_table(path))
+    return from_table(upgrade_table(pq.read_table(path)))
 
 
 def validate_file(path: Path) -> int:

@@ -15,7 +15,7 @@ import typing
 from pathlib import Path
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 
-__all__ = ["ConfigError", "ByteSize", "build"]
+__all__ = ["ConfigError", "ByteSize", "Duration", "build"]
 
 T = TypeVar("T")
 
@@ -53,6 +53,25 @@ class ByteSize(int):
         raise ValueError(f"expected a size such as 1048576 or '1 MiB', got {value!r}")
 
 
+class Duration(float):
+    """A duration in seconds; YAML may give a number (seconds) or a string such as
+    ``"90s"``, ``"15m"``, ``"6h"``, ``"7d"`` or ``"2w"``."""
+
+    _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+    _PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]?)\s*$")
+
+    @classmethod
+    def parse(cls, value: object) -> "Duration":
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if math.isfinite(value) and value >= 0:
+                return cls(value)
+        elif isinstance(value, str):
+            match = cls._PATTERN.match(value)
+            if match and match.group(2).lower() in cls._UNITS:
+                return cls(float(match.group(1)) * cls._UNITS[match.group(2).lower()])
+        raise ValueError(f"expected a duration such as 3600, '6h' or '7d', got {value!r}")
+
+
 def _type_name(tp: Any) -> str:
     origin = get_origin(tp)
     if origin is Literal:
@@ -65,6 +84,8 @@ def _type_name(tp: Any) -> str:
         return " or ".join(_type_name(a) for a in get_args(tp) if a is not type(None))
     if tp is ByteSize:
         return "a size (bytes or '5 MiB')"
+    if tp is Duration:
+        return "a duration (seconds, or '6h', '7d')"
     if dataclasses.is_dataclass(tp):
         return "a mapping"
     return {str: "a string", int: "an integer", float: "a number", bool: "true or false"}.get(
@@ -117,6 +138,11 @@ def _convert(tp: Any, value: Any, path: str, file: str | None) -> Any:
     if tp is ByteSize:
         try:
             return ByteSize.parse(value)
+        except ValueError:
+            raise wrong() from None
+    if tp is Duration:
+        try:
+            return Duration.parse(value)
         except ValueError:
             raise wrong() from None
     if tp is float:

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from owd.config import CampaignConfig, ConfigError, load_campaign, parse_campaign
-from owd.typed_config import ByteSize
+from owd.typed_config import ByteSize, Duration
 from tests.conftest import REPO, run_owd
 
 GOOD = {"campaign": "t1", "seeds": {"urls": ["http://a.example.eu/"]}}
@@ -79,6 +79,12 @@ def test_minimal_config_gets_defaults() -> None:
          "pools[0].domains[1]", "bad glob '[a-z.at'"),
         ("campaign: t1\nseeds: {urls: ['http://a.eu/']}\npools: [{name: x, min_quality: 1.5}]\n",
          "pools[0].min_quality", "between 0 and 1"),
+        ("campaign: t1\nseeds: {urls: ['http://a.eu/']}\nrevisit: {interval: 7 fortnights}\n",
+         "revisit.interval", "expected a duration"),
+        ("campaign: t1\nseeds: {urls: ['http://a.eu/']}\nrevisit: {rules: [{interval: 6h}]}\n",
+         "revisit.rules[0].hosts", "give hosts or urls"),
+        ("campaign: t1\nseeds: {urls: ['http://a.eu/']}\nrevisit: {kinds: [pages]}\n",
+         "revisit.kinds[0]", "expected one of 'page'"),
         ("campaign: t1\nseeds: {files: [missing.txt]}\n", "seeds.files[0]", "no such file"),
         ("campaign: [t1\n", "line 2, column 1", "not valid YAML"),
         ("- just\n- a list\n", "<top level>", "expected a mapping"),
@@ -97,6 +103,15 @@ def test_bad_configs_name_file_field_and_expectation(tmp_path: Path, yaml_text: 
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no such file"):
         load_campaign(tmp_path / "nope.yaml")
+
+
+def test_durations() -> None:
+    assert Duration.parse("90s") == 90 and Duration.parse("15m") == 900 and Duration.parse("6h") == 21600
+    assert Duration.parse("7d") == 7 * 86400 and Duration.parse("2w") == 14 * 86400 and Duration.parse(30) == 30
+    assert Duration.parse("1.5h") == 5400
+    for bad in ("7 fortnights", True, -1, float("inf"), "d"):
+        with pytest.raises(ValueError):
+            Duration.parse(bad)
 
 
 def test_byte_sizes() -> None:

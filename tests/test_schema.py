@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 
@@ -20,6 +21,8 @@ def full_document(i: int = 0) -> Document:
         id=f"doc-{i}", url=f"http://sl.owdtest.si/news/{i}.html", host="sl.owdtest.si", campaign="demo",
         domain="owdtest.si", worker="w0",
         fetch_time=dt.datetime(2026, 11, 27, 12, 0, 1, 250000, tzinfo=dt.timezone.utc),
+        first_seen=dt.datetime(2026, 10, 2, 9, 0, 0, tzinfo=dt.timezone.utc),
+        last_seen=dt.datetime(2026, 12, 6, 8, 30, 0, 125000, tzinfo=dt.timezone.utc),
         http_status=200, content_type="text/html; charset=utf-8",
         warc_file="demo-w0-20261127120000000000-00000.warc.gz", warc_offset=1234, warc_length=5678,
         payload_digest="sha1:ABCDEFGHIJKLMNOPQRSTUVWXYZ234567",
@@ -92,3 +95,12 @@ def test_bad_values_are_refused() -> None:
     doc.http_status = "ok"  # type: ignore[assignment]
     with pytest.raises(SchemaError, match="do not fit the schema"):
         to_table([doc])
+
+
+def test_files_of_schema_2_read_with_null_seen_dates(tmp_path: Path) -> None:
+    table = to_table([full_document(0)])
+    old = table.drop_columns(["first_seen", "last_seen"]).replace_schema_metadata({b"owd.schema_version": b"2"})
+    pq.write_table(old, tmp_path / "old.parquet")
+    (doc,) = read_parquet(tmp_path / "old.parquet")
+    assert doc.first_seen is None and doc.last_seen is None
+    assert doc == dataclasses.replace(full_document(0), first_seen=None, last_seen=None)

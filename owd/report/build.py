@@ -96,6 +96,35 @@ def _merge_stats(root: Path) -> tuple[dict[str, dict[str, Any]], Counter[str]]:
     return per_worker, total
 
 
+def _revisits(root: Path) -> dict[str, Any]:
+    """Revisit outcomes summed over every crawl run of every crawler (crawl/*/runs.jsonl:
+    stats.json holds only a crawler's last run)."""
+    total: Counter[str] = Counter()
+    runs = 0
+    for path in sorted((root / "crawl").glob("*/runs.jsonl")):
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            try:
+                run = json.loads(line)
+            except ValueError:
+                continue  # a line cut by a crash
+            stats = run.get("stats") if isinstance(run, dict) else None
+            if not isinstance(stats, dict) or run.get("mode") != "revisit":
+                continue
+            runs += 1
+            total.update({k: int(v) for k, v in stats.items()
+                          if k.startswith("revisit/") and isinstance(v, (int, float)) and not isinstance(v, bool)})
+    unchanged = _by_prefix(total, "revisit/unchanged/")
+    failed = _by_prefix(total, "revisit/failed/")
+    return {"runs": runs, "queued": total["revisit/queued"], "requested": total["revisit/requested"],
+            "unchanged": sum(unchanged.values()), "unchanged_by_profile": unchanged,
+            "changed": total["revisit/changed"], "gone": total["revisit/gone"],
+            "failed": sum(failed.values()), "failed_by_reason": failed}
+
+
 def _by_prefix(stats: Counter[str], prefix: str) -> dict[str, int]:
     return _sorted_counts(Counter({k[len(prefix):]: int(v) for k, v in stats.items() if k.startswith(prefix)}))
 
@@ -165,6 +194,7 @@ def _crawl_section(root: Path) -> tuple[dict[str, Any], dict[str, Any]]:
         "errors": _by_prefix(stats, "errors/"),
         "errors_total": int(sum(v for k, v in stats.items() if k.startswith("errors/"))),
         "warc_broken_records": broken,
+        "revisits": _revisits(root),
     }
     # Files still being written (or left by a crash, until `owd crawl --resume` repairs them) are not read.
     sources = {"warc_files": len(warcs), "warc_files_open": len(open_warc_files(root / "warc")),

@@ -155,7 +155,19 @@ def _crawl(r: dict[str, Any]) -> str:
         f"<section><h2>HTTP status codes</h2>{status or _empty('No responses.')}</section>"
         f"<section><h2>Hosts</h2><p>{_num(r, ['crawl', 'hosts_total'])} hosts answered; the "
         f"{len(hosts)} busiest:</p>{host_table}</section>"
+        + _revisit_section(r)
     )
+
+
+def _revisit_section(r: dict[str, Any]) -> str:
+    v = r["crawl"].get("revisits") or {}
+    if not v.get("requested"):
+        return ""
+    rows = [("unchanged", ["crawl", "revisits", "unchanged"]), ("changed", ["crawl", "revisits", "changed"]),
+            ("gone (404, 410)", ["crawl", "revisits", "gone"]), ("failed", ["crawl", "revisits", "failed"])]
+    return (f"<section><h2>Revisits</h2><p>{_num(r, ['crawl', 'revisits', 'requested'])} URLs fetched again in "
+            f"{_num(r, ['crawl', 'revisits', 'runs'])} revisit run(s); unchanged ones are WARC revisit records "
+            f"(304 Not Modified or an identical payload), not new documents.</p>{_bars(r, rows)}</section>")
 
 
 def _rights(r: dict[str, Any]) -> str:

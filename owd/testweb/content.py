@@ -25,7 +25,7 @@ from pathlib import Path
 from owd.shared_data import shared_data_dir
 
 __all__ = ["EU_LANGUAGES", "LANG_TLD", "Host", "TestSite", "HEALTH_WORD", "MANNERS_HOSTS", "SLOW_REPLY_S",
-           "ENDLESS_FANOUT", "endless_links", "endless_host_name"]
+           "ENDLESS_FANOUT", "endless_links", "endless_host_name", "REVISIT_HOST", "REVISIT_PAGES"]
 
 EU_LANGUAGES: tuple[str, ...] = (
     "bg", "cs", "da", "de", "el", "en", "es", "et", "fi", "fr", "ga", "hr",
@@ -86,6 +86,19 @@ def endless_links(n: int, hosts: int) -> list[tuple[int, int]]:
     """(host index, page number) of the pages that endless page ``n`` links to: pages
     n*F+1 .. n*F+F, page m on host m % hosts. Every page is linked from exactly one page."""
     return [(m % hosts, m) for m in range(n * ENDLESS_FANOUT + 1, (n + 1) * ENDLESS_FANOUT + 1)]
+# The revisit host (TestSite(revision=N)): a news site seen at revision N. Each page
+# behaves in one way from one revision to the next: "etag" and "modified" pages never
+# change and answer conditional requests with 304 (ETag + Last-Modified, Last-Modified
+# only); "plain" pages never change and send no validators (a crawler can only compare
+# payloads); "changing" pages get a new paragraph and validators every revision; "gone"
+# pages exist at revision 0 only (then 410 and 404).
+REVISIT_HOST = "news.owdtest.eu"
+REVISIT_PAGES = {
+    "/same/1.html": "etag", "/same/2.html": "etag", "/dated/1.html": "modified",
+    "/plain/1.html": "plain", "/plain/2.html": "plain",
+    "/changing/1.html": "changing", "/changing/2.html": "changing",
+    "/gone/1.html": "gone-410", "/gone/2.html": "gone-404",
+}
 SLOW_REPLY_S = 1.0  # every reply of slow.owdtest.eu, robots.txt included, takes this long
 
 
@@ -120,7 +133,9 @@ class TestSite:
 
     ``bulk_hosts`` adds plain generated hosts (``owdbulk<N>.net``) for
     benchmarks that need thousands of pages; ``endless_hosts`` adds hosts
-    (``owdendless<N>.net``) of a web that never ends (:func:`endless_links`). ``manners`` adds the hosts that test a
+    (``owdendless<N>.net``) of a web that never ends (:func:`endless_links`). ``revision``
+    adds the revisit host (:data:`REVISIT_HOST`) as it is at that revision: serve
+    revision 0, then 1, to see pages change, stay, and disappear. ``manners`` adds the hosts that test a
     crawler's manners and take seconds per request by design (so they are off by
     default): robots.txt ``Crawl-delay: 2`` and ``3``, and a host whose every reply
     takes :data:`SLOW_REPLY_S`.
@@ -140,6 +155,7 @@ class TestSite:
         use_shared_data: bool = True,
         manners: bool = False,
         endless_hosts: int = 0,
+        revision: int | None = None,
     ) -> None:
         self.seed = seed
         self.port = port
@@ -149,6 +165,7 @@ class TestSite:
         self.bulk_pages_per_host = bulk_pages_per_host
         self.manners = manners
         self.endless_hosts = endless_hosts
+        self.revision = revision
         # Without ../shared/data (or with use_shared_data=False) content is generated.
         self.data_dir = (data_dir or shared_data_dir()) if use_shared_data else None
         self.hosts: list[Host] = self._make_hosts()
@@ -179,6 +196,8 @@ class TestSite:
         hosts.append(("pages.owdtest.org", "real", None, ""))  # empty without ../shared/data
         if self.manners:
             hosts += [(f"{variant}.owdtest.eu", "manners", "en", variant) for variant in MANNERS_HOSTS]
+        if self.revision is not None:
+            hosts.append((REVISIT_HOST, "revisit", "en", ""))
         # A web that never ends (frontier benchmarks): page n of any endless host links to
         # ENDLESS_FANOUT new pages spread over all endless hosts.
         hosts += [(endless_host_name(i), "endless", "en", "") for i in range(self.endless_hosts)]
@@ -296,6 +315,8 @@ class TestSite:
             return ["/gallery.html", "/audio.html", "/video.html"]
         if host.kind == "real":
             return [f"/page/{pid}.html" for pid in self.real_page_ids]
+        if host.kind == "revisit":
+            return list(REVISIT_PAGES)
         if host.kind == "manners":  # few pages: each request costs seconds there
             return ["/m/1.html"] if host.variant == "slow" else ["/m/1.html", "/m/2.html", "/m/3.html"]
         return []

@@ -11,13 +11,14 @@ import html
 import random
 import zlib
 from dataclasses import dataclass, field
+from email.utils import formatdate, parsedate_to_datetime
 from functools import lru_cache
 from urllib.parse import parse_qs
 
-from owd.testweb.content import (HEALTH_WORD, SLOW_REPLY_S, TDM_POLICY_URL, Host, TestSite, endless_host_name,
-                                 endless_links, stable_int)
+from owd.testweb.content import (HEALTH_WORD, REVISIT_PAGES, SLOW_REPLY_S, TDM_POLICY_URL, Host, TestSite,
+                                 endless_host_name, endless_links, stable_int)
 
-__all__ = ["Response", "respond", "ERROR_PATHS"]
+__all__ = ["Response", "respond", "conditional", "ERROR_PATHS"]
 
 # Paths of errors.owdtest.eu, each a hostile case the crawler must survive and count.
 ERROR_PATHS = [
@@ -144,6 +145,57 @@ def _endless_page(site: TestSite, host: Host, path: str) -> Response:
     body = (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Endless page {n}</title></head>"
             f"<body><h1>Endless page {n}</h1><p>One page of a web that never ends.</p>\n{links}</body></html>")
     return Response(200, [("Content-Type", "text/html; charset=utf-8")], body.encode())
+
+
+_NOT_FOUND = b"<html><body>not found</body></html>"
+_EPOCH_2026_10_01 = 1790841600  # validators' dates: 2026-10-01 08:00 UTC + one day per revision
+
+
+def _revisit_page(site: TestSite, host: Host, path: str) -> Response:
+    """A page of the revisit host at ``site.revision`` (see REVISIT_PAGES)."""
+    rev = site.revision or 0
+    behaviour = "plain" if path == "/" else REVISIT_PAGES.get(path)
+    if behaviour is None:
+        return Response(404, [("Content-Type", "text/html; charset=utf-8")], _NOT_FOUND)
+    if behaviour.startswith("gone") and rev >= 1:
+        status = 410 if behaviour == "gone-410" else 404
+        return Response(status, [("Content-Type", "text/html; charset=utf-8")], _NOT_FOUND)
+    key = f"{host.name}{path}"
+    paragraphs = site.paragraphs("en", key)
+    if behaviour == "changing":
+        paragraphs.append(f"Update {rev}: " + site.paragraphs("en", f"{key}:revision:{rev}", 1)[0])
+    links = [(u, _link_text(site, u)) for u in site.links_of(host, path)]
+    body = _html_page(site, host, "en", _title(site, "en", key, None), paragraphs, links)
+    headers = [("Content-Type", "text/html; charset=utf-8")]
+    if behaviour in ("etag", "modified", "changing"):
+        changed = rev if behaviour == "changing" else 0
+        headers.append(("Last-Modified", formatdate(_EPOCH_2026_10_01 + 86400 * changed, usegmt=True)))
+        if behaviour != "modified":
+            headers.append(("ETag", f'"{stable_int(site.seed, key) % 10**8:x}-{changed}"'))
+    return Response(200, headers, body)
+
+
+def conditional(resp: Response, if_none_match: str | None, if_modified_since: str | None) -> Response:
+    """304 Not Modified for a GET whose validators match ``resp`` (RFC 9110 13.1-13.2:
+    If-None-Match decides when present, If-Modified-Since only without it)."""
+    if resp.status != 200:
+        return resp
+    headers = dict((k.lower(), v) for k, v in resp.headers)
+    etag, modified = headers.get("etag"), headers.get("last-modified")
+    if if_none_match is not None:
+        tags = [t.strip().removeprefix("W/") for t in if_none_match.split(",")]
+        match = etag is not None and ("*" in tags or etag.removeprefix("W/") in tags)
+    elif if_modified_since is not None and modified is not None:
+        try:
+            match = parsedate_to_datetime(modified) <= parsedate_to_datetime(if_modified_since)
+        except (TypeError, ValueError):
+            match = False
+    else:
+        match = False
+    if not match:
+        return resp
+    kept = [(k, v) for k, v in resp.headers if k.lower() in ("etag", "last-modified", "cache-control", "vary")]
+    return Response(304, kept, b"", delay=resp.delay)
 
 
 def _media_page(site: TestSite, host: Host, path: str) -> Response:
@@ -287,6 +339,8 @@ def respond(site: TestSite, host: Host, path: str, query: str, accept_gzip: bool
     resp: Response | None = None
     if host.kind == "endless":
         return _endless_page(site, host, path)
+    if host.kind == "revisit":
+        return _revisit_page(site, host, path)
     if host.kind == "errors":
         resp = _home(site, host, ERROR_PATHS) if path == "/" else _errors(site, host, path, hits)
     elif host.kind == "traps":

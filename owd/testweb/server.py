@@ -27,7 +27,7 @@ from typing import IO, Any
 from urllib.parse import unquote, urlsplit
 
 from owd.testweb.content import Host, TestSite
-from owd.testweb.render import Response, respond
+from owd.testweb.render import Response, conditional, respond
 
 __all__ = ["TestWebServer", "LogEntry", "read_request_log", "free_port", "serve_forever"]
 
@@ -210,6 +210,8 @@ class TestWebServer:
                 None, respond, self.site, host, path, parts.query, accept_gzip, hits)
         else:
             resp = respond(self.site, host, path, parts.query, accept_gzip, hits)
+        if method in ("GET", "HEAD"):
+            resp = conditional(resp, headers.get("if-none-match"), headers.get("if-modified-since"))
         if method == "HEAD":
             resp.truncate_to = 0
         keep_alive = version == "HTTP/1.1" and headers.get("connection", "").lower() != "close"

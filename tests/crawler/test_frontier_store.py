@@ -132,3 +132,59 @@ def test_owd_status_reads_each_crawlers_frontier(tmp_path: Path) -> None:
     [line] = frontier_status(cfg)
     assert line == ("  frontier w0: 3 admitted (2 queued, 1 in flight, 0 done), 4 seen, 1 hosts; live: 1 hosts ready, "
                     "2 waiting (next in 1.5 s); oldest queued https://a.eu/1")
+
+
+def _fetched(store: FrontierStore, url: str, when: float, status: int = 200, kind: str = "page") -> None:
+    assert store.see(url)
+    store.queue(entry(url, kind=kind))
+    store.pop(url.split("/")[2], 100)
+    store.done(url, "parsed", status=status, digest="sha1:X", etag='"e"', ref_date="2026-10-01T08:00:00Z")
+    store._db.execute("UPDATE urls SET fetched = ? WHERE url = ?", (when, url))  # as if fetched then
+
+
+def test_revisit_policy_rules_cap_and_order(tmp_path: Path) -> None:
+    from owd.config import RevisitConfig, RevisitRule
+
+    store = FrontierStore(tmp_path / "f.sqlite")
+    day = 86400.0
+    now = 100 * day
+    _fetched(store, "https://news.si/a", now - 2 * day)  # news rule: 1 day -> due
+    _fetched(store, "https://news.si/b", now - 0.5 * day)  # not due under the 1-day rule
+    _fetched(store, "https://www.a.eu/news/1", now - 3 * day)  # URL rule: 2 days -> due
+    _fetched(store, "https://www.a.eu/about", now - 4 * day)  # default 30 days -> not due
+    _fetched(store, "https://www.a.eu/old", now - 40 * day)  # default -> due, and the stalest
+    _fetched(store, "https://www.a.eu/404", now - 40 * day, status=404)  # never content: not revisited
+    _fetched(store, "https://www.a.eu/x.jpg", now - 40 * day, kind="image")  # kind not in policy
+    store.commit()
+    policy = RevisitConfig(interval=30 * day, rules=[RevisitRule(interval=day, hosts=["*.si"]),
+                                                      RevisitRule(interval=2 * day, urls=["*/news/*"])])
+    assert store.queue_revisits(policy, now=now) == 3
+    revisits = [e for host in ("news.si", "www.a.eu") for e in store.pop(host, 10)]
+    assert sorted(e.url for e in revisits) == ["https://news.si/a", "https://www.a.eu/news/1", "https://www.a.eu/old"]
+    assert all(e.previous is not None and e.previous.etag == '"e"' and e.previous.digest == "sha1:X"
+               and e.previous.ref_date == "2026-10-01T08:00:00Z" for e in revisits)
+    store.unpop(revisits)
+    store._db.execute("UPDATE urls SET state = 2 WHERE state = 0")
+    # a cap takes the longest-unvisited first
+    assert store.queue_revisits(RevisitConfig(interval=0, max_per_run=2), now=now) == 2
+    assert {e.url for host in ("news.si", "www.a.eu") for e in store.pop(host, 10)} == {
+        "https://www.a.eu/old", "https://www.a.eu/about"}
+    store.close()
+
+
+def test_store_from_before_revisits_gains_the_column(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "f.sqlite"
+    store = FrontierStore(path)
+    store.see("https://a.eu/1")
+    store.queue(entry("https://a.eu/1"))
+    store.close()
+    db = sqlite3.connect(path)
+    db.execute("ALTER TABLE urls DROP COLUMN ref_date")
+    db.commit()
+    db.close()
+    store = FrontierStore(path)
+    assert [e.url for e in store.pop("a.eu")] == ["https://a.eu/1"]
+    store.done("https://a.eu/1", "parsed", status=200, ref_date="2026-12-06T00:00:00Z")
+    store.close()
