@@ -44,7 +44,10 @@ PRIORITY_SCALE = 1000  # priorities are stored as integers: -round(priority * 10
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS hosts (
     id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE
+    name TEXT NOT NULL UNIQUE,
+    pages INTEGER NOT NULL DEFAULT 0,     -- pages ever admitted (the scope's per-host cap)
+    calendar INTEGER NOT NULL DEFAULT 0,  -- of which calendar-shaped (the scope's trap cap)
+    queued INTEGER NOT NULL DEFAULT 0     -- URLs queued now: the scheduler starts in O(hosts)
 );
 -- The seen-set: every canonical URL met, as a 64-bit hash. Narrow on purpose (about 20
 -- bytes an entry), so that the random inserts of new hashes stay in the page cache;
@@ -74,6 +77,8 @@ CREATE TABLE IF NOT EXISTS urls (
     outcome TEXT
 );
 CREATE INDEX IF NOT EXISTS queue ON urls(host, prio, id) WHERE state = 0;
+-- what was in flight at a crash, found without reading the whole table (a few rows)
+CREATE INDEX IF NOT EXISTS in_flight ON urls(id) WHERE state = 1;
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT);
 """
 
@@ -133,16 +138,43 @@ class FrontierStore:
         # (not 4) took admissions from 21k/s to 64k/s at 3M URLs (bench/bench_frontier.py).
         self._db.execute("PRAGMA wal_autocheckpoint=16000")
         self._db.executescript(_SCHEMA)
-        columns = {row[1] for row in self._db.execute("PRAGMA table_info(urls)")}
-        if "ref_date" not in columns:  # a store written before revisits existed
-            self._db.execute("ALTER TABLE urls ADD COLUMN ref_date TEXT")
+        self._upgrade()
         self._host_ids: dict[str, int] = dict(
             (name, hid) for hid, name in self._db.execute("SELECT id, name FROM hosts"))
         row = self._db.execute("SELECT MAX(id) FROM urls").fetchone()
         self._next_id = int(row[0] or 0) + 1
         self._in_tx = False
         self._last_commit = time.monotonic()
+        # per-host changes to (pages, calendar, queued) since the last commit, written with
+        # it (one UPDATE per host per commit, not one per admission)
+        self._host_counts: dict[int, list[int]] = {}
         self.closed = False
+
+    def _upgrade(self) -> None:
+        """Bring a store written by an earlier version up to this schema."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(urls)")}
+        if "ref_date" not in columns:  # before revisits
+            self._db.execute("ALTER TABLE urls ADD COLUMN ref_date TEXT")
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(hosts)")}
+        missing = [name for name in ("pages", "calendar", "queued") if name not in columns]
+        if missing:  # before the per-host counts: counted once, from the URLs
+            from crawler.urls import host_of, trap_reason
+
+            self._db.execute("BEGIN")
+            for name in missing:
+                self._db.execute(f"ALTER TABLE hosts ADD COLUMN {name} INTEGER NOT NULL DEFAULT 0")
+            self._db.execute(f"UPDATE hosts SET pages = (SELECT COUNT(*) FROM urls WHERE urls.host = hosts.id "
+                             f"AND kind = {_KIND_CODE['page']})")
+            self._db.execute(f"UPDATE hosts SET queued = (SELECT COUNT(*) FROM urls WHERE urls.host = hosts.id "
+                             f"AND state = {QUEUED})")
+            calendar: dict[str, int] = {}
+            for (url,) in self._db.execute(f"SELECT url FROM urls WHERE kind = {_KIND_CODE['page']} "
+                                           "AND url GLOB '*/[12][0-9][0-9][0-9][/-]*'").fetchall():
+                if trap_reason(url) == "calendar":
+                    calendar[host_of(url)] = calendar.get(host_of(url), 0) + 1
+            self._db.executemany("UPDATE hosts SET calendar = ? WHERE name = ?",
+                                 [(n, name) for name, n in calendar.items()])
+            self._db.execute("COMMIT")
 
     # ---- transactions ----------------------------------------------------------------------
     def _begin(self) -> None:
@@ -157,6 +189,11 @@ class FrontierStore:
 
     def commit(self) -> None:
         if self._in_tx:
+            if self._host_counts:
+                self._db.executemany(
+                    "UPDATE hosts SET pages = pages + ?, calendar = calendar + ?, queued = queued + ? WHERE id = ?",
+                    [(p, c, q, hid) for hid, (p, c, q) in self._host_counts.items()])
+                self._host_counts.clear()
             self._db.execute("COMMIT")
             self._in_tx = False
         self._last_commit = time.monotonic()
@@ -197,10 +234,27 @@ class FrontierStore:
     _INSERT_URL = ("INSERT INTO urls(id, state, host, prio, depth, kind, score, url, via) "
                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
 
-    def queue(self, entry: FrontierEntry) -> None:
-        """Queue a URL that :meth:`see` reported new (and the scope admitted)."""
+    def _counts(self, hid: int) -> list[int]:
+        counts = self._host_counts.get(hid)
+        if counts is None:
+            counts = self._host_counts[hid] = [0, 0, 0]
+        return counts
+
+    def _count(self, hid: int, kind: str, calendar: bool) -> None:
+        """One more URL queued on host ``hid`` (and admitted, if a page)."""
+        counts = self._counts(hid)
+        counts[2] += 1
+        if kind == "page":
+            counts[0] += 1
+            counts[1] += calendar
+
+    def queue(self, entry: FrontierEntry, calendar: bool = False) -> None:
+        """Queue a URL that :meth:`see` reported new (and the scope admitted); ``calendar``:
+        the scope counted it as a calendar-shaped page (kept per host for a resumed crawl)."""
         self._begin()
-        self._db.execute(self._INSERT_URL, self._row(entry))
+        row = self._row(entry)
+        self._count(row[2], entry.kind, calendar)
+        self._db.execute(self._INSERT_URL, row)
         self._db.execute("UPDATE seen SET id = ? WHERE key = ?", (self._next_id, url_key(entry.url)))
         self._next_id += 1
 
@@ -212,7 +266,9 @@ class FrontierStore:
         for e in entries:
             if execute("INSERT OR IGNORE INTO seen(key, id) VALUES (?, ?)",
                        (url_key(e.url), self._next_id)).rowcount == 1:
-                rows.append(self._row(e))
+                row = self._row(e)
+                self._count(row[2], e.kind, False)
+                rows.append(row)
                 self._next_id += 1
         self._db.executemany(self._INSERT_URL, rows)
         return len(rows)
@@ -230,6 +286,7 @@ class FrontierStore:
             return []
         self._begin()
         self._db.executemany("UPDATE urls SET state = 1 WHERE id = ?", [(r[0],) for r in rows])
+        self._counts(hid)[2] -= len(rows)
         return [FrontierEntry(url=r[1], host=host, depth=r[2], via=r[3], score=r[4], kind=KINDS[r[5]],
                               priority=-r[6] / PRIORITY_SCALE,
                               previous=FetchFacts(r[8], r[9], r[10], r[11]) if r[7] is not None else None)
@@ -242,8 +299,12 @@ class FrontierStore:
     def unpop(self, entries: Iterable[FrontierEntry]) -> None:
         """Put popped URLs back in their queues (they were not handed to the downloader)."""
         self._begin()
-        ids = [(i,) for i in (self._id(e.url) for e in entries) if i is not None]
-        self._db.executemany("UPDATE urls SET state = 0 WHERE id = ? AND state = 1", ids)
+        for e in entries:
+            uid = self._id(e.url)
+            hid = self._host_ids.get(e.host)
+            if uid is not None and hid is not None and self._db.execute(
+                    "UPDATE urls SET state = 0 WHERE id = ? AND state = 1", (uid,)).rowcount:
+                self._counts(hid)[2] += 1
 
     def done(self, canonical_url: str, outcome: str, status: int | None = None, digest: str | None = None,
              etag: str | None = None, modified: str | None = None, failed: bool = False,
@@ -255,6 +316,9 @@ class FrontierStore:
         if uid is None:
             return
         self._begin()
+        row = self._db.execute("SELECT state, host FROM urls WHERE id = ?", (uid,)).fetchone()
+        if row is not None and row[0] == QUEUED:  # (done without being popped: a URL refused late)
+            self._counts(row[1])[2] -= 1
         self._db.execute(
             "UPDATE urls SET state = 2, outcome = ?, fetched = ?, status = COALESCE(?, status), "
             "digest = COALESCE(?, digest), ref_date = COALESCE(?, ref_date), etag = COALESCE(?, etag), "
@@ -285,37 +349,59 @@ class FrontierStore:
         interval = f"CASE {' '.join(cases)} ELSE {float(policy.interval)!r} END" if cases else repr(float(policy.interval))
         kinds = ",".join(str(_KIND_CODE[k]) for k in policy.kinds)
         self._begin()
-        cur = self._db.execute(
-            f"UPDATE urls SET state = {QUEUED} WHERE id IN (SELECT id FROM urls WHERE state = {DONE} "
+        self._db.execute("CREATE TEMP TABLE IF NOT EXISTS due(id INTEGER PRIMARY KEY, host INTEGER)")
+        self._db.execute("DELETE FROM due")
+        self._db.execute(
+            f"INSERT INTO due SELECT id, host FROM urls WHERE state = {DONE} "
             f"AND kind IN ({kinds}) AND status BETWEEN 200 AND 299 AND fetched IS NOT NULL "
-            f"AND fetched <= ? - ({interval}) ORDER BY fetched LIMIT ?)",
+            f"AND fetched <= ? - ({interval}) ORDER BY fetched LIMIT ?",
             (now, *params, int(policy.max_per_run)))
+        return self._requeue("SELECT id, host FROM due")
+
+    def _requeue(self, select: str) -> int:
+        """Queue again the URLs ``select`` gives as (id, host); commits; returns how many."""
+        self._begin()
+        per_host: dict[int, int] = {}
+        ids = []
+        for uid, hid in self._db.execute(select).fetchall():
+            ids.append((uid,))
+            per_host[hid] = per_host.get(hid, 0) + 1
+        self._db.executemany(f"UPDATE urls SET state = {QUEUED} WHERE id = ?", ids)
+        for hid, n in per_host.items():
+            self._counts(hid)[2] += n
         self.commit()
-        return cur.rowcount
+        return len(ids)
 
     def requeue_in_flight(self) -> int:
         """After a crash: URLs that were in flight go back to their queues; how many."""
-        self._begin()
-        cur = self._db.execute("UPDATE urls SET state = 0 WHERE state = 1")
-        self.commit()
-        return cur.rowcount
+        return self._requeue(f"SELECT id, host FROM urls INDEXED BY in_flight WHERE state = {IN_FLIGHT}")
 
     # ---- reading ---------------------------------------------------------------------------
-    def queued_by_host(self) -> Iterator[tuple[str, int]]:
+    def queued_by_host(self, exact: bool = False) -> Iterator[tuple[str, int]]:
+        """(host, URLs queued) of the hosts with a queue: from the per-host counts, in
+        O(hosts); ``exact`` counts the queue index instead, in O(queued URLs)."""
         names = self.host_names()
-        for hid, n in self._db.execute("SELECT host, COUNT(*) FROM urls WHERE state = 0 GROUP BY host"):
-            yield names[hid], n
+        if exact:
+            for hid, n in self._db.execute("SELECT host, COUNT(*) FROM urls WHERE state = 0 GROUP BY host"):
+                yield names[hid], n
+            return
+        for hid, n in self._db.execute("SELECT id, queued FROM hosts"):
+            n += self._host_counts.get(hid, (0, 0, 0))[2]
+            if n > 0:
+                yield names[hid], n
 
-    def admitted_per_host(self, kind: str = "page") -> dict[str, int]:
-        """How many URLs of ``kind`` each host ever had admitted (one query)."""
-        names = self.host_names()
-        return {names[hid]: n for hid, n in self._db.execute(
-            "SELECT host, COUNT(*) FROM urls WHERE kind = ? GROUP BY host", (_KIND_CODE[kind],))}
+    def host_counts(self) -> dict[str, tuple[int, int]]:
+        """Per host: (pages ever admitted, of which calendar-shaped), read from the hosts
+        table: a resumed crawl restores its scope caps in O(hosts), not O(URLs)."""
+        out = {}
+        for hid, name, pages, calendar in self._db.execute("SELECT id, name, pages, calendar FROM hosts"):
+            pending = self._host_counts.get(hid, (0, 0, 0))
+            out[name] = (pages + pending[0], calendar + pending[1])
+        return out
 
-    def admitted_urls_like(self, pattern: str, kind: str = "page") -> Iterator[str]:
-        """Admitted URLs of ``kind`` that match a GLOB ``pattern`` (filtered inside SQLite)."""
-        for (url,) in self._db.execute("SELECT url FROM urls WHERE kind = ? AND url GLOB ?", (_KIND_CODE[kind], pattern)):
-            yield url
+    def queued(self) -> int:
+        """How many URLs are queued (reads the queue index only)."""
+        return int(self._db.execute("SELECT COUNT(*) FROM urls INDEXED BY queue WHERE state = 0").fetchone()[0])
 
     def counts(self) -> dict[str, int]:
         names = {QUEUED: "queued", IN_FLIGHT: "in_flight", DONE: "done"}

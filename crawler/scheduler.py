@@ -73,6 +73,7 @@ class FrontierScheduler(BaseScheduler):
         self.spider: Any = None
         self._wakeup: Any = None
         self._wake_time = 0.0  # monotonic
+        self._confirmed_empty = False
 
     @classmethod
     def from_crawler(cls, crawler: "Crawler") -> "FrontierScheduler":
@@ -100,7 +101,26 @@ class FrontierScheduler(BaseScheduler):
             self.store.close()
 
     def has_pending_requests(self) -> bool:
-        return bool(self.extra) or self.queued > 0
+        if self.extra or self.queued > 0:
+            return True
+        return self._recount()
+
+    def _recount(self) -> bool:
+        """The per-host counts (kept in the store) say nothing is queued: before the crawl
+        may end, ask the store's queue index once, so that a count that went wrong can
+        never strand URLs. Asked again only after something new was queued."""
+        if self._confirmed_empty or self.store is None:
+            return False
+        self._confirmed_empty = True
+        if self.store.queued() == 0:
+            return False
+        self.crawler.stats.inc_value("frontier/recounted")
+        for name, n in self.store.queued_by_host(exact=True):
+            host = self.hosts.setdefault(name, _Host())
+            self.queued += n - host.queued
+            host.queued = n
+            self._list_ready(name)
+        return self.queued > 0
 
     def __len__(self) -> int:
         return len(self.extra) + self.queued
@@ -120,6 +140,7 @@ class FrontierScheduler(BaseScheduler):
             host = self.hosts[name] = _Host()
         host.queued += 1
         self.queued += 1
+        self._confirmed_empty = False
         self._list_ready(name)
         self.crawler.stats.inc_value("frontier/queued")
         return True

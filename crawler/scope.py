@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
+from typing import Mapping
 from urllib.parse import parse_qsl, urlsplit
 
 from crawler.urls import host_of, registered_domain, trap_reason
@@ -33,6 +33,7 @@ class Scope:
     max_query_params: int
     per_host: Counter[str] = field(default_factory=Counter)
     calendar_per_host: Counter[str] = field(default_factory=Counter)
+    last_was_calendar: bool = False  # set by admit(): was the URL just admitted calendar-shaped
     admitted: int = 0
 
     @classmethod
@@ -50,16 +51,14 @@ class Scope:
             max_query_params=cfg.limits.max_query_params,
         )
 
-    def restore_counts(self, per_host: Mapping[str, int], calendar_candidates: Iterable[str] = ()) -> None:
-        """Count an earlier run's pages against the caps from per-host totals (a resumed
-        crawl reads them from its frontier store in one query, not URL by URL); only the
-        ``calendar_candidates`` (URLs with a date-like path) are looked at one by one."""
-        for host, n in per_host.items():
-            self.per_host[host] += n
-            self.admitted += n
-        for url in calendar_candidates:
-            if trap_reason(url) == "calendar":
-                self.calendar_per_host[host_of(url)] += 1
+    def restore_counts(self, per_host: Mapping[str, tuple[int, int]]) -> None:
+        """Count an earlier run's pages against the caps: per host (pages admitted, of
+        which calendar-shaped), as the frontier store keeps them (FrontierStore.host_counts)."""
+        for host, (pages, calendar) in per_host.items():
+            self.per_host[host] += pages
+            self.admitted += pages
+            if calendar:
+                self.calendar_per_host[host] += calendar
 
     def in_scope(self, url: str) -> str | None:
         """Static checks (no counting): the refusal reason, or None."""
@@ -103,6 +102,7 @@ class Scope:
             return "max_pages_per_host"
         self.per_host[host] += 1
         self.admitted += 1
-        if trap == "calendar":
+        self.last_was_calendar = trap == "calendar"  # the frontier store keeps the count too
+        if self.last_was_calendar:
             self.calendar_per_host[host] += 1
         return None

@@ -74,9 +74,8 @@ class CampaignSpider(scrapy.Spider):
         self.frontier = FrontierStore(journal_dir / FRONTIER_FILE if journal_dir is not None else None,
                                       cache_mib=FRONTIER_CACHE_MIB)
         self.scheduler: Any = None
-        # a resumed crawl's pages count against the caps (calendar traps: only date-like paths)
-        self.scope.restore_counts(self.frontier.admitted_per_host("page"),
-                                  self.frontier.admitted_urls_like("*/[12][0-9][0-9][0-9][/-]*"))
+        # a resumed crawl's pages count against the caps (per-host counts, kept in the store)
+        self.scope.restore_counts(self.frontier.host_counts())
         # Distributed crawl: links for hosts another crawler owns go to its inbox.
         self.partition = partition
         self.outbox = Outbox(crawl_root, worker) if partition is not None and crawl_root is not None else None
@@ -130,7 +129,8 @@ class CampaignSpider(scrapy.Spider):
         # Queued in the store in the same call as it was seen: no commit can fall between
         # the two, so a crash never leaves a URL seen but not queued.
         self.frontier.queue(FrontierEntry(url=canon, host=frontier_host(canon), depth=depth, via=via, score=score,
-                                          kind=kind, priority=float(self.scorer.priority(depth, score))))
+                                          kind=kind, priority=float(self.scorer.priority(depth, score))),
+                            calendar=kind == "page" and self.scope.last_was_calendar)
         request = self._request(canon, depth, via, score, kind=kind)
         request.meta[FRESH_META] = True  # tells the scheduler a new URL is in its host's queue
         return request

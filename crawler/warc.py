@@ -225,8 +225,8 @@ class WarcWriter:
         self._seq = self._next_seq()
         leftovers = sorted(self.directory.glob(f"{prefix}-*{FINAL_SUFFIX}{OPEN_SUFFIX}"))
         if leftovers:
-            log.warning("%d unfinished WARC file(s) in %s (crashed crawl?); run repair_directory: %s",
-                        len(leftovers), self.directory, [p.name for p in leftovers])
+            log.info("%d unfinished WARC file(s) of an earlier run in %s (repaired by `owd crawl --resume`): %s",
+                     len(leftovers), self.directory, [p.name for p in leftovers])
         self._closed = False
         self._file: IO[bytes] | None = None
         self._sink: _GzipMemberSink | None = None
@@ -441,7 +441,7 @@ class WarcWriter:
                     body_decoded: bool = False, ip_address: str | None = None,
                     fetch_time: FetchTime = None, metadata: Mapping[str, Any] | None = None,
                     http_version: str = "HTTP/1.1", truncated: str | None = None,
-                    revisit: Revisit | None = None) -> RecordLocation:
+                    revisit: Revisit | None = None, body_digest: str | None = None) -> RecordLocation:
         """Write request + response + metadata records for one HTTP exchange
         (request + revisit + metadata with ``revisit``: the body is not stored then).
 
@@ -470,7 +470,8 @@ class WarcWriter:
         resp_pairs = self._response_headers(self._clean_headers(response_headers), body, body_decoded)
         status_line = f"{version} {int(status)} ".encode() + reason_b
         mime = next((v.decode("latin-1") for n, v in resp_pairs if n.lower() == b"content-type"), None)
-        extra: dict[str, str | None] = {"WARC-Truncated": truncated}
+        # body_digest: payload_digest(body) when the caller has it already (it is not computed twice)
+        extra: dict[str, str | None] = {"WARC-Truncated": truncated, "WARC-Payload-Digest": body_digest}
         if revisit is not None:
             extra = {"WARC-Profile": REVISIT_PROFILES[revisit.profile],
                      "WARC-Refers-To-Target-URI": to_uri(revisit.refers_to_uri),
@@ -663,11 +664,11 @@ def repair_open_warc(path: Path) -> RepairResult:
     return result
 
 
-def repair_directory(directory: Path) -> list[RepairResult]:
-    """Repair every ``*.warc.gz.open`` in ``directory``; also drop stale CDXJ temp
-    files and rebuild a missing ``.cdxj`` beside any final WARC."""
+def tidy_directory(directory: Path) -> list[Path]:
+    """Drop stale CDXJ temp files and rebuild a missing ``.cdxj`` beside any final WARC
+    (cheap: a crash leaves at most one of either); return the ``*.warc.gz.open`` files
+    left to :func:`repair_open_warc`. Call it before a writer opens the directory."""
     directory = Path(directory)
-    results = [repair_open_warc(p) for p in sorted(directory.glob("*" + FINAL_SUFFIX + OPEN_SUFFIX))]
     for stale in directory.glob("*" + CDXJ_SUFFIX + OPEN_SUFFIX):
         log.warning("removing stale CDXJ temp file %s", stale)
         stale.unlink()
@@ -676,7 +677,13 @@ def repair_directory(directory: Path) -> list[RepairResult]:
         if not cdxj.exists():
             log.warning("rebuilding missing CDXJ for %s", warc)
             write_cdxj(index_warc(warc), cdxj)
-    return results
+    return sorted(directory.glob("*" + FINAL_SUFFIX + OPEN_SUFFIX))
+
+
+def repair_directory(directory: Path) -> list[RepairResult]:
+    """Repair every ``*.warc.gz.open`` in ``directory``; also drop stale CDXJ temp
+    files and rebuild a missing ``.cdxj`` beside any final WARC."""
+    return [repair_open_warc(p) for p in tidy_directory(directory)]
 
 
 # --------------------------------------------------------------------------- resume

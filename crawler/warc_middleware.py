@@ -94,6 +94,7 @@ class WarcWriterMiddleware:
             http_version=response.protocol or "HTTP/1.1",
             truncated="disconnect" if "dataloss" in response.flags else None,
             revisit=revisit,
+            body_digest=digest,
         )
         meta["warc"] = {"file": location.filename, "offset": location.offset, "length": location.length,
                         "record_id": location.record_id, "date": location.warc_date, "digest": digest,

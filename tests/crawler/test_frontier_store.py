@@ -159,6 +159,7 @@ def test_revisit_policy_rules_cap_and_order(tmp_path: Path) -> None:
     policy = RevisitConfig(interval=30 * day, rules=[RevisitRule(interval=day, hosts=["*.si"]),
                                                       RevisitRule(interval=2 * day, urls=["*/news/*"])])
     assert store.queue_revisits(policy, now=now) == 3
+    assert dict(store.queued_by_host()) == dict(store.queued_by_host(exact=True)) == {"news.si": 1, "www.a.eu": 2}
     revisits = [e for host in ("news.si", "www.a.eu") for e in store.pop(host, 10)]
     assert sorted(e.url for e in revisits) == ["https://news.si/a", "https://www.a.eu/news/1", "https://www.a.eu/old"]
     assert all(e.previous is not None and e.previous.etag == '"e"' and e.previous.digest == "sha1:X"
@@ -187,4 +188,58 @@ def test_store_from_before_revisits_gains_the_column(tmp_path: Path) -> None:
     store = FrontierStore(path)
     assert [e.url for e in store.pop("a.eu")] == ["https://a.eu/1"]
     store.done("https://a.eu/1", "parsed", status=200, ref_date="2026-12-06T00:00:00Z")
+    store.close()
+
+
+def test_per_host_counts_survive_reopen_and_are_backfilled_in_old_stores(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "f.sqlite"
+    store = FrontierStore(path)
+    for url in ["https://a.eu/calendar/2026/11.html", "https://a.eu/p1", "https://a.eu/p2",
+                "https://b.eu/p", "https://b.eu/i.png"]:
+        assert store.see(url)
+        kind = "image" if url.endswith(".png") else "page"
+        store.queue(entry(url, kind=kind), calendar="/calendar/" in url)
+    assert store.host_counts() == {"a.eu": (3, 1), "b.eu": (1, 0)}  # before the commit too
+    store.close()
+    store = FrontierStore(path)
+    assert store.host_counts() == {"a.eu": (3, 1), "b.eu": (1, 0)}
+    assert dict(store.queued_by_host()) == dict(store.queued_by_host(exact=True)) == {"a.eu": 3, "b.eu": 2}
+    store.close()
+    # a store from before the counts: counted once from its URLs on open
+    db = sqlite3.connect(path)
+    db.execute("ALTER TABLE hosts DROP COLUMN pages")
+    db.execute("ALTER TABLE hosts DROP COLUMN calendar")
+    db.execute("ALTER TABLE hosts DROP COLUMN queued")
+    db.commit()
+    db.close()
+    store = FrontierStore(path)
+    assert store.host_counts() == {"a.eu": (3, 1), "b.eu": (1, 0)}
+    assert dict(store.queued_by_host()) == dict(store.queued_by_host(exact=True)) == {"a.eu": 3, "b.eu": 2}
+    store.close()
+
+
+def test_per_host_queue_counts_follow_every_state_change(tmp_path: Path) -> None:
+    path = tmp_path / "f.sqlite"
+    store = FrontierStore(path)
+    urls = [f"https://{h}.eu/{i}" for h in "abc" for i in range(4)]
+    assert store.admit_many(entry(u) for u in urls) == 12
+
+    def consistent() -> dict[str, int]:
+        counted, exact = dict(store.queued_by_host()), dict(store.queued_by_host(exact=True))
+        assert counted == exact
+        return counted
+
+    assert consistent() == {"a.eu": 4, "b.eu": 4, "c.eu": 4}
+    popped = store.pop("a.eu", 3) + store.pop("b.eu", 4)
+    assert consistent() == {"a.eu": 1, "c.eu": 4}
+    store.unpop(popped[:1])
+    store.done(popped[1].url, "parsed", status=200)
+    store.done("https://c.eu/0", "failed:AddressRefused", failed=True)  # refused before it was popped
+    assert consistent() == {"a.eu": 2, "c.eu": 3}
+    store.close()  # the rest "in flight" at a crash
+    store = FrontierStore(path)
+    assert store.requeue_in_flight() == 5
+    assert consistent() == {"a.eu": 3, "b.eu": 4, "c.eu": 3}
     store.close()
