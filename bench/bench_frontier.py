@@ -8,9 +8,10 @@ batches of 40 links, as link extraction delivers them; a third of the links are
 repeats of URLs already admitted (the seen-set must say no). Pops go round-robin over
 hosts, a few URLs at a time, as the scheduler does.
 
-``--store lmdb`` runs the same workload on a minimal LMDB layout (seen-set keys and
-per-host queue keys, ``pip install lmdb`` first) for the store comparison in
-bench/README.md; it is not a frontier owd uses.
+``--store sqlite`` runs the same workload on the SQLite layout of owd's first disk
+frontier, ``--store lmdb`` on a minimal LMDB layout (seen-set keys and per-host queue
+keys, ``pip install lmdb`` first): the store comparison in bench/README.md. Neither is
+a frontier owd uses.
 
     python bench/bench_frontier.py                       # 20M admitted, 1M popped, 100k hosts
     python bench/bench_frontier.py --urls 2000000 --pops 200000   # a quicker run
@@ -33,7 +34,7 @@ from typing import Any, Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from crawler.frontier_store import FrontierEntry, FrontierStore, url_key  # noqa: E402
+from crawler.frontier_store import FRONTIER_FILE, FrontierEntry, FrontierStore, url_key  # noqa: E402
 
 BATCH = 40
 
@@ -68,11 +69,11 @@ def synthetic_links(n: int, hosts: int, seed: int = 7):  # noqa: ANN201 -- a gen
         yield batch
 
 
-class SqliteFrontier:
-    name = "sqlite"
+class OwdFrontier:
+    name = "owd (RocksDB)"
 
     def __init__(self, folder: Path) -> None:
-        self.store = FrontierStore(folder / "frontier.sqlite")
+        self.store = FrontierStore(folder / FRONTIER_FILE)
         self.folder = folder
 
     def admit(self, batch: list[tuple[str, str, int, float]]) -> int:
@@ -88,6 +89,72 @@ class SqliteFrontier:
 
     def close(self) -> None:
         self.store.close()
+
+
+class SqliteFrontier:
+    """The same workload on the SQLite layout owd's first disk frontier used (until
+    2026-12-06): WAL, synchronous=NORMAL, 512 MiB cache, no mmap, commits every 2 s; a
+    seen-set table of 64-bit hashes, URLs in admission order, a partial index
+    (host, priority, id) over queued URLs as the per-host queues."""
+
+    name = "sqlite"
+
+    def __init__(self, folder: Path) -> None:
+        import sqlite3
+
+        self.db = sqlite3.connect(str(folder / "frontier.sqlite"), isolation_level=None)
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "cache_size=-524288", "mmap_size=0",
+                       "wal_autocheckpoint=16000"):
+            self.db.execute(f"PRAGMA {pragma}")
+        self.db.executescript("""
+            CREATE TABLE hosts (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+            CREATE TABLE seen (key INTEGER PRIMARY KEY, id INTEGER);
+            CREATE TABLE urls (id INTEGER PRIMARY KEY, state INTEGER NOT NULL, host INTEGER NOT NULL,
+                               prio INTEGER NOT NULL, depth INTEGER, url TEXT NOT NULL, via TEXT);
+            CREATE INDEX queue ON urls(host, prio, id) WHERE state = 0;
+        """)
+        self.hosts: dict[str, int] = {}
+        self.next_id = 1
+        self.last = time.monotonic()
+        self.db.execute("BEGIN")
+
+    def _commit(self) -> None:
+        if time.monotonic() - self.last >= 2.0:
+            self.db.execute("COMMIT")
+            self.db.execute("BEGIN")
+            self.last = time.monotonic()
+
+    def _host(self, name: str) -> int:
+        hid = self.hosts.get(name)
+        if hid is None:
+            hid = self.hosts[name] = int(self.db.execute("INSERT INTO hosts(name) VALUES (?)", (name,)).lastrowid or 0)
+        return hid
+
+    def admit(self, batch: list[tuple[str, str, int, float]]) -> int:
+        rows = []
+        for url, host, depth, prio in batch:
+            if self.db.execute("INSERT OR IGNORE INTO seen(key, id) VALUES (?, ?)",
+                               (url_key(url), self.next_id)).rowcount == 1:
+                rows.append((self.next_id, 0, self._host(host), -round((prio - depth) * 1000), depth, url,
+                             "https://www.example.eu/"))
+                self.next_id += 1
+        self.db.executemany("INSERT INTO urls VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        self._commit()
+        return len(rows)
+
+    def pop(self, host: str, n: int) -> int:
+        hid = self.hosts.get(host)
+        if hid is None:
+            return 0
+        ids = [(r[0],) for r in self.db.execute("SELECT id FROM urls WHERE host = ? AND state = 0 "
+                                                 "ORDER BY prio, id LIMIT ?", (hid, n))]
+        self.db.executemany("UPDATE urls SET state = 1 WHERE id = ?", ids)
+        self._commit()
+        return len(ids)
+
+    def close(self) -> None:
+        self.db.execute("COMMIT")
+        self.db.close()
 
 
 class LmdbFrontier:
@@ -200,12 +267,13 @@ def main() -> int:
     parser.add_argument("--urls", type=int, default=20_000_000, help="URLs to admit (new ones)")
     parser.add_argument("--pops", type=int, default=1_000_000)
     parser.add_argument("--hosts", type=int, default=100_000)
-    parser.add_argument("--store", choices=["sqlite", "lmdb"], default="sqlite")
+    parser.add_argument("--store", choices=["owd", "sqlite", "lmdb"], default="owd",
+                        help="owd: the frontier store itself; sqlite, lmdb: other layouts, for the comparison")
     parser.add_argument("--sample-every", type=int, default=1_000_000)
     parser.add_argument("--dir", default=None, help="where the store is written (default: the temp folder)")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
-    cls = {"sqlite": SqliteFrontier, "lmdb": LmdbFrontier}[args.store]
+    cls = {"owd": OwdFrontier, "sqlite": SqliteFrontier, "lmdb": LmdbFrontier}[args.store]
     result = run(cls, args)
     print()
     print(f"{'store':8} {'admitted':>11} {'adm/s':>9} {'links/s':>9} {'pops/s':>8} {'B/URL':>7} {'peak RSS MB':>12}")

@@ -4,7 +4,7 @@ SIGKILL and `--resume`.
 The test web serves ``--hosts`` endless hosts (``owd testweb serve --endless-hosts``):
 every page links to 40 pages never linked before, spread over all hosts, so the
 frontier only grows. The crawler's RSS is sampled every ``--sample`` seconds with the
-number of URLs admitted (read from its frontier store, read-only). Reported:
+number of URLs admitted (read from its frontier store, opened read-only). Reported:
 
 * the RSS curve, and bytes of RSS per admitted URL after warm-up (target < 100 B);
 * per-host concurrency from the test web's request log (never above the campaign's);
@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -36,7 +35,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from crawler.frontier_store import url_key  # noqa: E402
+from crawler.frontier_store import DONE, FRONTIER_FILE, FrontierStore  # noqa: E402
 from owd.testweb import TestSite, free_port  # noqa: E402
 from owd.testweb.campaign import write_testweb_campaign  # noqa: E402
 from owd.testweb.content import endless_host_name, endless_links  # noqa: E402
@@ -54,16 +53,17 @@ def rss_mb(pid: int) -> float:
 
 
 def admitted(store: Path) -> int:
+    """URLs admitted so far, from the crawler's store opened read-only (it is being written)."""
     if not store.exists():
         return 0
     try:
-        db = sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=5)
-        try:
-            return int(db.execute("SELECT COALESCE(MAX(id), 0) FROM urls").fetchone()[0])
-        finally:
-            db.close()
-    except sqlite3.Error:
+        frontier = FrontierStore(store, read_only=True, cache_mib=8)
+    except Exception:  # (RocksDB says "not ready" as a plain Exception: the crawler is creating it)
         return 0
+    try:
+        return frontier.admitted()
+    finally:
+        frontier.close()
 
 
 def crawl_until(config: Path, store: Path, target: int, sample: float, resume: bool, log: Path,
@@ -102,7 +102,13 @@ def crawl_until(config: Path, store: Path, target: int, sample: float, resume: b
 
 
 def per_url_bytes(curve: list[dict[str, Any]], warmup: int) -> float | None:
-    after = [p for p in curve if p["admitted"] >= warmup]
+    """Bytes of RSS per admitted URL once warmed up: from the first sample with at least
+    ``warmup`` URLs admitted and RSS within 2% of the run's last (the store's fixed page
+    cache full), to the end of the run."""
+    if not curve:
+        return None
+    last = curve[-1]["rss_mb"]
+    after = [p for p in curve if p["admitted"] >= warmup and p["rss_mb"] >= 0.98 * last]
     if len(after) < 2 or after[-1]["admitted"] == after[0]["admitted"]:
         return None
     return round((after[-1]["rss_mb"] - after[0]["rss_mb"]) * 2**20 / (after[-1]["admitted"] - after[0]["admitted"]), 1)
@@ -131,18 +137,19 @@ def request_log_checks(log: Path, per_host: int) -> dict[str, Any]:
 
 def nothing_lost(store: Path, port: int, hosts: int) -> dict[str, int]:
     """Every page the store records as done has all of its links in the seen-set."""
-    db = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
+    frontier = FrontierStore(store, read_only=True, cache_mib=64)
     done = missing = 0
     try:
-        for (url,) in db.execute("SELECT url FROM urls WHERE state = 2 AND url LIKE '%/e/%'"):
+        for url, state in frontier.urls():
+            if state != DONE or "/e/" not in url:
+                continue
             n = int(url.rsplit("/", 1)[1][:-5])
             done += 1
             for h, m in endless_links(n, hosts):
-                child = f"http://{endless_host_name(h)}:{port}/e/{m}.html"
-                if db.execute("SELECT 1 FROM seen WHERE key = ?", (url_key(child),)).fetchone() is None:
+                if not frontier.seen(f"http://{endless_host_name(h)}:{port}/e/{m}.html"):
                     missing += 1
     finally:
-        db.close()
+        frontier.close()
     return {"pages_done": done, "links_missing": missing}
 
 
@@ -173,7 +180,7 @@ def main() -> int:
     server = subprocess.Popen([sys.executable, "-m", "owd", "testweb", "serve", "--port", str(port), "--endless-hosts",
                                str(args.hosts), "--log", str(log), "--ready-file", str(ready)],
                               cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    store = work / "data" / "endless" / "crawl" / "w0" / "frontier.sqlite"
+    store = work / "data" / "endless" / "crawl" / "w0" / FRONTIER_FILE
     result: dict[str, Any] = {"hosts": args.hosts, "work": str(work)}
     try:
         while not ready.exists():
@@ -197,16 +204,22 @@ def main() -> int:
             curve = curve + curve2
         result["admitted"] = admitted(store)
         result["rss_bytes_per_url_after_warmup"] = per_url_bytes(result["curve"], args.warmup)
+        if "resume_curve" in result:  # the resumed process warms its cache up again
+            result["resume_rss_bytes_per_url_after_warmup"] = per_url_bytes(result["resume_curve"], args.warmup)
         result["peak_rss_mb"] = max(p["rss_mb"] for p in curve)
         result.update(request_log_checks(log, args.per_host))
         result.update(nothing_lost(store, port, args.hosts))
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=1))
     finally:
         server.send_signal(signal.SIGINT)
-        server.wait(30)
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:  # a server busy closing thousands of connections
+            server.kill()
+            server.wait()
     print(json.dumps({k: v for k, v in result.items() if not k.endswith("curve")}, indent=1))
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1))
     print(f"results: {out} (crawl data kept in {work}; remove it when done)")
     return 0
 

@@ -20,15 +20,16 @@ from typing import Any
 
 from scrapy.crawler import CrawlerProcess
 
-from crawler.frontier import has_crawl_state, migrate_journal
-from crawler.frontier_store import FRONTIER_FILE, FrontierStore
+from crawler.frontier import has_crawl_state, migrate_journal, migrate_sqlite
+from crawler.frontier_store import FRONTIER_FILE, OLD_FRONTIER_FILE, FrontierStore
 from crawler.partition import Partition
 from crawler.settings import scrapy_settings
 from crawler.spider import CampaignSpider
 from crawler.warc import RepairResult, repair_open_warc, tidy_directory
 from owd.config import CampaignConfig
 
-__all__ = ["CrawlSummary", "CrawlStateExists", "NothingToRevisit", "queue_revisits", "run_crawl", "campaign_paths", "prepare_resume"]
+__all__ = ["CrawlSummary", "CrawlStateExists", "NothingToRevisit", "queue_revisits", "run_crawl", "campaign_paths",
+           "prepare_resume"]
 
 log = logging.getLogger(__name__)
 
@@ -176,6 +177,8 @@ def prepare_resume(paths: dict[str, Path]) -> tuple[dict[str, int], BackgroundRe
     facts: dict[str, int] = {}
     store = FrontierStore(paths["crawl"] / FRONTIER_FILE)
     try:
+        if (paths["crawl"] / OLD_FRONTIER_FILE).exists():
+            facts.update(migrate_sqlite(paths["crawl"], store))
         if (paths["crawl"] / "frontier.jsonl").exists():
             facts.update(migrate_journal(paths["crawl"], store))
         in_flight = store.requeue_in_flight()

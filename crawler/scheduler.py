@@ -112,7 +112,7 @@ class FrontierScheduler(BaseScheduler):
         if self._confirmed_empty or self.store is None:
             return False
         self._confirmed_empty = True
-        if self.store.queued() == 0:
+        if self.store.queued(exact=True) == 0:
             return False
         self.crawler.stats.inc_value("frontier/recounted")
         for name, n in self.store.queued_by_host(exact=True):

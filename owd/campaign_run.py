@@ -245,37 +245,32 @@ def campaign_status(cfg: CampaignConfig) -> list[str]:
 
 
 def frontier_status(cfg: CampaignConfig) -> list[str]:
-    """One line per crawler frontier: its store's counts (read-only, safe while crawling)
-    and, while it runs, the scheduler's live state (crawl/<worker>/frontier.json)."""
-    import sqlite3
+    """One line per crawler frontier: its store's counts (opened read-only: safe while the
+    crawler writes it) and, while it runs, the scheduler's live state (crawl/<worker>/frontier.json)."""
+    from crawler.frontier_store import FRONTIER_FILE, FrontierStore
 
     lines = []
-    for store in sorted((cfg.campaign_dir / "crawl").glob("*/frontier.sqlite")):
+    for path in sorted((cfg.campaign_dir / "crawl").glob(f"*/{FRONTIER_FILE}")):
         try:
-            db = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
+            store = FrontierStore(path, read_only=True, cache_mib=8)
             try:
-                states = dict(db.execute("SELECT state, COUNT(*) FROM urls GROUP BY state").fetchall())
-                seen = db.execute("SELECT COUNT(*) FROM seen").fetchone()[0]
-                hosts = db.execute("SELECT COUNT(*) FROM hosts").fetchone()[0]
-                oldest = db.execute("SELECT url FROM urls WHERE state = 0 ORDER BY id LIMIT 1").fetchone()
-                # the longest-unvisited content: what `owd crawl --revisit` would fetch first
-                stalest = db.execute("SELECT MIN(fetched) FROM urls WHERE state = 2 "
-                                     "AND status BETWEEN 200 AND 299").fetchone()[0]
+                counts, admitted = store.counts(), store.admitted()
+                head, stalest = store.next_queued(), store.stalest_fetch()
             finally:
-                db.close()
-        except sqlite3.Error as exc:
-            lines.append(f"  frontier {store.parent.name}: unreadable ({exc})")
+                store.close()
+        except Exception as exc:  # RocksDB reports a damaged or locked store as a plain Exception
+            lines.append(f"  frontier {path.parent.name}: unreadable ({str(exc).splitlines()[0] if str(exc) else exc!r})")
             continue
-        admitted = sum(states.values())
-        line = (f"  frontier {store.parent.name}: {admitted} admitted ({states.get(0, 0)} queued, "
-                f"{states.get(1, 0)} in flight, {states.get(2, 0)} done), {seen} seen, {hosts} hosts")
-        live = _read_json(store.parent / "frontier.json")
+        line = (f"  frontier {path.parent.name}: {admitted} admitted ({counts['queued']} queued, "
+                f"{counts['in_flight']} in flight, {counts['done']} done), {admitted + counts['refused']} seen, "
+                f"{counts['hosts']} hosts")
+        live = _read_json(path.parent / "frontier.json")
         if isinstance(live, dict) and time.time() - float(live.get("time", 0)) < 60:
             due = live.get("next_due_in_s")
             line += (f"; live: {live.get('ready_hosts', 0)} hosts ready, {live.get('waiting_hosts', 0)} waiting"
                      + (f" (next in {due:.1f} s)" if isinstance(due, (int, float)) else ""))
-        if oldest:
-            line += f"; oldest queued {oldest[0]}"
+        if head:
+            line += f"; next queued {head}"
         if stalest is not None:
             line += f"; content last fetched up to {(time.time() - stalest) / 86400:.1f} days ago"
         lines.append(line)

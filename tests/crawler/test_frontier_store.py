@@ -20,7 +20,7 @@ def entry(url: str, priority: float = 0.0, depth: int = 0, kind: str = "page") -
 
 
 def test_seen_set_says_new_once(tmp_path: Path) -> None:
-    store = FrontierStore(tmp_path / "f.sqlite")
+    store = FrontierStore(tmp_path / "frontier.rocks")
     assert store.see("https://a.eu/1") is True
     assert store.see("https://a.eu/1") is False
     assert store.seen("https://a.eu/1") and not store.seen("https://a.eu/2")
@@ -28,7 +28,7 @@ def test_seen_set_says_new_once(tmp_path: Path) -> None:
 
 
 def test_queue_order_is_priority_then_fifo_per_host(tmp_path: Path) -> None:
-    store = FrontierStore(tmp_path / "f.sqlite")
+    store = FrontierStore(tmp_path / "frontier.rocks")
     urls = [("https://a.eu/low-1", -2.0), ("https://a.eu/high", 3.0), ("https://a.eu/low-2", -2.0),
             ("https://a.eu/mid", 0.5), ("https://b.eu/other", 9.0)]
     for url, prio in urls:
@@ -42,7 +42,7 @@ def test_queue_order_is_priority_then_fifo_per_host(tmp_path: Path) -> None:
 
 
 def test_admit_many_counts_only_new_urls(tmp_path: Path) -> None:
-    store = FrontierStore(tmp_path / "f.sqlite")
+    store = FrontierStore(tmp_path / "frontier.rocks")
     assert store.admit_many([entry(f"https://a.eu/{i}") for i in range(10)]) == 10
     assert store.admit_many([entry(f"https://a.eu/{i}") for i in range(5, 15)]) == 5
     assert store.counts()["queued"] == 15
@@ -50,7 +50,7 @@ def test_admit_many_counts_only_new_urls(tmp_path: Path) -> None:
 
 
 def test_states_and_fetch_facts_survive_reopen(tmp_path: Path) -> None:
-    path = tmp_path / "f.sqlite"
+    path = tmp_path / "frontier.rocks"
     store = FrontierStore(path)
     for i in range(4):
         store.see(f"https://a.eu/{i}")
@@ -64,16 +64,18 @@ def test_states_and_fetch_facts_survive_reopen(tmp_path: Path) -> None:
     assert again.requeue_in_flight() == 1
     assert [e.url for e in again.pop("a.eu", 10)] == [got[2].url, "https://a.eu/3"]
     assert not again.see(got[0].url)  # done URLs stay seen: never admitted twice
-    row = again._db.execute("SELECT status, etag, modified, failures, outcome FROM urls WHERE url = ?",
-                            (got[0].url,)).fetchone()
-    assert row == (200, '"x1"', "Sun, 06 Dec 2026 05:00:00 GMT", 0, "parsed")
+    facts = again.facts(got[0].url)
+    assert facts is not None
+    assert (facts["status"], facts["etag"], facts["modified"], facts["failures"], facts["outcome"]) == (
+        200, '"x1"', "Sun, 06 Dec 2026 05:00:00 GMT", 0, "parsed")
+    assert again.facts(got[1].url)["failures"] == 1 and again.facts("https://a.eu/none") is None
     again.close()
 
 
 def test_sigkill_keeps_every_committed_admission(tmp_path: Path) -> None:
     # A child process admits in a loop and commits; SIGKILL it mid-stream. Everything it
     # reported committed must be in the store, which opens cleanly (WAL recovery).
-    path = tmp_path / "f.sqlite"
+    path = tmp_path / "frontier.rocks"
     script = textwrap.dedent(f"""
         import sys
         sys.path.insert(0, {str(REPO)!r})
@@ -107,7 +109,7 @@ def test_old_json_lines_journal_is_migrated(tmp_path: Path) -> None:
     (tmp_path / "frontier.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines) + '{"u": "https://a.e')
     (tmp_path / "done.jsonl").write_text("".join(json.dumps({"u": f"https://a.eu/{i}", "o": "parsed"}) + "\n"
                                                  for i in range(2)))
-    store = FrontierStore(tmp_path / "frontier.sqlite")
+    store = FrontierStore(tmp_path / "frontier.rocks")
     facts = migrate_journal(tmp_path, store)
     assert facts == {"resume/journal_migrated": 5, "resume/journal_torn_lines": 1}
     assert store.counts()["queued"] == 3 and store.counts()["done"] == 2
@@ -120,7 +122,7 @@ def test_owd_status_reads_each_crawlers_frontier(tmp_path: Path) -> None:
     from owd.config import parse_campaign
 
     cfg = parse_campaign({"campaign": "c", "seeds": {"urls": ["https://a.eu/"]}, "storage_root": str(tmp_path)})
-    store = FrontierStore(tmp_path / "c" / "crawl" / "w0" / "frontier.sqlite")
+    store = FrontierStore(tmp_path / "c" / "crawl" / "w0" / "frontier.rocks")
     for i in range(3):
         store.see(f"https://a.eu/{i}")
         store.queue(entry(f"https://a.eu/{i}"))
@@ -131,21 +133,20 @@ def test_owd_status_reads_each_crawlers_frontier(tmp_path: Path) -> None:
         {"time": __import__("time").time(), "ready_hosts": 1, "waiting_hosts": 2, "next_due_in_s": 1.5}))
     [line] = frontier_status(cfg)
     assert line == ("  frontier w0: 3 admitted (2 queued, 1 in flight, 0 done), 4 seen, 1 hosts; live: 1 hosts ready, "
-                    "2 waiting (next in 1.5 s); oldest queued https://a.eu/1")
+                    "2 waiting (next in 1.5 s); next queued https://a.eu/1")
 
 
 def _fetched(store: FrontierStore, url: str, when: float, status: int = 200, kind: str = "page") -> None:
     assert store.see(url)
     store.queue(entry(url, kind=kind))
     store.pop(url.split("/")[2], 100)
-    store.done(url, "parsed", status=status, digest="sha1:X", etag='"e"', ref_date="2026-10-01T08:00:00Z")
-    store._db.execute("UPDATE urls SET fetched = ? WHERE url = ?", (when, url))  # as if fetched then
+    store.done(url, "parsed", status=status, digest="sha1:X", etag='"e"', ref_date="2026-10-01T08:00:00Z", when=when)
 
 
 def test_revisit_policy_rules_cap_and_order(tmp_path: Path) -> None:
     from owd.config import RevisitConfig, RevisitRule
 
-    store = FrontierStore(tmp_path / "f.sqlite")
+    store = FrontierStore(tmp_path / "frontier.rocks")
     day = 86400.0
     now = 100 * day
     _fetched(store, "https://news.si/a", now - 2 * day)  # news rule: 1 day -> due
@@ -164,8 +165,8 @@ def test_revisit_policy_rules_cap_and_order(tmp_path: Path) -> None:
     assert sorted(e.url for e in revisits) == ["https://news.si/a", "https://www.a.eu/news/1", "https://www.a.eu/old"]
     assert all(e.previous is not None and e.previous.etag == '"e"' and e.previous.digest == "sha1:X"
                and e.previous.ref_date == "2026-10-01T08:00:00Z" for e in revisits)
-    store.unpop(revisits)
-    store._db.execute("UPDATE urls SET state = 2 WHERE state = 0")
+    for e in revisits:  # fetched again, at their old times, so all are due again below
+        store.done(e.url, "unchanged", when=store.facts(e.url)["fetched"])
     # a cap takes the longest-unvisited first
     assert store.queue_revisits(RevisitConfig(interval=0, max_per_run=2), now=now) == 2
     assert {e.url for host in ("news.si", "www.a.eu") for e in store.pop(host, 10)} == {
@@ -173,28 +174,10 @@ def test_revisit_policy_rules_cap_and_order(tmp_path: Path) -> None:
     store.close()
 
 
-def test_store_from_before_revisits_gains_the_column(tmp_path: Path) -> None:
-    import sqlite3
-
-    path = tmp_path / "f.sqlite"
-    store = FrontierStore(path)
-    store.see("https://a.eu/1")
-    store.queue(entry("https://a.eu/1"))
-    store.close()
-    db = sqlite3.connect(path)
-    db.execute("ALTER TABLE urls DROP COLUMN ref_date")
-    db.commit()
-    db.close()
-    store = FrontierStore(path)
-    assert [e.url for e in store.pop("a.eu")] == ["https://a.eu/1"]
-    store.done("https://a.eu/1", "parsed", status=200, ref_date="2026-12-06T00:00:00Z")
-    store.close()
-
-
 def test_per_host_counts_survive_reopen_and_are_backfilled_in_old_stores(tmp_path: Path) -> None:
     import sqlite3
 
-    path = tmp_path / "f.sqlite"
+    path = tmp_path / "frontier.rocks"
     store = FrontierStore(path)
     for url in ["https://a.eu/calendar/2026/11.html", "https://a.eu/p1", "https://a.eu/p2",
                 "https://b.eu/p", "https://b.eu/i.png"]:
@@ -207,21 +190,10 @@ def test_per_host_counts_survive_reopen_and_are_backfilled_in_old_stores(tmp_pat
     assert store.host_counts() == {"a.eu": (3, 1), "b.eu": (1, 0)}
     assert dict(store.queued_by_host()) == dict(store.queued_by_host(exact=True)) == {"a.eu": 3, "b.eu": 2}
     store.close()
-    # a store from before the counts: counted once from its URLs on open
-    db = sqlite3.connect(path)
-    db.execute("ALTER TABLE hosts DROP COLUMN pages")
-    db.execute("ALTER TABLE hosts DROP COLUMN calendar")
-    db.execute("ALTER TABLE hosts DROP COLUMN queued")
-    db.commit()
-    db.close()
-    store = FrontierStore(path)
-    assert store.host_counts() == {"a.eu": (3, 1), "b.eu": (1, 0)}
-    assert dict(store.queued_by_host()) == dict(store.queued_by_host(exact=True)) == {"a.eu": 3, "b.eu": 2}
-    store.close()
 
 
 def test_per_host_queue_counts_follow_every_state_change(tmp_path: Path) -> None:
-    path = tmp_path / "f.sqlite"
+    path = tmp_path / "frontier.rocks"
     store = FrontierStore(path)
     urls = [f"https://{h}.eu/{i}" for h in "abc" for i in range(4)]
     assert store.admit_many(entry(u) for u in urls) == 12
@@ -242,4 +214,47 @@ def test_per_host_queue_counts_follow_every_state_change(tmp_path: Path) -> None
     store = FrontierStore(path)
     assert store.requeue_in_flight() == 5
     assert consistent() == {"a.eu": 3, "b.eu": 4, "c.eu": 3}
+    store.close()
+
+
+def test_sqlite_store_of_earlier_owd_is_migrated(tmp_path: Path) -> None:
+    # The SQLite layout owd wrote before the RocksDB store (its tables, as they were).
+    import sqlite3
+
+    from crawler.frontier import has_crawl_state, migrate_sqlite
+    from crawler.frontier_store import url_key
+
+    old = tmp_path / "frontier.sqlite"
+    db = sqlite3.connect(old)
+    db.executescript("""
+        CREATE TABLE hosts (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+        CREATE TABLE seen (key INTEGER PRIMARY KEY, id INTEGER);
+        CREATE TABLE urls (id INTEGER PRIMARY KEY, state INTEGER NOT NULL, host INTEGER NOT NULL,
+            prio INTEGER NOT NULL, depth INTEGER, kind INTEGER, score REAL, url TEXT NOT NULL, via TEXT,
+            fetched REAL, status INTEGER, digest TEXT, etag TEXT, modified TEXT,
+            failures INTEGER NOT NULL DEFAULT 0, outcome TEXT);
+        INSERT INTO hosts VALUES (1, 'a.eu');
+    """)
+    rows = [(1, 2, 1, 0, 0, 0, 0.0, "https://a.eu/", "seed", 1e9, 200, "sha1:D", '"e"', None, 0, "parsed"),
+            (2, 0, 1, -500, 1, 0, 0.5, "https://a.eu/calendar/2026/11.html", "https://a.eu/", None, None, None,
+             None, None, 0, None),
+            (3, 1, 1, 0, 1, 0, 0.0, "https://a.eu/b", "https://a.eu/", None, None, None, None, None, 0, None)]
+    db.executemany("INSERT INTO urls VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    db.executemany("INSERT INTO seen VALUES (?, ?)", [(url_key(r[7]), r[0]) for r in rows]
+                   + [(url_key("https://refused.eu/"), None)])
+    db.commit()
+    db.close()
+    assert has_crawl_state(tmp_path, tmp_path / "no-warc")
+    store = FrontierStore(tmp_path / "frontier.rocks")
+    facts = migrate_sqlite(tmp_path, store)
+    assert facts == {"resume/sqlite_migrated": 3, "resume/sqlite_refused_migrated": 1}
+    assert not old.exists() and (tmp_path / "frontier.sqlite.migrated").exists()
+    assert store.counts() == {"queued": 2, "in_flight": 0, "done": 1, "refused": 1, "hosts": 1}
+    assert store.host_counts() == {"a.eu": (3, 1)}
+    assert store.seen("https://refused.eu/") and not store.see("https://a.eu/b")
+    # queue order kept (priority, then admission); the done URL keeps its fetch facts
+    assert [e.url for e in store.pop("a.eu", 5)] == ["https://a.eu/calendar/2026/11.html", "https://a.eu/b"]
+    home = store.facts("https://a.eu/")
+    assert home is not None and (home["status"], home["etag"], home["digest"], home["fetched"]) == (200, '"e"', "sha1:D", 1e9)
+    assert store.stalest_fetch() == 1e9
     store.close()

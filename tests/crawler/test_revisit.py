@@ -9,7 +9,6 @@ revision 0 for the first crawl and at revision 1 for the revisit.
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +20,7 @@ from fastwarc.warc import ArchiveIterator as FastIterator
 from fastwarc.warc import WarcRecordType
 from warcio.archiveiterator import ArchiveIterator
 
+from crawler.frontier_store import FRONTIER_FILE, FrontierStore
 from owd.schema import read_parquet
 from owd.testweb import TestSite, TestWebServer, free_port, read_request_log
 from owd.testweb.campaign import write_testweb_campaign
@@ -124,10 +124,13 @@ def test_revisit_records_refer_to_the_payload_and_pass_warcio_and_fastwarc(revis
 
 
 def test_store_keeps_the_content_fetch_and_marks_gone_pages(revisited: dict[str, Any]) -> None:
-    db = sqlite3.connect(revisited["tmp"] / "data/tw/crawl/w0/frontier.sqlite")
-    rows = {_path(url): (status, outcome, ref) for url, status, outcome, ref in
-            db.execute("SELECT url, status, outcome, ref_date FROM urls")}
-    db.close()
+    store = FrontierStore(revisited["tmp"] / "data/tw/crawl/w0" / FRONTIER_FILE, read_only=True)
+    rows = {}
+    for url, _ in store.urls():
+        facts = store.facts(url)
+        assert facts is not None
+        rows[_path(url)] = (facts["status"], facts["outcome"], facts["ref_date"])
+    store.close()
     for path in UNCHANGED_304 | UNCHANGED_SAME_BODY:
         assert rows[path][:2] == (200, "unchanged")
     for path in GONE:
