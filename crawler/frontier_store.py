@@ -17,27 +17,28 @@ too and keeps its pages in the process's RSS (bench/README.md).
 Keys (big-endian, so that byte order is the order wanted):
 
 * ``s`` + url hash -> URL id (8 bytes), or empty for a URL seen but refused
-* ``u`` + id -> the URL's record (JSON list, :data:`_FIELDS`); ids are admission order
+* ``u`` + id -> the URL's record (a MessagePack list, :data:`_FIELDS`); ids are admission order
 * ``q`` + host id + priority + id -> empty: the host's queue, best first, FIFO on ties
 * ``i`` + id -> empty: in flight (what a crash leaves to re-queue)
 * ``f`` + fetch time (ms) + id -> empty: URLs whose content was fetched, oldest first (revisits)
 * ``h`` + host id -> pages admitted, of which calendar-shaped, queued now; the host name
 * ``m`` + name -> store facts (the seen count, ...)
 
-Crash safety by construction: every change is one atomic write batch, in RocksDB's
-write-ahead log before the call returns (not fsynced: a killed process loses nothing,
-a power cut may lose the last writes, which then become refetches). A URL seen and
-queued is one batch (a URL seen but refused is written with the next batch or commit);
-a page's "done" mark comes after the links found on it, so after a SIGKILL the page is
-fetched again at worst; requests in flight are queued again on open
-(:meth:`FrontierStore.requeue_in_flight`). Per-host counts are in the same batches, so
-they are exact after any crash.
+Crash safety by construction: every change of a URL is one atomic write batch, in
+RocksDB's write-ahead log before the call returns (not fsynced: a killed process loses
+nothing, a power cut may lose the last writes, which then become refetches). A URL seen
+and queued is one batch; a page's "done" mark comes after the links found on it, so
+after a SIGKILL the page is fetched again at worst; requests in flight are queued again
+on open (:meth:`FrontierStore.requeue_in_flight`). What may lag by one commit
+(``commit_every`` seconds, and the scheduler commits before each request it hands out)
+are the refused URLs' seen marks (a loss refuses them again) and the per-host counts
+(a count that is off only delays a host: the scheduler checks the queue itself before a
+crawl ends, crawler/scheduler.py).
 """
 
 from __future__ import annotations
 
 import fnmatch
-import json
 import shutil
 import struct
 import tempfile
@@ -47,6 +48,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import msgpack
 import xxhash
 from rocksdict import AccessType, BlockBasedOptions, Cache, Options, ReadOptions, Rdict, WriteBatch, WriteOptions
 
@@ -64,7 +66,7 @@ _KIND_CODE = {k: i for i, k in enumerate(KINDS)}
 PRIORITY_SCALE = 1000  # priorities are stored as integers: -round(priority * 1000), ascending = first
 _PRIO_BIAS = 2**31  # signed priority -> unsigned, so that byte order is numeric order
 
-# A URL record, as a JSON list in this order.
+# A URL record, as a MessagePack list in this order (6x faster than JSON to write, and smaller).
 _FIELDS = ("state", "host", "prio", "depth", "kind", "score", "url", "via", "fetched", "status", "digest",
            "ref_date", "etag", "modified", "failures", "outcome")
 _F = {name: i for i, name in enumerate(_FIELDS)}
@@ -144,7 +146,7 @@ class FrontierStore:
     ``read_only``: open a store another process is writing (``owd status``, benchmarks);
     it sees what was written when it opened."""
 
-    def __init__(self, path: Path | None, commit_every: float = 2.0, cache_mib: int = 512,
+    def __init__(self, path: Path | None, commit_every: float = 2.0, cache_mib: int = 256,
                  read_only: bool = False) -> None:
         """``path`` None: a store in a temporary folder, removed on close (unit tests,
         spiders without a campaign folder)."""
@@ -162,6 +164,8 @@ class FrontierStore:
         table = BlockBasedOptions()
         table.set_bloom_filter(10, False)  # a new URL's seen-set lookup mostly stops here
         table.set_block_cache(Cache(cache_mib << 20))
+        # Index and filter blocks stay outside the cache (about 1.5 bytes a key, 100 MB at
+        # 20M URLs): put in the cache, they made admissions 3x slower by 3M URLs here.
         options.set_block_based_table_factory(table)
         access = AccessType.read_only() if read_only else AccessType.read_write()
         self._db = Rdict(str(self.path), options=options, access_type=access)
@@ -179,7 +183,8 @@ class FrontierStore:
         self._next_id = _ID.unpack(last[1:])[0] + 1 if last is not None else 1
         seen = self._db.get(_SEEN_COUNT)
         self._seen_count = int(seen) if seen else 0
-        self._pending_seen: dict[bytes, bytes] = {}  # refused URLs' keys, written with the next batch
+        self._pending_seen: dict[bytes, bytes] = {}  # refused URLs' keys, written at the next commit
+        self._dirty_hosts: set[int] = set()  # host rows changed since the last commit
         self._last_commit = time.monotonic()
         self.closed = False
 
@@ -208,29 +213,23 @@ class FrontierStore:
         finally:
             del it
 
-    def _batch(self) -> WriteBatch:
-        batch = WriteBatch(raw_mode=True)
-        if self._pending_seen:
-            for key, value in self._pending_seen.items():
-                batch.put(key, value)
-            self._pending_seen.clear()
-        return batch
+    @staticmethod
+    def _batch() -> WriteBatch:
+        return WriteBatch(raw_mode=True)
 
     def _write(self, batch: WriteBatch) -> None:
-        batch.put(_SEEN_COUNT, str(self._seen_count).encode())
         self._db.write(batch, self._write_options)
 
     def _put_host(self, batch: WriteBatch, hid: int) -> None:
-        name, pages, calendar, queued = self._hosts[hid]
-        batch.put(b"h" + _HOST.pack(hid), _HOST_ROW.pack(pages, calendar, queued) + name.encode("utf-8"))
+        self._dirty_hosts.add(hid)  # (written at the next commit)
 
     def _record(self, uid: int) -> list[Any] | None:
         raw = self._db.get(_ukey(uid))
-        return json.loads(raw) if raw is not None else None
+        return msgpack.unpackb(raw) if raw is not None else None
 
     @staticmethod
     def _put_record(batch: WriteBatch, uid: int, record: list[Any]) -> None:
-        batch.put(_ukey(uid), json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+        batch.put(_ukey(uid), msgpack.packb(record))
 
     def _id(self, canonical_url: str) -> int | None:
         raw = self._db.get(_skey(canonical_url))
@@ -238,13 +237,23 @@ class FrontierStore:
 
     # ---- transactions (kept for the callers: every change is already durable) -----------------
     def maybe_commit(self) -> None:
-        """Write the refused URLs' seen marks if the last commit is ``commit_every`` old."""
-        if self._pending_seen and time.monotonic() - self._last_commit >= self.commit_every:
+        """:meth:`commit` if the last one is ``commit_every`` seconds old."""
+        if time.monotonic() - self._last_commit >= self.commit_every:
             self.commit()
 
     def commit(self) -> None:
-        if self._pending_seen and not self.read_only:
-            self._write(self._batch())
+        """Write what may lag (refused URLs' seen marks, per-host counts) in one batch."""
+        if (self._pending_seen or self._dirty_hosts) and not self.read_only:
+            batch = self._batch()
+            for key, value in self._pending_seen.items():
+                batch.put(key, value)
+            for hid in self._dirty_hosts:
+                name, pages, calendar, queued = self._hosts[hid]
+                batch.put(b"h" + _HOST.pack(hid), _HOST_ROW.pack(pages, calendar, queued) + name.encode("utf-8"))
+            batch.put(_SEEN_COUNT, str(self._seen_count).encode())
+            self._write(batch)
+            self._pending_seen.clear()
+            self._dirty_hosts.clear()
         self._last_commit = time.monotonic()
 
     def close(self) -> None:
@@ -256,16 +265,12 @@ class FrontierStore:
                 shutil.rmtree(self.path.parent, ignore_errors=True)
 
     # ---- hosts ----------------------------------------------------------------------------
-    def host_id(self, name: str, batch: WriteBatch | None = None) -> int:
+    def host_id(self, name: str) -> int:
         hid = self._host_ids.get(name)
         if hid is None:
             hid = self._host_ids[name] = len(self._hosts) + 1
             self._hosts[hid] = [name, 0, 0, 0]
-            own = batch is None
-            batch = batch if batch is not None else self._batch()
-            self._put_host(batch, hid)
-            if own:
-                self._write(batch)
+            self._dirty_hosts.add(hid)
         return hid
 
     def host_names(self) -> dict[int, str]:
@@ -291,7 +296,7 @@ class FrontierStore:
     def _admit(self, batch: WriteBatch, key: bytes, e: FrontierEntry, calendar: bool) -> None:
         uid = self._next_id
         self._next_id += 1
-        hid = self.host_id(e.host, batch)
+        hid = self.host_id(e.host)
         prio = -round(e.priority * PRIORITY_SCALE)
         batch.put(key, _ID.pack(uid))
         self._put_record(batch, uid, [QUEUED, hid, prio, e.depth, _KIND_CODE.get(e.kind, 0), e.score, e.url, e.via,
@@ -343,7 +348,7 @@ class FrontierStore:
         batch = self._batch()
         uid = self._next_id
         self._next_id += 1
-        hid = self.host_id(host, batch)
+        hid = self.host_id(host)
         record = [QUEUED, hid, prio, depth, _KIND_CODE.get(kind, 0), score, url, via] + [
             facts.get(name) for name in _FIELDS[8:]]
         record[_F["failures"]] = int(record[_F["failures"]] or 0)
@@ -388,7 +393,7 @@ class FrontierStore:
             batch.delete(qkey)
             if raw is None:  # (cannot happen: the queue key and the record are written together)
                 continue
-            r = json.loads(raw)
+            r = msgpack.unpackb(raw)
             r[_F["state"]] = IN_FLIGHT
             self._put_record(batch, uid, r)
             batch.put(b"i" + _ID.pack(uid), b"")
@@ -565,7 +570,7 @@ class FrontierStore:
     def urls(self) -> Iterator[tuple[str, int]]:
         """(URL, state) of every admitted URL, in admission order (a full read: checks, tools)."""
         for _, raw in self._scan(b"u"):
-            r = json.loads(raw)
+            r = msgpack.unpackb(raw)
             yield r[6], r[0]
 
     def next_queued(self) -> str | None:

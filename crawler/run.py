@@ -49,7 +49,7 @@ class StoppableCrawlerProcess(CrawlerProcess):
     ``grace_s``. Then, or on a second signal, the reactor is stopped (forced). If even that
     does not end the process (a wedged reactor), a watchdog thread exits it 15 s later
     (cancelled once the crawl has returned). Every way out leaves the crawl resumable:
-    the frontier store commits before each request goes out, and --resume repairs WARC files.
+    a request's state is in the frontier store before it goes out, and --resume repairs WARC files.
     """
 
     def __init__(self, settings: dict[str, Any], grace_s: float) -> None:

@@ -184,8 +184,9 @@ class FrontierScheduler(BaseScheduler):
                 continue
             assert self.store is not None
             host.in_flight += 1
-            # Durable before it is sent (a WAL commit is a write, not an fsync): after a
-            # SIGKILL every URL that may have been fetched is "in flight", re-queued and counted.
+            # The pop was one write batch in the store's log before it returned: after a SIGKILL
+            # every URL that may have been fetched is "in flight", re-queued and counted. (The
+            # commit writes the refused URLs' seen marks, which may wait: a loss re-refuses.)
             self.store.commit()
             if host.queued > 0 and host.in_flight < self._limit(name):
                 self._list_ready(name)  # several in flight allowed: the downloader spaces them

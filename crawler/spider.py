@@ -42,9 +42,9 @@ def _read_seed_file(path: Path) -> list[str]:
     return urls
 
 
-# The crawler's store cache: a crawler admits ~8,000 URLs/s (200 pages/s x 40 links), far
-# below what the store does even with a small cache (bench/README.md), and RSS should stop
-# growing early: with 128 MiB it is flat from about a million URLs on.
+# The crawler's store block cache: a crawler admits ~8,000 URLs/s (200 pages/s x 40 links),
+# far below what the store does even with a small cache (bench/README.md), and RSS should
+# stop growing early: with 128 MiB it is flat from about a million URLs on.
 FRONTIER_CACHE_MIB = 128
 
 
@@ -126,8 +126,8 @@ class CampaignSpider(scrapy.Spider):
         if reason:
             self._count(f"scope/refused/{reason}")
             return None
-        # Queued in the store in the same call as it was seen: no commit can fall between
-        # the two, so a crash never leaves a URL seen but not queued.
+        # Queued in the store in the same call as it was seen: its seen mark and queue entry
+        # are one write batch, so a crash never leaves a URL seen but not queued.
         self.frontier.queue(FrontierEntry(url=canon, host=frontier_host(canon), depth=depth, via=via, score=score,
                                           kind=kind, priority=float(self.scorer.priority(depth, score))),
                             calendar=kind == "page" and self.scope.last_was_calendar)
