@@ -24,16 +24,18 @@ Keys (big-endian, so that byte order is the order wanted):
 * ``h`` + host id -> pages admitted, of which calendar-shaped, queued now; the host name
 * ``m`` + name -> store facts (the seen count, ...)
 
-Crash safety by construction: every change of a URL is one atomic write batch, in
-RocksDB's write-ahead log before the call returns (not fsynced: a killed process loses
-nothing, a power cut may lose the last writes, which then become refetches). A URL seen
-and queued is one batch; a page's "done" mark comes after the links found on it, so
-after a SIGKILL the page is fetched again at worst; requests in flight are queued again
-on open (:meth:`FrontierStore.requeue_in_flight`). What may lag by one commit
-(``commit_every`` seconds, and the scheduler commits before each request it hands out)
-are the refused URLs' seen marks (a loss refuses them again) and the per-host counts
-(a count that is off only delays a host: the scheduler checks the queue itself before a
-crawl ends, crawler/scheduler.py).
+Crash safety by construction: changes are atomic write batches in RocksDB's write-ahead
+log (not fsynced: a killed process loses nothing written, a power cut may lose the last
+writes, which then become refetches). A URL's seen mark and queue entry are in the same
+batch. The URLs queued one by one (a page's links) share a batch that is written before
+the store is next read, committed, or changed otherwise, so a page's "done" mark is
+always written after the links found on it: after a SIGKILL the page is fetched again at
+worst, and nothing seen is lost unqueued. Requests in flight are queued again on open
+(:meth:`FrontierStore.requeue_in_flight`). What may lag by one commit (``commit_every``
+seconds; the scheduler commits before each request it hands out) are the refused URLs'
+seen marks (a loss refuses them again) and the per-host counts (a count that is off only
+delays a host: the scheduler checks the queue itself before a crawl ends,
+crawler/scheduler.py).
 """
 
 from __future__ import annotations
@@ -171,6 +173,10 @@ class FrontierStore:
         self._db = Rdict(str(self.path), options=options, access_type=access)
         self._write_options = WriteOptions()
         self._write_options.sync = False  # in the OS by return: a killed process loses nothing
+        # URLs queued one by one (a page's links) wait in one batch until the store is
+        # read or committed: one write per page instead of one per link
+        self._queued_batch: WriteBatch | None = None
+        self._queued_keys: set[bytes] = set()
         self._host_ids: dict[str, int] = {}
         self._hosts: dict[int, list[Any]] = {}  # host id -> [name, pages, calendar, queued]
         for key, value in self._scan(b"h"):
@@ -185,6 +191,7 @@ class FrontierStore:
         self._seen_count = int(seen) if seen else 0
         self._pending_seen: dict[bytes, bytes] = {}  # refused URLs' keys, written at the next commit
         self._dirty_hosts: set[int] = set()  # host rows changed since the last commit
+
         self._last_commit = time.monotonic()
         self.closed = False
 
@@ -192,6 +199,7 @@ class FrontierStore:
     def _scan(self, prefix: bytes, upper: bytes | None = None, limit: int | None = None) -> Iterator[tuple[bytes, bytes]]:
         """(key, value) of the keys from ``prefix`` on, below ``upper`` (default: the
         keys that start with ``prefix``)."""
+        self._flush()
         options = ReadOptions()
         options.set_iterate_upper_bound(upper if upper is not None else _after(prefix))
         it = self._db.iter(options)
@@ -218,12 +226,21 @@ class FrontierStore:
         return WriteBatch(raw_mode=True)
 
     def _write(self, batch: WriteBatch) -> None:
+        self._flush()
         self._db.write(batch, self._write_options)
+
+    def _flush(self) -> None:
+        """Write the URLs queued since the last write (before any read that may need them)."""
+        if self._queued_batch is not None:
+            batch, self._queued_batch = self._queued_batch, None
+            self._db.write(batch, self._write_options)
+            self._queued_keys.clear()
 
     def _put_host(self, batch: WriteBatch, hid: int) -> None:
         self._dirty_hosts.add(hid)  # (written at the next commit)
 
     def _record(self, uid: int) -> list[Any] | None:
+        self._flush()
         raw = self._db.get(_ukey(uid))
         return msgpack.unpackb(raw) if raw is not None else None
 
@@ -232,6 +249,7 @@ class FrontierStore:
         batch.put(_ukey(uid), msgpack.packb(record))
 
     def _id(self, canonical_url: str) -> int | None:
+        self._flush()
         raw = self._db.get(_skey(canonical_url))
         return _ID.unpack(raw)[0] if raw else None
 
@@ -242,7 +260,8 @@ class FrontierStore:
             self.commit()
 
     def commit(self) -> None:
-        """Write what may lag (refused URLs' seen marks, per-host counts) in one batch."""
+        """Write what may lag (queued URLs, refused URLs' seen marks, per-host counts)."""
+        self._flush()
         if (self._pending_seen or self._dirty_hosts) and not self.read_only:
             batch = self._batch()
             for key, value in self._pending_seen.items():
@@ -283,7 +302,7 @@ class FrontierStore:
         URL's queue entry (:meth:`queue`, same batch) or, for a refused URL, with the next
         batch: a crash in between forgets only refusals."""
         key = _skey(canonical_url)
-        if key in self._pending_seen or self._db.get(key) is not None:
+        if key in self._pending_seen or key in self._queued_keys or self._db.get(key) is not None:
             return False
         self._pending_seen[key] = b""
         self._seen_count += 1
@@ -291,7 +310,7 @@ class FrontierStore:
 
     def seen(self, canonical_url: str) -> bool:
         key = _skey(canonical_url)
-        return key in self._pending_seen or self._db.get(key) is not None
+        return key in self._pending_seen or key in self._queued_keys or self._db.get(key) is not None
 
     def _admit(self, batch: WriteBatch, key: bytes, e: FrontierEntry, calendar: bool) -> None:
         uid = self._next_id
@@ -313,14 +332,18 @@ class FrontierStore:
         the scope counted it as a calendar-shaped page (kept per host for a resumed crawl)."""
         key = _skey(entry.url)
         self._pending_seen.pop(key, None)
-        batch = self._batch()
-        self._admit(batch, key, entry, calendar)
-        self._put_host(batch, self._host_ids[entry.host])
-        self._write(batch)
+        if self._queued_batch is None:
+            self._queued_batch = self._batch()
+        self._admit(self._queued_batch, key, entry, calendar)
+        self._dirty_hosts.add(self._host_ids[entry.host])
+        self._queued_keys.add(key)
+        if len(self._queued_keys) >= 10_000:  # (a sitemap's URLs)
+            self._flush()
 
     def admit_many(self, entries: Iterable[FrontierEntry]) -> int:
         """See and queue many URLs in one batch (the fast path); returns how many were new."""
         entries = list(entries)
+        self._flush()
         keys = [_skey(e.url) for e in entries]
         found = self._db.get(keys)
         batch = self._batch()
@@ -343,6 +366,7 @@ class FrontierStore:
         """Take over a URL from another store (crawler/frontier.py migrates the SQLite store
         of earlier owd): queued or in flight, it is queued; done, it keeps its fetch facts."""
         key = _skey(url)
+        self._flush()
         if self._db.get(key) is not None:
             return
         batch = self._batch()
