@@ -191,7 +191,6 @@ class FrontierStore:
         self._seen_count = int(seen) if seen else 0
         self._pending_seen: dict[bytes, bytes] = {}  # refused URLs' keys, written at the next commit
         self._dirty_hosts: set[int] = set()  # host rows changed since the last commit
-
         self._last_commit = time.monotonic()
         self.closed = False
 
@@ -284,13 +283,26 @@ class FrontierStore:
                 shutil.rmtree(self.path.parent, ignore_errors=True)
 
     # ---- hosts ----------------------------------------------------------------------------
-    def host_id(self, name: str) -> int:
+    def host_id(self, name: str, batch: WriteBatch | None = None) -> int:
+        """The id of host ``name``; a new host's row goes into ``batch`` (or is written
+        now), so that no URL record ever names a host the store does not know."""
         hid = self._host_ids.get(name)
         if hid is None:
             hid = self._host_ids[name] = len(self._hosts) + 1
             self._hosts[hid] = [name, 0, 0, 0]
+            row = b"h" + _HOST.pack(hid), _HOST_ROW.pack(0, 0, 0) + name.encode("utf-8")
+            if batch is not None:
+                batch.put(*row)
+            else:
+                self._flush()
+                self._db.write(self._one(*row), self._write_options)
             self._dirty_hosts.add(hid)
         return hid
+
+    def _one(self, key: bytes, value: bytes) -> WriteBatch:
+        batch = self._batch()
+        batch.put(key, value)
+        return batch
 
     def host_names(self) -> dict[int, str]:
         return {hid: row[0] for hid, row in self._hosts.items()}
@@ -315,7 +327,7 @@ class FrontierStore:
     def _admit(self, batch: WriteBatch, key: bytes, e: FrontierEntry, calendar: bool) -> None:
         uid = self._next_id
         self._next_id += 1
-        hid = self.host_id(e.host)
+        hid = self.host_id(e.host, batch)
         prio = -round(e.priority * PRIORITY_SCALE)
         batch.put(key, _ID.pack(uid))
         self._put_record(batch, uid, [QUEUED, hid, prio, e.depth, _KIND_CODE.get(e.kind, 0), e.score, e.url, e.via,
@@ -372,7 +384,7 @@ class FrontierStore:
         batch = self._batch()
         uid = self._next_id
         self._next_id += 1
-        hid = self.host_id(host)
+        hid = self.host_id(host, batch)
         record = [QUEUED, hid, prio, depth, _KIND_CODE.get(kind, 0), score, url, via] + [
             facts.get(name) for name in _FIELDS[8:]]
         record[_F["failures"]] = int(record[_F["failures"]] or 0)
