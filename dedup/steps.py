@@ -220,6 +220,8 @@ class SignatureStep:
         self.batch_size = batch_size
         self.schema = signature_schema(config.num_bands)
         self.stats: collections.Counter[str] = collections.Counter()
+        # the counts of the shard :meth:`run` signed (or found signed) last
+        self.last_shard_stats: collections.Counter[str] = collections.Counter()
 
     def output_path(self, shard_id: str) -> Path:
         """Where :meth:`run` writes the signatures of ``shard_id``."""
@@ -233,6 +235,8 @@ class SignatureStep:
         meta = _metadata(out)
         if meta is not None and meta.get(_META_CONFIG) == fingerprint:
             self.stats["shards_skipped_complete"] += 1
+            # what signing this shard counted, as the file recorded it
+            self.last_shard_stats = collections.Counter(json.loads(meta.get(_META_STATS, b"{}")))
             return out
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = _tmp_path(out)
@@ -246,6 +250,7 @@ class SignatureStep:
             raise
         tmp.replace(out)
         self.stats.update(shard_stats)
+        self.last_shard_stats = shard_stats
         self.stats["shards_done"] += 1
         log.info("dedup signatures %s: %s", shard_id, dict(shard_stats))
         return out

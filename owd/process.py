@@ -117,6 +117,9 @@ class ShardProcessor:
         from extract import pii, quality
         from extract.shard import extract_warc
 
+        # The language identifier counts into its own stats over the processor's life, the
+        # signature step per shard: this shard's share goes into ``stats`` (its .stats.json).
+        langid_before = Counter(self.identifier.stats)
         docs = extract_warc(warc, campaign=self.cfg.campaign, worker=warc.parent.name, stats=stats,
                             limits=self.limits)
         p = self.cfg.process
@@ -124,6 +127,8 @@ class ShardProcessor:
         docs = [pii.annotate(quality.annotate(self.identifier.annotate(doc), p.quality), p.pii) for doc in docs]
         docs.sort(key=lambda d: d.id)  # a shard's row order never depends on read order
         self.signatures.run(shard_id_of(warc), docs)
+        stats.update(Counter(self.identifier.stats) - langid_before)
+        stats.update({f"dedup/signatures/{k}": n for k, n in self.signatures.last_shard_stats.items()})
         return docs
 
     def write_shard(self, warc: Path, docs_dir: Path) -> tuple[int, Counter[str]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -195,3 +196,26 @@ def test_report_counts_the_same_warc_files_as_process(tmp_path: Path) -> None:
     assert report["sources"]["warc_files"] == len(campaign_warcs(cfg)) == 2
     assert report["sources"]["warc_files_open"] == 1
     assert report["crawl"]["pages"] == 6 and report["crawl"]["by_worker"]["w0"]["warc_files"] == 2
+
+
+def test_shard_stats_hold_the_language_and_signature_counts(tmp_path: Path) -> None:
+    """The language identifier and the signature step count into their own objects; each
+    shard's .stats.json must still get its share (they were lost before)."""
+    config, warc = write_small_campaign(tmp_path)
+    cfg = load_campaign(config)
+    process_campaign(cfg, progress=lambda line: None)
+    stats_file = cfg.campaign_dir / "docs" / f"{shard_id_of(warc)}.stats.json"
+    stats = json.loads(stats_file.read_text())
+    docs = read_parquet(cfg.campaign_dir / "docs" / f"{shard_id_of(warc)}.parquet")
+    assert stats["langid/texts"] == len(docs) == 3
+    assert stats["dedup/signatures/docs"] == len(docs)
+    assert stats["dedup/signatures/signed"] + stats.get("dedup/signatures/skipped_dropped", 0) \
+        + stats.get("dedup/signatures/skipped_no_words", 0) == len(docs)
+    report = build_report(cfg)["documents"]["counters"]  # and the campaign report has them all
+    assert report["langid/texts"] == 3 and report["dedup/signatures/docs"] == 3 and report == dict(sorted(stats.items()))
+    # a shard redone after its output was lost (its signatures kept) counts the same
+    before = stats_file.read_text()
+    (cfg.campaign_dir / "docs" / f"{shard_id_of(warc)}.parquet").unlink()
+    stats_file.unlink()
+    process_campaign(cfg, progress=lambda line: None)
+    assert stats_file.read_text() == before

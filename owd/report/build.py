@@ -264,7 +264,20 @@ def _docs_section(root: Path) -> tuple[dict[str, Any], Counter[str], dict[str, A
         },
         "tdm": {"with_signal": with_signal, "reserved": reserved, "reservation_rate": _rate(reserved, total)},
     }
+    docs["counters"] = _stage_counters(root / "docs")
     return docs, pools, {"doc_shards": len(shards), "doc_shards_unreadable": broken}
+
+
+def _stage_counters(docs_dir: Path) -> dict[str, int]:
+    """Every per-shard stage counter (docs/<shard>.stats.json: extraction, language ID,
+    signatures, ...), summed over the shards."""
+    total: Counter[str] = Counter()
+    for path in sorted(docs_dir.glob("*.stats.json")):
+        stats = _read_json(path)
+        if isinstance(stats, dict):
+            total.update({k: int(v) for k, v in stats.items()
+                          if isinstance(v, (int, float)) and not isinstance(v, bool)})
+    return dict(sorted(total.items()))
 
 
 # --------------------------------------------------------------------------- pools, run

@@ -212,7 +212,9 @@ def _documents(r: dict[str, Any]) -> str:
         f"{_num(r, [*dup, 'in_clusters'])} documents in {_num(r, [*dup, 'clusters'])} clusters.</p>"
         f"<h3>TDM reservations in documents</h3><p>{_num(r, ['documents', 'tdm', 'reserved'])} reserved of "
         f"{_num(r, ['documents', 'tdm', 'with_signal'])} with a signal "
-        f"({_num(r, ['documents', 'tdm', 'reservation_rate'], 'pct')} of all).</p></div></div></section>"
+        f"({_num(r, ['documents', 'tdm', 'reservation_rate'], 'pct')} of all).</p></div></div>"
+        f"<details><summary>Every stage counter (sum of the shards' .stats.json)</summary>"
+        f"{_counts_table(r, ['documents', 'counters'], ('counter', 'count'), 'No counters.')}</details></section>"
     )
 
 
