@@ -79,6 +79,7 @@ _QUEUE = struct.Struct(">IIQ")
 _FETCHED = struct.Struct(">QQ")
 _HOST_ROW = struct.Struct(">qqq")
 _SEEN_COUNT = b"mseen"
+_COUNTED = b"mcounted"  # the last URL id whose admission the host rows count
 
 
 def url_key(canonical_url: str) -> int:
@@ -193,6 +194,30 @@ class FrontierStore:
         self._dirty_hosts: set[int] = set()  # host rows changed since the last commit
         self._last_commit = time.monotonic()
         self.closed = False
+        if not read_only:
+            self._recount_since_commit()
+
+    def _recount_since_commit(self) -> None:
+        """After a crash: the host rows lack what the URLs admitted since the last commit
+        added (pages, calendar pages, queued). Those URLs are the ones above the last
+        commit's mark, a few at most; count them in, so the scope's caps hold exactly."""
+        from crawler.urls import trap_reason
+
+        raw = self._db.get(_COUNTED)
+        counted = _ID.unpack(raw)[0] if raw else 0
+        if counted >= self._next_id - 1:
+            return
+        for _, value in self._scan(_ukey(counted + 1), upper=b"v"):
+            r = msgpack.unpackb(value)
+            row = self._hosts.get(r[1])
+            if row is None:  # (cannot happen: a host's row is written with its first URL)
+                continue
+            row[3] += r[0] == QUEUED  # in flight or done: its +1 and -1 were both lost
+            if r[4] == _KIND_CODE["page"]:
+                row[1] += 1
+                row[2] += trap_reason(r[6]) == "calendar"
+            self._dirty_hosts.add(r[1])
+        self.commit()
 
     # ---- plumbing ------------------------------------------------------------------------
     def _scan(self, prefix: bytes, upper: bytes | None = None, limit: int | None = None) -> Iterator[tuple[bytes, bytes]]:
@@ -269,6 +294,7 @@ class FrontierStore:
                 name, pages, calendar, queued = self._hosts[hid]
                 batch.put(b"h" + _HOST.pack(hid), _HOST_ROW.pack(pages, calendar, queued) + name.encode("utf-8"))
             batch.put(_SEEN_COUNT, str(self._seen_count).encode())
+            batch.put(_COUNTED, _ID.pack(self._next_id - 1))  # host rows count every URL up to here
             self._write(batch)
             self._pending_seen.clear()
             self._dirty_hosts.clear()

@@ -213,8 +213,8 @@ def _documents(r: dict[str, Any]) -> str:
         f"<h3>TDM reservations in documents</h3><p>{_num(r, ['documents', 'tdm', 'reserved'])} reserved of "
         f"{_num(r, ['documents', 'tdm', 'with_signal'])} with a signal "
         f"({_num(r, ['documents', 'tdm', 'reservation_rate'], 'pct')} of all).</p></div></div>"
-        f"<details><summary>Every stage counter (sum of the shards' .stats.json)</summary>"
-        f"{_counts_table(r, ['documents', 'counters'], ('counter', 'count'), 'No counters.')}</details></section>"
+        f"<h3>Every stage counter (sum of the shards' .stats.json)</h3>"
+        f"{_counts_table(r, ['documents', 'counters'], ('counter', 'count'), 'No counters.')}</section>"
     )
 
 

@@ -103,6 +103,9 @@ def test_sigkill_keeps_every_committed_admission(tmp_path: Path) -> None:
     assert store.seen(f"https://h{(committed - 1) // 100}.eu/{committed - 1}")
     exact = dict(store.queued_by_host(exact=True))  # every URL's host is known to the store
     assert sum(exact.values()) == store.admitted() and len(exact) >= committed // 100
+    # the per-host counts lost with the kill are counted in again on open (the scope's caps)
+    assert dict(store.queued_by_host()) == exact
+    assert {h: pages for h, (pages, _) in store.host_counts().items()} == exact
     assert len(store.pop(f"h{(committed - 1) // 100}.eu", 500)) == 100
     store.close()
 
