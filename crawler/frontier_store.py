@@ -7,12 +7,12 @@ fetch facts (status, time, payload digest, ETag, Last-Modified, failures). Memor
 the block cache, the write buffers and one small row per host (crawler/scheduler.py
 keeps its own per active host).
 
-Why RocksDB: ``bench/bench_frontier.py`` admitted 20 million URLs on 100k hosts at 71k
-URLs/s into this layout against 32k/s for the SQLite (WAL) store owd used first: every
+Why RocksDB: ``bench/bench_frontier.py`` admitted 20 million URLs on 100k hosts at 54k
+URLs/s into this store against 32k/s for the SQLite (WAL) store owd used first: every
 admission inserts a random seen-set key and a key in a random host's queue, and a
 B-tree rewrites a whole page for each, while an LSM tree appends to its log and sorts
-later. It also takes a third of the disk (59 vs 161 bytes per URL). LMDB was measured
-too and keeps its pages in the process's RSS (bench/README.md).
+later. It also takes 40% of the disk (65 vs 161 bytes per URL). LMDB was measured too
+and keeps its pages in the process's RSS (bench/README.md).
 
 Keys (big-endian, so that byte order is the order wanted):
 
@@ -260,8 +260,10 @@ class FrontierStore:
             self._db.write(batch, self._write_options)
             self._queued_keys.clear()
 
-    def _put_host(self, batch: WriteBatch, hid: int) -> None:
-        self._dirty_hosts.add(hid)  # (written at the next commit)
+    def _host_row(self, hid: int) -> tuple[bytes, bytes]:
+        """The key and value of host ``hid``'s row (its counts and name)."""
+        name, pages, calendar, queued = self._hosts[hid]
+        return b"h" + _HOST.pack(hid), _HOST_ROW.pack(pages, calendar, queued) + name.encode("utf-8")
 
     def _record(self, uid: int) -> list[Any] | None:
         self._flush()
@@ -291,8 +293,7 @@ class FrontierStore:
             for key, value in self._pending_seen.items():
                 batch.put(key, value)
             for hid in self._dirty_hosts:
-                name, pages, calendar, queued = self._hosts[hid]
-                batch.put(b"h" + _HOST.pack(hid), _HOST_ROW.pack(pages, calendar, queued) + name.encode("utf-8"))
+                batch.put(*self._host_row(hid))
             batch.put(_SEEN_COUNT, str(self._seen_count).encode())
             batch.put(_COUNTED, _ID.pack(self._next_id - 1))  # host rows count every URL up to here
             self._write(batch)
@@ -316,7 +317,7 @@ class FrontierStore:
         if hid is None:
             hid = self._host_ids[name] = len(self._hosts) + 1
             self._hosts[hid] = [name, 0, 0, 0]
-            row = b"h" + _HOST.pack(hid), _HOST_ROW.pack(0, 0, 0) + name.encode("utf-8")
+            row = self._host_row(hid)
             if batch is not None:
                 batch.put(*row)
             else:
@@ -337,8 +338,8 @@ class FrontierStore:
     def see(self, canonical_url: str) -> bool:
         """Add the URL to the seen-set; True if it was new. A URL seen but not admitted
         (out of scope, forwarded) is never admitted later. The mark is written with the
-        URL's queue entry (:meth:`queue`, same batch) or, for a refused URL, with the next
-        batch: a crash in between forgets only refusals."""
+        URL's queue entry (:meth:`queue`, same batch) or, for a refused URL, at the next
+        commit: a crash in between forgets only refusals."""
         key = _skey(canonical_url)
         if key in self._pending_seen or key in self._queued_keys or self._db.get(key) is not None:
             return False
@@ -364,6 +365,7 @@ class FrontierStore:
         if e.kind == "page":
             row[1] += 1
             row[2] += calendar
+        self._dirty_hosts.add(hid)
 
     def queue(self, entry: FrontierEntry, calendar: bool = False) -> None:
         """Queue a URL that :meth:`see` reported new (and the scope admitted); ``calendar``:
@@ -373,7 +375,6 @@ class FrontierStore:
         if self._queued_batch is None:
             self._queued_batch = self._batch()
         self._admit(self._queued_batch, key, entry, calendar)
-        self._dirty_hosts.add(self._host_ids[entry.host])
         self._queued_keys.add(key)
         if len(self._queued_keys) >= 10_000:  # (a sitemap's URLs)
             self._flush()
@@ -386,15 +387,11 @@ class FrontierStore:
         found = self._db.get(keys)
         batch = self._batch()
         fresh: set[bytes] = set()
-        hosts: set[int] = set()
         for key, value, e in zip(keys, found, entries):
             if value is not None or key in fresh or key in self._pending_seen:
                 continue
             fresh.add(key)
             self._admit(batch, key, e, False)
-            hosts.add(self._host_ids[e.host])
-        for hid in hosts:
-            self._put_host(batch, hid)
         self._seen_count += len(fresh)
         self._write(batch)
         return len(fresh)
@@ -427,7 +424,7 @@ class FrontierStore:
             row[1] += 1
             row[2] += calendar
         self._put_record(batch, uid, record)
-        self._put_host(batch, hid)
+        self._dirty_hosts.add(hid)
         self._seen_count += 1
         self._write(batch)
 
@@ -463,7 +460,7 @@ class FrontierStore:
                 url=r[6], host=host, depth=r[3], via=r[7], score=r[5], kind=KINDS[r[4]], priority=-r[2] / PRIORITY_SCALE,
                 previous=FetchFacts(r[10], r[11], r[12], r[13]) if r[8] is not None else None))
         self._hosts[hid][3] -= len(qkeys)
-        self._put_host(batch, hid)
+        self._dirty_hosts.add(hid)
         self._write(batch)
         return out
 
@@ -475,19 +472,16 @@ class FrontierStore:
         self._put_record(batch, uid, r)
         batch.put(_qkey(r[1], r[2], uid), b"")
         self._hosts[r[1]][3] += 1
+        self._dirty_hosts.add(r[1])
 
     def unpop(self, entries: Iterable[FrontierEntry]) -> None:
         """Put popped URLs back in their queues (they were not handed to the downloader)."""
         batch = self._batch()
-        hosts = set()
         for e in entries:
             uid = self._id(e.url)
             r = self._record(uid) if uid is not None else None
             if uid is not None and r is not None and r[0] == IN_FLIGHT:
                 self._to_queue(batch, uid, r)
-                hosts.add(r[1])
-        for hid in hosts:
-            self._put_host(batch, hid)
         self._write(batch)
 
     def done(self, canonical_url: str, outcome: str, status: int | None = None, digest: str | None = None,
@@ -505,7 +499,7 @@ class FrontierStore:
         if r[0] == QUEUED:  # done without being popped (a URL refused late)
             batch.delete(_qkey(r[1], r[2], uid))
             self._hosts[r[1]][3] -= 1
-            self._put_host(batch, r[1])
+            self._dirty_hosts.add(r[1])
         elif r[0] == IN_FLIGHT:
             batch.delete(b"i" + _ID.pack(uid))
         if _content(r):
@@ -557,7 +551,6 @@ class FrontierStore:
         upper = b"f" + _FETCHED.pack(max(0, int((now - shortest) * 1000)) + 1, 0)
         queued = 0
         batch = self._batch()
-        hosts: set[int] = set()
         for key, _ in self._scan(b"f", upper=upper):
             if queued >= policy.max_per_run:
                 break
@@ -567,10 +560,7 @@ class FrontierStore:
                 continue
             if r[8] <= now - interval(self._hosts[r[1]][0], r[6]):
                 self._to_queue(batch, uid, r)
-                hosts.add(r[1])
                 queued += 1
-        for hid in hosts:
-            self._put_host(batch, hid)
         self._write(batch)
         return queued
 
@@ -578,16 +568,12 @@ class FrontierStore:
         """After a crash: URLs that were in flight go back to their queues; how many."""
         uids = [_ID.unpack(key[1:])[0] for key, _ in self._scan(b"i")]
         batch = self._batch()
-        hosts = set()
         for uid in uids:
             r = self._record(uid)
             if r is not None:
                 self._to_queue(batch, uid, r)
-                hosts.add(r[1])
             else:
                 batch.delete(b"i" + _ID.pack(uid))
-        for hid in hosts:
-            self._put_host(batch, hid)
         self._write(batch)
         return len(uids)
 

@@ -26,10 +26,9 @@ from crawler.partition import Partition
 from crawler.settings import scrapy_settings
 from crawler.spider import CampaignSpider
 from crawler.warc import RepairResult, repair_open_warc, tidy_directory
-from owd.config import CampaignConfig
+from owd.config import CampaignConfig, RevisitConfig
 
-__all__ = ["CrawlSummary", "CrawlStateExists", "NothingToRevisit", "queue_revisits", "run_crawl", "campaign_paths",
-           "prepare_resume"]
+__all__ = ["CrawlSummary", "CrawlStateExists", "NothingToRevisit", "run_crawl", "campaign_paths", "prepare_resume"]
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +138,6 @@ class BackgroundRepair:
     def __init__(self, files: list[Path]) -> None:
         self.files = files
         self.results: list[RepairResult] = []
-        self.error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="owd-warc-repair", daemon=True)
 
     def start(self) -> "BackgroundRepair":
@@ -153,7 +151,6 @@ class BackgroundRepair:
                 self.results.append(repair_open_warc(path))
         except Exception as exc:  # counted in the crawl's stats; the file stays .open for the next resume
             log.error("repairing unfinished WARC files failed: %s", exc)
-            self.error = exc
 
     def facts(self) -> dict[str, int]:
         """Wait for the repair and say what it did."""
@@ -169,10 +166,12 @@ class BackgroundRepair:
         }
 
 
-def prepare_resume(paths: dict[str, Path]) -> tuple[dict[str, int], BackgroundRepair]:
-    """Reopen the frontier store (what was in flight at the stop goes back to its queue)
-    and find the unfinished WARC files, repaired in the background once the crawl runs.
-    Nothing is replayed, so this takes about as long for a billion URLs as for ten."""
+def prepare_resume(paths: dict[str, Path], revisit: RevisitConfig | None = None
+                   ) -> tuple[dict[str, int], BackgroundRepair]:
+    """Reopen the frontier store (what was in flight at the stop goes back to its queue;
+    with a ``revisit`` policy, the URLs due under it are queued too) and find the
+    unfinished WARC files, repaired in the background once the crawl runs. Nothing is
+    replayed, so this takes about as long for a billion URLs as for ten."""
     repair = BackgroundRepair(tidy_directory(paths["warc"]))
     facts: dict[str, int] = {}
     store = FrontierStore(paths["crawl"] / FRONTIER_FILE)
@@ -182,6 +181,8 @@ def prepare_resume(paths: dict[str, Path]) -> tuple[dict[str, int], BackgroundRe
         if (paths["crawl"] / "frontier.jsonl").exists():
             facts.update(migrate_journal(paths["crawl"], store))
         in_flight = store.requeue_in_flight()
+        if revisit is not None:
+            facts["revisit/queued"] = store.queue_revisits(revisit)
         pending = store.queued()
     finally:
         store.close()
@@ -192,15 +193,6 @@ def prepare_resume(paths: dict[str, Path]) -> tuple[dict[str, int], BackgroundRe
 
 class NothingToRevisit(Exception):
     """``--revisit`` was asked for a campaign that has no crawl yet."""
-
-
-def queue_revisits(paths: dict[str, Path], cfg: CampaignConfig) -> dict[str, int]:
-    """Queue the URLs due under the campaign's revisit policy (crawler/frontier_store.py)."""
-    store = FrontierStore(paths["crawl"] / FRONTIER_FILE)
-    try:
-        return {"revisit/queued": store.queue_revisits(cfg.revisit)}
-    finally:
-        store.close()
 
 
 def run_crawl(cfg: CampaignConfig, worker: str = "w0", log_level: str = "INFO", resume: bool = False,
@@ -235,9 +227,7 @@ def run_crawl(cfg: CampaignConfig, worker: str = "w0", log_level: str = "INFO", 
             "use --resume to continue it, or remove that folder to start afresh")
     paths["warc"].mkdir(parents=True, exist_ok=True)
     paths["crawl"].mkdir(parents=True, exist_ok=True)
-    facts, repair = prepare_resume(paths) if resume else ({}, BackgroundRepair([]))
-    if revisit:
-        facts.update(queue_revisits(paths, cfg))
+    facts, repair = prepare_resume(paths, cfg.revisit if revisit else None) if resume else ({}, BackgroundRepair([]))
     settings = scrapy_settings(cfg, paths["warc"], worker, paths["crawl"])
     settings["LOG_LEVEL"] = log_level
     settings["LOG_INSTALL_ROOT_HANDLER"] = log_level != "NONE"

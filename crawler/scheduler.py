@@ -107,7 +107,7 @@ class FrontierScheduler(BaseScheduler):
 
     def _recount(self) -> bool:
         """The per-host counts (kept in the store) say nothing is queued: before the crawl
-        may end, ask the store's queue index once, so that a count that went wrong can
+        may end, count the store's queue keys once, so that a count that went wrong can
         never strand URLs. Asked again only after something new was queued."""
         if self._confirmed_empty or self.store is None:
             return False

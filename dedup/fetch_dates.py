@@ -31,14 +31,15 @@ import logging
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from fastwarc.warc import ArchiveIterator, WarcRecordType
 
 from crawler.cdxj import CDXJ_REVISIT_MIME, read_cdxj
+from dedup.steps import rows_of_docs
 from extract.html import document_id
 from owd.schema import Document
 
@@ -52,7 +53,6 @@ FETCH_DATES_SCHEMA = pa.schema([
     pa.field("first_seen", _UTC_MS),  # null: the document's own fetch was the first
     pa.field("last_seen", _UTC_MS),  # null: nothing later found the same content
 ])
-_APPLY_BATCH = 1_000_000
 # (timestamp, file, offset, revisit?, status, digest): one fetch of a URL
 _Fetch = tuple[str, str, int, bool, "int | None", "str | None"]
 
@@ -152,12 +152,9 @@ def apply_fetch_dates(docs: Iterable[Document], dates_path: Path | None) -> list
     """Copies of ``docs`` with ``first_seen`` / ``last_seen`` set (``fetch_time`` where the
     dates file has no row, or when there is no dates file)."""
     docs = list(docs)
-    found: dict[str, dict[str, dt.datetime | None]] = {}
+    found: dict[str, dict[str, Any]] = {}
     if dates_path is not None and Path(dates_path).is_file():
-        wanted = pa.array([d.id for d in docs], pa.string())
-        for batch in pq.ParquetFile(dates_path).iter_batches(batch_size=_APPLY_BATCH):
-            hits = batch.filter(pc.is_in(batch.column("doc_id"), value_set=wanted))
-            found.update((row["doc_id"], row) for row in hits.to_pylist())
+        found = rows_of_docs(pq.ParquetFile(dates_path), [d.id for d in docs])
     out = []
     for doc in docs:
         row = found.get(doc.id, {})

@@ -86,6 +86,7 @@ __all__ = [
     "ClusterStep",
     "KeepPolicy",
     "apply_clusters",
+    "rows_of_docs",
     "signature_schema",
     "CLUSTER_SCHEMA",
     "EDGE_SCHEMA",
@@ -762,6 +763,18 @@ def _node_attributes(signatures_dir: Path, plan: BucketPlan, nodes: np.ndarray
 # --------------------------------------------------------------------------- apply
 
 
+def rows_of_docs(table: pq.ParquetFile, doc_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The rows of a Parquet file keyed by ``doc_id`` that belong to ``doc_ids``, by id.
+    Streamed in batches, so a shard only ever holds its own rows of a file that lists
+    documents of the whole campaign."""
+    wanted = pa.array(doc_ids, pa.string())
+    found: dict[str, dict[str, Any]] = {}
+    for batch in table.iter_batches(batch_size=_APPLY_BATCH):
+        hits = batch.filter(pc.is_in(batch.column("doc_id"), value_set=wanted))
+        found.update((row["doc_id"], row) for row in hits.to_pylist())
+    return found
+
+
 def apply_clusters(docs: Iterable[Document], clusters_path: Path) -> list[Document]:
     """Copies of ``docs`` with ``dup_cluster_id``/``dup_cluster_size`` set, non-kept ones dropped.
 
@@ -773,13 +786,7 @@ def apply_clusters(docs: Iterable[Document], clusters_path: Path) -> list[Docume
     clusters = pq.ParquetFile(clusters_path)
     if not clusters.schema_arrow.remove_metadata().equals(CLUSTER_SCHEMA):
         raise ValueError(f"{clusters_path} is not a clusters file: schema {clusters.schema_arrow}")
-    wanted = pa.array([d.id for d in docs], pa.string())
-    found: dict[str, dict[str, Any]] = {}
-    # Streamed in batches so a shard only ever holds its own rows of a file
-    # that lists every clustered document of the campaign.
-    for batch in clusters.iter_batches(batch_size=_APPLY_BATCH):
-        hits = batch.filter(pc.is_in(batch.column("doc_id"), value_set=wanted))
-        found.update((row["doc_id"], row) for row in hits.to_pylist())
+    found = rows_of_docs(clusters, [d.id for d in docs])
     out = []
     for doc in docs:
         row = found.get(doc.id)

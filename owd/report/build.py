@@ -81,6 +81,12 @@ def _worker_sites(root: Path, workers: list[str]) -> dict[str, str]:
     return sites
 
 
+def _numbers(stats: dict[str, Any], prefix: str = "") -> dict[str, float]:
+    """The numeric values of a stats mapping (booleans and texts left out), keys from ``prefix``."""
+    return {k: v for k, v in stats.items()
+            if k.startswith(prefix) and isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
 def _merge_stats(root: Path) -> tuple[dict[str, dict[str, Any]], Counter[str]]:
     """Per-worker Scrapy stats and their sum (numbers only)."""
     per_worker: dict[str, dict[str, Any]] = {}
@@ -90,9 +96,7 @@ def _merge_stats(root: Path) -> tuple[dict[str, dict[str, Any]], Counter[str]]:
         if not isinstance(stats, dict):
             continue
         per_worker[path.parent.name] = stats
-        for key, value in stats.items():
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                total[key] += value
+        total.update(_numbers(stats))
     return per_worker, total
 
 
@@ -115,8 +119,7 @@ def _revisits(root: Path) -> dict[str, Any]:
             if not isinstance(stats, dict) or run.get("mode") != "revisit":
                 continue
             runs += 1
-            total.update({k: int(v) for k, v in stats.items()
-                          if k.startswith("revisit/") and isinstance(v, (int, float)) and not isinstance(v, bool)})
+            total.update({k: int(v) for k, v in _numbers(stats, "revisit/").items()})
     unchanged = _by_prefix(total, "revisit/unchanged/")
     failed = _by_prefix(total, "revisit/failed/")
     return {"runs": runs, "queued": total["revisit/queued"], "requested": total["revisit/requested"],
@@ -275,8 +278,7 @@ def _stage_counters(docs_dir: Path) -> dict[str, int]:
     for path in sorted(docs_dir.glob("*.stats.json")):
         stats = _read_json(path)
         if isinstance(stats, dict):
-            total.update({k: int(v) for k, v in stats.items()
-                          if isinstance(v, (int, float)) and not isinstance(v, bool)})
+            total.update({k: int(v) for k, v in _numbers(stats).items()})
     return dict(sorted(total.items()))
 
 

@@ -20,6 +20,8 @@ from owd.testweb.content import (HEALTH_WORD, REVISIT_PAGES, SLOW_REPLY_S, TDM_P
 
 __all__ = ["Response", "respond", "conditional", "ERROR_PATHS"]
 
+_NOT_FOUND = b"<html><body>not found</body></html>"
+
 # Paths of errors.owdtest.eu, each a hostile case the crawler must survive and count.
 ERROR_PATHS = [
     "/status/403.html", "/status/404.html", "/status/410.html", "/status/500.html",
@@ -139,7 +141,7 @@ def _endless_page(site: TestSite, host: Host, path: str) -> Response:
     elif path.startswith("/e/") and path.endswith(".html") and path[3:-5].isdigit():
         n = int(path[3:-5])
     else:
-        return Response(404, [("Content-Type", "text/html; charset=utf-8")], b"<html><body>not found</body></html>")
+        return Response(404, [("Content-Type", "text/html; charset=utf-8")], _NOT_FOUND)
     links = "".join(f'<a href="http://{endless_host_name(h)}:{site.port}/e/{m}.html">page {m}</a>\n'
                     for h, m in endless_links(n, site.endless_hosts))
     body = (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Endless page {n}</title></head>"
@@ -147,7 +149,6 @@ def _endless_page(site: TestSite, host: Host, path: str) -> Response:
     return Response(200, [("Content-Type", "text/html; charset=utf-8")], body.encode())
 
 
-_NOT_FOUND = b"<html><body>not found</body></html>"
 _EPOCH_2026_10_01 = 1790841600  # validators' dates: 2026-10-01 08:00 UTC + one day per revision
 
 
@@ -361,7 +362,7 @@ def respond(site: TestSite, host: Host, path: str, query: str, accept_gzip: bool
         else:  # robots and tdm hosts carry ordinary articles too
             resp = article(site, host, path)
     if resp is None:
-        resp = Response(404, [("Content-Type", "text/html; charset=utf-8")], b"<html><body>not found</body></html>")
+        resp = Response(404, [("Content-Type", "text/html; charset=utf-8")], _NOT_FOUND)
 
     resp.delay = max(resp.delay, slow)
     _add_compliance_signals(site, host, path, resp)
