@@ -12,7 +12,7 @@ never shares the crawler's GIL and per-path hit counters start at zero).
   subprocess: Scrapy's default middlewares (its own RobotsTxtMiddleware, default
   RFPDupeFilter, OffsiteMiddleware via ``allowed_domains``), ``response.follow`` on
   every ``a::attr(href)``, no WARC. Its settings are *derived from ours*
-  (``crawler.settings.scrapy_settings``) minus our components, so concurrency,
+  (``owd.crawler.settings.scrapy_settings``) minus our components, so concurrency,
   delays, retries, timeouts, priority queue, user agent and cookies are identical.
   DNS: our ``GuardedResolver`` with the same static host table (cached either way).
 
@@ -222,8 +222,8 @@ def plain_settings(campaign: Path) -> tuple[dict[str, Any], list[str]]:
     Dropped: component maps (middlewares, extensions, dupefilter), ``OWD_*`` settings and any
     setting whose value names a class in ``crawler.``.
     """
-    from crawler.settings import scrapy_settings
-    from owd.config import load_campaign
+    from owd.crawler.settings import scrapy_settings
+    from owd.core.config import load_campaign
 
     cfg = load_campaign(campaign)
     settings = scrapy_settings(cfg, Path(os.devnull))
@@ -256,8 +256,8 @@ def parse_sets(pairs: list[str]) -> dict[str, Any]:
 
 def run_ours(argv: list[str]) -> int:
     """``_ours``: ``owd crawl`` with extra Scrapy settings (only used with ``--set``)."""
-    from crawler.run import run_crawl
-    from owd.config import load_campaign
+    from owd.crawler.run import run_crawl
+    from owd.core.config import load_campaign
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--campaign", required=True)
@@ -282,7 +282,7 @@ def run_plain(argv: list[str]) -> int:
     ap.add_argument("--log-level", default="INFO")
     ap.add_argument("--set", action="append", default=[])
     a = ap.parse_args(argv)
-    from owd.config import load_campaign
+    from owd.core.config import load_campaign
 
     cfg = load_campaign(a.campaign)
 

@@ -45,11 +45,11 @@ import pyarrow.compute  # noqa: E402,F401
 import pyarrow.parquet as pq  # noqa: E402
 from datasketch import MinHash  # noqa: E402
 
-from dedup import BucketStep, ClusterStep, MinhashConfig, SignatureStep  # noqa: E402
-from dedup.minhash import _template, shingles, words  # noqa: E402
-from dedup.steps import _META_CONFIG, _META_DIGEST, signature_schema  # noqa: E402
-from dedup.text import normalise  # noqa: E402
-from owd.schema import Document  # noqa: E402
+from owd.dedup import BucketStep, ClusterStep, MinhashConfig, SignatureStep  # noqa: E402
+from owd.dedup.minhash import _template, shingles, words  # noqa: E402
+from owd.dedup.steps import _META_CONFIG, _META_DIGEST, signature_schema  # noqa: E402
+from owd.dedup.text import normalise  # noqa: E402
+from owd.core.schema import Document  # noqa: E402
 from owd.shared_data import shared_data_dir  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"

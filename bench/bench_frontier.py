@@ -34,7 +34,7 @@ from typing import Any, Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from crawler.frontier_store import FRONTIER_FILE, FrontierEntry, FrontierStore, url_key  # noqa: E402
+from owd.crawler.frontier_store import FRONTIER_FILE, FrontierEntry, FrontierStore, url_key  # noqa: E402
 
 BATCH = 40
 

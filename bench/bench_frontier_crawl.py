@@ -35,7 +35,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from crawler.frontier_store import DONE, FRONTIER_FILE, FrontierStore  # noqa: E402
+from owd.crawler.frontier_store import DONE, FRONTIER_FILE, FrontierStore  # noqa: E402
 from owd.testweb import TestSite, free_port  # noqa: E402
 from owd.testweb.campaign import write_testweb_campaign  # noqa: E402
 from owd.testweb.content import endless_host_name, endless_links  # noqa: E402

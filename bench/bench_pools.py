@@ -3,7 +3,7 @@
 1. Synthesises ``--docs`` documents of the canonical schema (24 EU languages, words
    from the test web's per-language word lists, hosts on every ccTLD plus ``*.gv.at``
    and TDM-reserved hosts, licenses, media items, quality signals, 3% dropped) in
-   ``--shards`` shards of ``docs/*.parquet``, written with ``owd.schema.write_parquet``
+   ``--shards`` shards of ``docs/*.parquet``, written with ``owd.core.schema.write_parquet``
    like ``owd process`` does.
 2. Builds six pools (everything; German health in .de/.at with a keyword prefix;
    government globs; min quality over three languages; a license allow-list; media)
@@ -39,10 +39,10 @@ import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
 import pyarrow.dataset as ds  # noqa: E402
 
-from owd.config import parse_campaign  # noqa: E402
-from owd.schema import DOCUMENT_SCHEMA, write_parquet  # noqa: E402
+from owd.core.config import parse_campaign  # noqa: E402
+from owd.core.schema import DOCUMENT_SCHEMA, write_parquet  # noqa: E402
 from owd.testweb.content import _FALLBACK_WORDS, HEALTH_WORD, LANG_TLD  # noqa: E402
-from pools.build import build_pools  # noqa: E402
+from owd.pools.build import build_pools  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 LANGS = sorted(_FALLBACK_WORDS)

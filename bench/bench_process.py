@@ -1,12 +1,12 @@
 """Documents/s per core of read -> extract -> langid -> MinHash signature, ours against datatrove.
 
 One WARC of real pages (shared/data/pages-A: 990 pages, 143 MB of HTML, 27 of them not UTF-8)
-is written with our ``crawler.warc.WarcWriter`` into bench/results/process/ (once; reused
+is written with our ``owd.crawler.warc.WarcWriter`` into bench/results/process/ (once; reused
 while the page count matches). On it, in one invocation, alternating the order per repetition:
 
-* **ours**: ``extract.shard.extract_warc`` (FastWARC read, decode, one lxml parse, trafilatura
-  ``bare_extraction`` + metadata, links, media) -> ``langid.identify.LanguageIdentifier.annotate``
-  -> sort by id -> ``dedup.steps.SignatureStep.run`` (5-word shingles, 14 bands x 8 rows, xxh32,
+* **ours**: ``owd.extract.shard.extract_warc`` (FastWARC read, decode, one lxml parse, trafilatura
+  ``bare_extraction`` + metadata, links, media) -> ``owd.langid.identify.LanguageIdentifier.annotate``
+  -> sort by id -> ``owd.dedup.steps.SignatureStep.run`` (5-word shingles, 14 bands x 8 rows, xxh32,
   Parquet output). Quality signals and PII run after the clock stops and are timed apart.
 * **datatrove**: ``WarcReader -> Trafilatura -> LanguageFilter -> MinhashDedupSignature`` with a
   ``LocalPipelineExecutor`` (1 task, 1 worker), in its own venv (bench/.venv-datatrove, made on
@@ -25,8 +25,8 @@ to its end, after imports (models are loaded inside). **docs/s per core** = docu
 reached the signature step / CPU s. The ratio is the median over repetitions of ours/datatrove.
 
 Extraction quality: each side's text of every page, keyed by its WARC-Target-URI (IDNA host,
-%-encoded path, as ``crawler.cdxj.to_uri`` writes it), scored against the gold snippets of
-pages-A with ``extract.snippet_eval`` (as bench/eval_extract.py), so "F1" is the WARC path's,
+%-encoded path, as ``owd.core.cdxj.to_uri`` writes it), scored against the gold snippets of
+pages-A with ``owd.extract.snippet_eval`` (as bench/eval_extract.py), so "F1" is the WARC path's,
 for both. Response records carry ``WARC-Identified-Payload-Type`` (see :func:`build_warc`).
 
 MinHash alone: ``SignatureStep.run`` vs ``MinhashDedupSignature.run`` on the texts our run
@@ -90,7 +90,7 @@ def page_url(url: str) -> str:
 
 def warc_url(url: str) -> str:
     """The WARC-Target-URI a pages-A page gets (what both readers report): IDNA host, %-encoded."""
-    from crawler.cdxj import to_uri
+    from owd.core.cdxj import to_uri
 
     return to_uri(page_url(url))
 
@@ -104,7 +104,7 @@ def build_warc(pages_dir: Path, limit: int, payload_type: bool = True) -> Path:
     ``application/octet-stream`` and skips them (3 of the first 40 pages); with the header both
     pipelines get the same pages. Our reader ignores the header.
     """
-    from crawler.warc import WarcWriter
+    from owd.crawler.warc import WarcWriter
 
     class Writer(WarcWriter):
         def _headers(self, rec_type, uri, date, ip=None, extra=None):  # type: ignore[no-untyped-def]
@@ -140,7 +140,7 @@ def build_warc(pages_dir: Path, limit: int, payload_type: bool = True) -> Path:
 
 
 def lid_model_path() -> Path:
-    from langid.identify import default_model_path
+    from owd.langid.identify import default_model_path
 
     return default_model_path()
 
@@ -256,13 +256,13 @@ def worker_ours(args: argparse.Namespace) -> None:
 
     logging.getLogger("trafilatura").setLevel(logging.ERROR)
     logging.getLogger("htmldate").setLevel(logging.ERROR)
-    from dedup.minhash import MinhashConfig
-    from dedup.steps import SignatureStep
-    from extract import pii, quality
-    from extract.html import ExtractLimits
-    from extract.shard import extract_warc
-    from langid.identify import LanguageIdentifier
-    from owd.config import ProcessConfig
+    from owd.dedup.minhash import MinhashConfig
+    from owd.dedup.steps import SignatureStep
+    from owd.extract import pii, quality
+    from owd.extract.html import ExtractLimits
+    from owd.extract.shard import extract_warc
+    from owd.langid.identify import LanguageIdentifier
+    from owd.core.config import ProcessConfig
 
     def cpu() -> float:
         u = resource.getrusage(resource.RUSAGE_SELF)
@@ -319,9 +319,9 @@ def worker_ours(args: argparse.Namespace) -> None:
 
 
 def worker_signature(args: argparse.Namespace) -> None:
-    from dedup.minhash import MinhashConfig
-    from dedup.steps import SignatureStep
-    from owd.schema import Document
+    from owd.dedup.minhash import MinhashConfig
+    from owd.dedup.steps import SignatureStep
+    from owd.core.schema import Document
 
     rows = [json.loads(line) for line in open(args.texts, encoding="utf-8") if line.strip()]
     docs = [Document(id=f"{i:08d}", url=r["url"] or f"https://x.invalid/{i}", host="x.invalid", domain="x.invalid",
@@ -343,7 +343,7 @@ def worker_signature(args: argparse.Namespace) -> None:
 
 
 def score(dump: Path, pages_dir: Path, limit: int) -> dict:
-    from extract.snippet_eval import evaluate, load_pages
+    from owd.extract.snippet_eval import evaluate, load_pages
 
     pages = load_pages(pages_dir)
     if limit:

@@ -1,7 +1,7 @@
 """``owd process``: documents/s of the local runner against the Ray runner (2 workers), same WARCs, one run.
 
 Input: the real pages of shared/data/pages-A (990 pages, 143 MB of HTML), written with our
-``crawler.warc.WarcWriter`` as ``--shards`` WARC files of about equal size (rotation by
+``owd.crawler.warc.WarcWriter`` as ``--shards`` WARC files of about equal size (rotation by
 size) into bench/results/process_ray/warc-<pages>-<shards>/ (once; reused). One WARC file
 is one shard, so the shard count bounds the parallelism; 8 shards of ~124 pages keep both
 workers busy until the last two.
@@ -65,7 +65,7 @@ def build_warcs(pages_dir: Path, limit: int, shards: int) -> list[Path]:
     """pages-A (first ``limit`` pages, 0: all) as about ``shards`` WARC files; reused."""
     from bench_process import page_url  # the same URLs bench_process.py gives these pages
 
-    from crawler.warc import WarcWriter
+    from owd.crawler.warc import WarcWriter
 
     entries = [json.loads(line) for line in open(pages_dir / "manifest.jsonl", encoding="utf-8") if line.strip()]
     if limit:
@@ -111,7 +111,7 @@ def make_campaign(warcs: list[Path], folder: Path) -> Path:
 
 
 def child(runner: str, config: Path, out: Path) -> None:
-    from owd.config import load_campaign
+    from owd.core.config import load_campaign
 
     cfg = load_campaign(config)
     marks: list[tuple[float, str]] = []

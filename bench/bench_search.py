@@ -51,10 +51,10 @@ from typing import Any, Iterable, Iterator
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from index.base import FACETS, SearchBackend, SearchQuery, to_record  # noqa: E402
-from index.embedded import EmbeddedBackend  # noqa: E402
-from index.opensearch import OpenSearchBackend  # noqa: E402
-from owd.schema import Document, MediaItem  # noqa: E402
+from owd.index.base import FACETS, SearchBackend, SearchQuery, to_record  # noqa: E402
+from owd.index.embedded import EmbeddedBackend  # noqa: E402
+from owd.index.opensearch import OpenSearchBackend  # noqa: E402
+from owd.core.schema import Document, MediaItem  # noqa: E402
 from owd.shared_data import shared_data_dir  # noqa: E402
 
 UTC = dt.timezone.utc

@@ -36,8 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from fastwarc.warc import ArchiveIterator as FastIterator  # noqa: E402
 from warcio.archiveiterator import ArchiveIterator as WarcioIterator  # noqa: E402
 
-from crawler.warc import WarcWriter  # noqa: E402
-from extract.warc_reader import read_warc  # noqa: E402
+from owd.crawler.warc import WarcWriter  # noqa: E402
+from owd.extract.warc_reader import read_warc  # noqa: E402
 from owd.shared_data import shared_data_dir  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "warc_read.json"

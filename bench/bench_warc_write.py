@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import gzip  # noqa: E402
 
-from crawler.warc import WarcWriter  # noqa: E402
+from owd.crawler.warc import WarcWriter  # noqa: E402
 from owd.shared_data import shared_data_dir  # noqa: E402
 
 

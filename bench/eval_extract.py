@@ -2,7 +2,7 @@
 
 Configurations, all on the same pages:
 
-* ``owd``: ``extract.html.extract_document`` with default ``ExtractLimits``
+* ``owd``: ``owd.extract.html.extract_document`` with default ``ExtractLimits``
   (what the pipeline runs; trafilatura without comments, one parse shared);
 * ``owd+comments``: the same with ``include_comments=True``;
 * ``trafilatura``: plain ``trafilatura.extract(html)`` with default settings
@@ -32,8 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import trafilatura  # noqa: E402
 
-from extract.html import ExtractLimits  # noqa: E402
-from extract.snippet_eval import EvalPage, evaluate, load_pages, owd_extractor  # noqa: E402
+from owd.extract.html import ExtractLimits  # noqa: E402
+from owd.extract.snippet_eval import EvalPage, evaluate, load_pages, owd_extractor  # noqa: E402
 from owd.shared_data import shared_data_dir  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "eval_extract.json"

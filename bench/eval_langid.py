@@ -42,8 +42,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from langid.evaluate import EVAL_SETS, EVIDENCE_PLAN, LangEval, evaluate, load_by_lang, load_tsv  # noqa: E402
-from langid.identify import (  # noqa: E402
+from owd.langid.evaluate import EVAL_SETS, EVIDENCE_PLAN, LangEval, evaluate, load_by_lang, load_tsv  # noqa: E402
+from owd.langid.identify import (  # noqa: E402
     MAX_CHARS,
     NO_EVIDENCE,
     NO_SECOND_OPINION,
@@ -51,8 +51,8 @@ from langid.identify import (  # noqa: E402
     LanguageIdentifier,
     SecondOpinionConfig,
 )
-from langid.langs import EU_LANGUAGES  # noqa: E402
-from langid.second_opinion import LINGUA_LANGUAGES, SecondOpinion  # noqa: E402
+from owd.langid.langs import EU_LANGUAGES  # noqa: E402
+from owd.langid.second_opinion import LINGUA_LANGUAGES, SecondOpinion  # noqa: E402
 from owd.shared_data import shared_data_dir  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "langid.json"

@@ -8,7 +8,7 @@ Each base document gets variants aimed at target Jaccard values spread over
 insertions, header/footer (boilerplate) changes, a mix of these, and
 normalisation-only changes (case, punctuation, other numbers, spacing). The *true*
 Jaccard of every pair is computed from the two 5-shingle sets (the same
-normalisation and tokenisation as :mod:`dedup.minhash`). Negatives: all pairs
+normalisation and tokenisation as :mod:`owd.dedup.minhash`). Negatives: all pairs
 of unrelated bases of one language (some share a site's boilerplate) and
 translations of one base into other languages.
 
@@ -46,10 +46,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
-from dedup import BucketStep, ClusterStep, MinhashConfig, SignatureStep, theoretical_detection  # noqa: E402
-from dedup.minhash import shingles, words  # noqa: E402
-from dedup.text import normalise  # noqa: E402
-from owd.schema import Document  # noqa: E402
+from owd.dedup import BucketStep, ClusterStep, MinhashConfig, SignatureStep, theoretical_detection  # noqa: E402
+from owd.dedup.minhash import shingles, words  # noqa: E402
+from owd.dedup.text import normalise  # noqa: E402
+from owd.core.schema import Document  # noqa: E402
 from owd.shared_data import shared_data_dir  # noqa: E402
 
 ALL_LANGS = ("bg cs da de el en es et fi fr ga hr hu it lt lv mt nl pl pt ro sk sl sv").split()

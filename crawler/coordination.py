@@ -26,7 +26,7 @@ from scrapy.exceptions import DontCloseSpider, NotConfigured
 from scrapy.utils.defer import deferred_from_coro
 from twisted.internet import task
 
-from crawler.mailbox import Inbox
+from owd.crawler.mailbox import Inbox
 
 __all__ = ["PartitionExtension", "STOP_FILE", "STATUS_FILE"]
 

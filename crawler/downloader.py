@@ -29,8 +29,8 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.task import deferLater
 
-from crawler.politeness import HostClock, PolitenessRule
-from crawler.robots_middleware import CRAWL_DELAY_META
+from owd.crawler.politeness import HostClock, PolitenessRule
+from owd.crawler.robots_middleware import CRAWL_DELAY_META
 
 __all__ = ["PoliteDownloader", "CrawlStopping"]
 

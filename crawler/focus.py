@@ -12,7 +12,7 @@ import unicodedata
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from owd.config import FocusConfig
+from owd.core.config import FocusConfig
 
 __all__ = ["TopicScorer"]
 

@@ -18,7 +18,7 @@ import logging
 from pathlib import Path
 from typing import Any, Iterator
 
-from crawler.frontier_store import DONE, FRONTIER_FILE, KINDS, OLD_FRONTIER_FILE, FrontierEntry, FrontierStore
+from owd.crawler.frontier_store import DONE, FRONTIER_FILE, KINDS, OLD_FRONTIER_FILE, FrontierEntry, FrontierStore
 
 __all__ = ["has_crawl_state", "migrate_journal", "migrate_sqlite"]
 
@@ -46,8 +46,8 @@ def _read_jsonl(path: Path, torn: list[int]) -> Iterator[dict[str, Any]]:
 
 def migrate_journal(crawl_dir: Path, store: FrontierStore) -> dict[str, int]:
     """Move an old JSON-lines journal into ``store``; the facts, for the crawl's stats."""
-    from crawler.scheduler import frontier_host
-    from crawler.urls import canonical_url
+    from owd.crawler.scheduler import frontier_host
+    from owd.core.urls import canonical_url
 
     torn = [0]
     done = {e["u"] for e in _read_jsonl(crawl_dir / "done.jsonl", torn) if "u" in e}
@@ -84,7 +84,7 @@ def migrate_sqlite(crawl_dir: Path, store: FrontierStore) -> dict[str, int]:
     """Move the SQLite frontier store of earlier owd into ``store``; the facts, for the stats."""
     import sqlite3
 
-    from crawler.urls import trap_reason
+    from owd.core.urls import trap_reason
 
     path = crawl_dir / OLD_FRONTIER_FILE
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)

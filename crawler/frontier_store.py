@@ -55,7 +55,7 @@ import xxhash
 from rocksdict import AccessType, BlockBasedOptions, Cache, Options, ReadOptions, Rdict, WriteBatch, WriteOptions
 
 if TYPE_CHECKING:
-    from owd.config import RevisitConfig
+    from owd.core.config import RevisitConfig
 
 __all__ = ["FrontierStore", "FrontierEntry", "FetchFacts", "url_key", "FRONTIER_FILE", "OLD_FRONTIER_FILE", "KINDS",
            "QUEUED", "IN_FLIGHT", "DONE"]
@@ -201,7 +201,7 @@ class FrontierStore:
         """After a crash: the host rows lack what the URLs admitted since the last commit
         added (pages, calendar pages, queued). Those URLs are the ones above the last
         commit's mark, a few at most; count them in, so the scope's caps hold exactly."""
-        from crawler.urls import trap_reason
+        from owd.core.urls import trap_reason
 
         raw = self._db.get(_COUNTED)
         counted = _ID.unpack(raw)[0] if raw else 0

@@ -19,13 +19,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from crawler.urls import host_of, registered_domain
-from owd.config import CampaignConfig
+from owd.core.urls import host_of, registered_domain
+from owd.core.config import CampaignConfig
+from owd.core.errors import OwdError
 
 __all__ = ["Partition", "PartitionError", "plan_partition", "stable_hash"]
 
 
-class PartitionError(ValueError):
+class PartitionError(OwdError, ValueError):
     """A partition that cannot work (a pinned site without crawlers, a changed plan)."""
 
 

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 
 from scrapy.exceptions import IgnoreRequest
 
-from crawler.urls import canonical_url
-from crawler.warc_middleware import CONDITIONAL_HEADERS, REVISIT_META
+from owd.core.urls import canonical_url
+from owd.crawler.warc_middleware import CONDITIONAL_HEADERS, REVISIT_META
 
 if TYPE_CHECKING:
     from scrapy import Request, Spider

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from scrapy import signals
 from twisted.internet import task
 
-from crawler.urls import host_of
+from owd.core.urls import host_of
 
 if TYPE_CHECKING:
     from scrapy import Request, Spider

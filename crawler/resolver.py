@@ -18,7 +18,7 @@ from scrapy.resolver import CachingThreadedResolver
 from twisted.internet import defer
 from twisted.internet.error import DNSLookupError
 
-from crawler.urls import host_of, is_ip_literal
+from owd.core.urls import host_of, is_ip_literal
 
 if TYPE_CHECKING:
     from scrapy import Request, Spider

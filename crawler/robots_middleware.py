@@ -7,7 +7,7 @@ Scrapy's own::
 
     DOWNLOADER_MIDDLEWARES = {
         "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
-        "crawler.robots_middleware.RobotsMiddleware": 100,
+        "owd.crawler.robots_middleware.RobotsMiddleware": 100,
     }
 
 Settings: ``ROBOTSTXT_OBEY`` (off -> NotConfigured), ``USER_AGENT``,
@@ -48,7 +48,7 @@ from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
-from crawler.robots import (
+from owd.crawler.robots import (
     DEFAULT_MAX_AGE_S,
     DEFAULT_UNREACHABLE_RETRY_S,
     RobotsVerdict,

@@ -20,13 +20,13 @@ from typing import Any
 
 from scrapy.crawler import CrawlerProcess
 
-from crawler.frontier import has_crawl_state, migrate_journal, migrate_sqlite
-from crawler.frontier_store import FRONTIER_FILE, OLD_FRONTIER_FILE, FrontierStore
-from crawler.partition import Partition
-from crawler.settings import scrapy_settings
-from crawler.spider import CampaignSpider
-from crawler.warc import RepairResult, repair_open_warc, tidy_directory
-from owd.config import CampaignConfig, RevisitConfig
+from owd.crawler.frontier import has_crawl_state, migrate_journal, migrate_sqlite
+from owd.crawler.frontier_store import FRONTIER_FILE, OLD_FRONTIER_FILE, FrontierStore
+from owd.crawler.partition import Partition
+from owd.crawler.settings import scrapy_settings
+from owd.crawler.spider import CampaignSpider
+from owd.crawler.warc import RepairResult, repair_open_warc, tidy_directory
+from owd.core.config import CampaignConfig, RevisitConfig
 
 __all__ = ["CrawlSummary", "CrawlStateExists", "NothingToRevisit", "run_crawl", "campaign_paths", "prepare_resume"]
 
@@ -234,7 +234,7 @@ def run_crawl(cfg: CampaignConfig, worker: str = "w0", log_level: str = "INFO", 
     if partition is not None:
         settings["OWD_PARTITION"] = True
         settings["OWD_CRAWL_ROOT"] = str(paths["crawl"].parent)
-        settings["EXTENSIONS"] = {**settings["EXTENSIONS"], "crawler.coordination.PartitionExtension": 600}
+        settings["EXTENSIONS"] = {**settings["EXTENSIONS"], "owd.crawler.coordination.PartitionExtension": 600}
         # Site operators (and the test web's log) can tell which crawler of the campaign asked.
         from scrapy.settings.default_settings import DEFAULT_REQUEST_HEADERS
 

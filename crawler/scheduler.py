@@ -1,4 +1,4 @@
-"""Scrapy scheduler on the disk frontier (``SCHEDULER = "crawler.scheduler.FrontierScheduler"``).
+"""Scrapy scheduler on the disk frontier (``SCHEDULER = "owd.crawler.scheduler.FrontierScheduler"``).
 
 Scrapy's own scheduler keeps every request in memory queues and hands them to the
 downloader, which then sits on them until each host's delay allows. This one keeps the
@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy.core.scheduler import BaseScheduler
 
-from crawler.frontier_store import FrontierEntry, FrontierStore
-from crawler.urls import host_of
+from owd.crawler.frontier_store import FrontierEntry, FrontierStore
+from owd.core.urls import host_of
 
 if TYPE_CHECKING:
     from scrapy import Request, Spider
@@ -43,7 +43,7 @@ FRESH_META = "owd_fresh"  # set by the spider on a newly admitted URL's request
 
 
 def frontier_host(url: str) -> str:
-    """The frontier's host key: the hostname, as the scope counts hosts (crawler.urls.host_of)
+    """The frontier's host key: the hostname, as the scope counts hosts (owd.core.urls.host_of)
     and as Scrapy keys its downloader slots (canonical URLs carry no trailing dot)."""
     return host_of(url)
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Mapping
 from urllib.parse import parse_qsl, urlsplit
 
-from crawler.urls import host_of, registered_domain, trap_reason
-from owd.config import CampaignConfig
+from owd.core.urls import host_of, registered_domain, trap_reason
+from owd.core.config import CampaignConfig
 
 __all__ = ["Scope"]
 

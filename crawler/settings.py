@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from owd import __version__
-from owd.config import CampaignConfig
+from owd.core import VERSION
+from owd.core.config import CampaignConfig
 
 __all__ = ["scrapy_settings", "user_agent"]
 
@@ -34,7 +34,7 @@ def scrapy_settings(cfg: CampaignConfig, warc_dir: Path, worker: str = "w0",
         # web's log can verify it. AutoThrottle's delay is one more term: it only raises.
         "DOWNLOAD_DELAY": p.delay,
         "DOWNLOAD_DELAY_JITTER": 0,
-        "DOWNLOADER": "crawler.downloader.PoliteDownloader",
+        "DOWNLOADER": "owd.crawler.downloader.PoliteDownloader",
         "OWD_SLOW_HOST_FACTOR": p.slow_host_factor,
         "OWD_SLOW_HOST_MAX_DELAY": p.slow_host_max_delay,
         "OWD_MAX_CRAWL_DELAY": p.max_crawl_delay,
@@ -59,7 +59,7 @@ def scrapy_settings(cfg: CampaignConfig, warc_dir: Path, worker: str = "w0",
         # The frontier lives on disk (crawler/frontier_store.py); the scheduler hands out a
         # request only when its host may be fetched (crawler/scheduler.py). Within a host:
         # priority = relevance - depth, FIFO on ties (breadth-first without topics).
-        "SCHEDULER": "crawler.scheduler.FrontierScheduler",
+        "SCHEDULER": "owd.crawler.scheduler.FrontierScheduler",
         "COOKIES_ENABLED": False,
         # A crawler needs no listening socket: no telnet console, no remote control.
         "TELNETCONSOLE_ENABLED": False,
@@ -67,7 +67,7 @@ def scrapy_settings(cfg: CampaignConfig, warc_dir: Path, worker: str = "w0",
         "LOGSTATS_INTERVAL": 0,  # crawler.report prints a fuller progress line
         "OWD_REPORT_PATH": str(crawl_dir / "report.json") if crawl_dir else None,
         "OWD_PROGRESS_INTERVAL": 10.0,
-        "EXTENSIONS": {"crawler.media.MediaPolicy": 500},
+        "EXTENSIONS": {"owd.crawler.media.MediaPolicy": 500},
         "OWD_MEDIA_MIME": {kind: list(getattr(cfg.media, kind).mime) for kind in ("image", "audio", "video")},
         "LOG_LEVEL": "INFO",
         "LOG_INSTALL_ROOT_HANDLER": True,
@@ -77,7 +77,7 @@ def scrapy_settings(cfg: CampaignConfig, warc_dir: Path, worker: str = "w0",
         "LOG_FILE_APPEND": True,
         "OWD_PROGRESS_CONSOLE": crawl_dir is not None,
         # Network: static host table, then the address guard.
-        "TWISTED_DNS_RESOLVER": "crawler.resolver.GuardedResolver",
+        "TWISTED_DNS_RESOLVER": "owd.crawler.resolver.GuardedResolver",
         "OWD_HOSTS": dict(net.hosts),
         "OWD_HOSTS_FILE": str(cfg.resolve(net.hosts_file)) if net.hosts_file else None,
         "OWD_STATIC_DNS_ONLY": net.static_dns_only,
@@ -86,14 +86,14 @@ def scrapy_settings(cfg: CampaignConfig, warc_dir: Path, worker: str = "w0",
         "DOWNLOADER_MIDDLEWARES": {
             "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
             "scrapy.downloadermiddlewares.httpcompression.HttpCompressionMiddleware": None,
-            "crawler.compression.BoundedDecompressionMiddleware": 590,
-            "crawler.resolver.AddressGuardMiddleware": 50,
-            "crawler.redirects.RedirectSeenMiddleware": 60,
-            "crawler.robots_middleware.RobotsMiddleware": 100,
-            "crawler.backoff.RetryAfterMiddleware": 560,
-            "crawler.report.CrawlReport": 940,
-            "crawler.warc_middleware.WarcWriterMiddleware": 950,
-            "crawler.tdm_middleware.TdmMiddleware": 960,
+            "owd.crawler.compression.BoundedDecompressionMiddleware": 590,
+            "owd.crawler.resolver.AddressGuardMiddleware": 50,
+            "owd.crawler.redirects.RedirectSeenMiddleware": 60,
+            "owd.crawler.robots_middleware.RobotsMiddleware": 100,
+            "owd.crawler.backoff.RetryAfterMiddleware": 560,
+            "owd.crawler.report.CrawlReport": 940,
+            "owd.crawler.warc_middleware.WarcWriterMiddleware": 950,
+            "owd.crawler.tdm_middleware.TdmMiddleware": 960,
         },
         # WARC
         "OWD_WARC_DIR": str(warc_dir),
@@ -101,7 +101,7 @@ def scrapy_settings(cfg: CampaignConfig, warc_dir: Path, worker: str = "w0",
         "OWD_CAMPAIGN": cfg.campaign,
         "OWD_WORKER": worker,
         "OWD_WARCINFO": {
-            "software": f"owd/{__version__} (Scrapy)",
+            "software": f"owd/{VERSION} (Scrapy)",
             "operator": p.contact_url,
             "campaign": cfg.campaign,
             "robots": "obey" if p.obey_robots else "ignore",

@@ -17,16 +17,16 @@ from scrapy.http import Response, TextResponse
 from scrapy.utils.sitemap import Sitemap
 from twisted.python.failure import Failure
 
-from crawler.focus import TopicScorer
-from crawler.frontier_store import FRONTIER_FILE, FrontierEntry, FrontierStore
-from crawler.links import MediaRef, media_kind_of_url, media_refs, page_links
-from crawler.mailbox import Outbox
-from crawler.partition import Partition
-from crawler.scheduler import FRESH_META, frontier_host
-from crawler.scope import Scope
-from crawler.urls import canonical_url
-from crawler.warc_middleware import REVISIT_META
-from owd.config import CampaignConfig
+from owd.crawler.focus import TopicScorer
+from owd.crawler.frontier_store import FRONTIER_FILE, FrontierEntry, FrontierStore
+from owd.core.links import MediaRef, media_kind_of_url, media_refs, page_links
+from owd.crawler.mailbox import Outbox
+from owd.crawler.partition import Partition
+from owd.crawler.scheduler import FRESH_META, frontier_host
+from owd.crawler.scope import Scope
+from owd.core.urls import canonical_url
+from owd.crawler.warc_middleware import REVISIT_META
+from owd.core.config import CampaignConfig
 
 __all__ = ["CampaignSpider"]
 

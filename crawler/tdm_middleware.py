@@ -3,7 +3,7 @@
 Enable it at 960, i.e. after the robots middleware (100) for requests and
 before the WARC writer (950) for responses::
 
-    DOWNLOADER_MIDDLEWARES = {..., "crawler.tdm_middleware.TdmMiddleware": 960}
+    DOWNLOADER_MIDDLEWARES = {..., "owd.crawler.tdm_middleware.TdmMiddleware": 960}
 
 Setting ``OWD_TDM_POLICY``: ``"record"`` (default: fetch everything, record the
 verdict) or ``"skip"`` (fetch no TDM-reserved content). ``OWD_TDM_MAX_AGE``:
@@ -43,7 +43,7 @@ otherwise hide a rights reservation, turning a politeness rule into a rights
 violation.
 
 Stats: ``tdm/file/<reason>`` (one per tdmrep.json fetch, see
-``crawler.tdm.FILE_REASONS``), ``tdm/file_problem/<problem>`` (ignored rules or
+``owd.core.tdm.FILE_REASONS``), ``tdm/file_problem/<problem>`` (ignored rules or
 values), ``tdm/fetch_error/<exception>``, ``tdm/deferred`` (requests that
 waited for a fetch in flight), ``tdm/reserved/<source>``, ``tdm/noai``,
 ``tdm/noimageai``, ``tdm/skipped/<source>``, ``tdm/download_stopped`` (skipped
@@ -66,9 +66,9 @@ from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.defer import CancelledError, Deferred
 from twisted.python.failure import Failure
 
-from crawler.robots import product_token
-from crawler.robots_middleware import robots_origin
-from crawler.tdm import (
+from owd.crawler.robots import product_token
+from owd.crawler.robots_middleware import robots_origin
+from owd.core.tdm import (
     MAX_TDMREP_BYTES,
     TDMREP_PATH,
     HtmlSignals,

@@ -49,7 +49,7 @@ from warcio.statusandheaders import (StatusAndHeaders, StatusAndHeadersParser,
                                      StatusAndHeadersParserException)
 from warcio.warcwriter import WARCWriter
 
-from crawler.cdxj import CdxjEntry, make_entry, to_uri, write_cdxj, index_warc
+from owd.core.cdxj import CdxjEntry, make_entry, to_uri, write_cdxj, index_warc
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
-from crawler.warc import Revisit, WarcWriter, payload_digest
+from owd.crawler.warc import Revisit, WarcWriter, payload_digest
 
 if TYPE_CHECKING:
     from scrapy import Request, Spider

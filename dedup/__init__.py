@@ -2,12 +2,12 @@
 
 ``text`` (normalisation, exact hash) -> ``minhash`` (signatures, band hashes)
 -> ``steps`` (SignatureStep -> BucketStep -> ClusterStep -> apply_clusters).
-See :mod:`dedup.steps` for the files each step writes and how its memory grows.
+See :mod:`owd.dedup.steps` for the files each step writes and how its memory grows.
 """
 
-from dedup.minhash import MinhashConfig, bands, signature, theoretical_detection, tokenise
-from dedup.steps import BucketStep, ClusterStep, SignatureStep, apply_clusters
-from dedup.text import exact_hash, normalise
+from owd.dedup.minhash import MinhashConfig, bands, signature, theoretical_detection, tokenise
+from owd.dedup.steps import BucketStep, ClusterStep, SignatureStep, apply_clusters
+from owd.dedup.text import exact_hash, normalise
 
 __all__ = [
     "MinhashConfig",

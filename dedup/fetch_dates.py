@@ -38,10 +38,10 @@ import pyarrow.parquet as pq
 
 from fastwarc.warc import ArchiveIterator, WarcRecordType
 
-from crawler.cdxj import CDXJ_REVISIT_MIME, read_cdxj
-from dedup.steps import rows_of_docs
-from extract.html import document_id
-from owd.schema import Document
+from owd.core.cdxj import CDXJ_REVISIT_MIME, read_cdxj
+from owd.dedup.steps import rows_of_docs
+from owd.core.schema import document_id
+from owd.core.schema import Document
 
 __all__ = ["FETCH_DATES_SCHEMA", "FetchDatesStep", "apply_fetch_dates"]
 

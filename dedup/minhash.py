@@ -1,7 +1,7 @@
 """MinHash signatures and LSH band hashes of documents.
 
 A document's shingle set is the set of its ``n_grams``-word windows after
-:func:`dedup.text.normalise`; words are Unicode ``\\w+`` runs, which splits
+:func:`owd.dedup.text.normalise`; words are Unicode ``\\w+`` runs, which splits
 every EU language (Latin, Greek and Cyrillic scripts all separate words with
 spaces; it would not segment Chinese or Thai). A text shorter than
 ``n_grams`` words has one shingle, the whole text; a text without words has no
@@ -35,7 +35,7 @@ import numpy as np
 from datasketch import MinHash
 from datasketch.hashfunc import sha1_hash32
 
-from dedup.text import NORMALISATION_VERSION, normalise
+from owd.dedup.text import NORMALISATION_VERSION, normalise
 
 __all__ = [
     "MinhashConfig",
@@ -129,7 +129,7 @@ def tokenise(text: str) -> list[str]:
 
 
 def words(normalised: str) -> list[str]:
-    """Words of a text already passed through :func:`dedup.text.normalise`."""
+    """Words of a text already passed through :func:`owd.dedup.text.normalise`."""
     return _WORD.findall(normalised)
 
 
@@ -148,7 +148,7 @@ def signature(text: str, cfg: MinhashConfig = MinhashConfig()) -> np.ndarray | N
 
 
 def signature_of_normalised(normalised: str, cfg: MinhashConfig = MinhashConfig()) -> np.ndarray | None:
-    """:func:`signature` of a text already passed through :func:`dedup.text.normalise`."""
+    """:func:`signature` of a text already passed through :func:`owd.dedup.text.normalise`."""
     return signature_of_words(words(normalised), cfg)
 
 

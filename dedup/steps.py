@@ -75,9 +75,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from dedup.minhash import MinhashConfig, bands, signature_of_words, words
-from dedup.text import exact_digest, normalise
-from owd.schema import Document
+from owd.dedup.minhash import MinhashConfig, bands, signature_of_words, words
+from owd.dedup.text import exact_digest, normalise
+from owd.core.schema import Document
 
 __all__ = [
     "SignatureStep",

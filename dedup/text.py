@@ -22,7 +22,7 @@ made language-neutral for the 24 EU languages:
    and the ends stripped.
 
 The result is a sequence of words separated by single spaces, which is what
-:func:`dedup.minhash.tokenise` splits. :func:`exact_hash` is a 128-bit BLAKE2b
+:func:`owd.dedup.minhash.tokenise` splits. :func:`exact_hash` is a 128-bit BLAKE2b
 digest of that string, so "exact duplicate" means "equal after normalisation".
 """
 

@@ -1,10 +1,10 @@
-"""One HTML fetch -> one :class:`owd.schema.Document`.
+"""One HTML fetch -> one :class:`owd.core.schema.Document`.
 
-The page is decoded (:mod:`extract.encoding`) and parsed **once** with
+The page is decoded (:mod:`owd.extract.encoding`) and parsed **once** with
 trafilatura's own loader and parser settings; the same lxml tree feeds the main
 text and metadata extraction (trafilatura copies a tree before it prunes it) and
 our own facts (language, licence, canonical URL, outlinks, media:
-:mod:`extract.page`). Extraction is per-document deterministic: trafilatura's
+:mod:`owd.extract.page`). Extraction is per-document deterministic: trafilatura's
 ``deduplicate`` (a process-wide LRU of seen paragraphs) is off, and the date
 extractor's upper bound is the fetch date instead of "today". The caches left in
 trafilatura/htmldate/courlan are ``lru_cache``s of pure functions, which do not
@@ -13,7 +13,7 @@ change results.
 Guards (:class:`ExtractLimits`): bytes over ``max_bytes`` are cut or the page is
 dropped; a tree with more than ``max_elements`` elements is dropped before the
 expensive steps; everything after decoding runs under a wall-clock limit
-(:mod:`extract.guard`). Each drop is counted as ``extract/dropped/<reason>``.
+(:mod:`owd.extract.guard`). Each drop is counted as ``extract/dropped/<reason>``.
 
 Document id: ``sha1(url + "\\n" + warc_file + "\\n" + warc_offset)`` in hex: the
 same fetch always gets the same id, two fetches of one URL get two ids, and the
@@ -23,7 +23,6 @@ id says nothing about the content (dedup works on text, not ids).
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import logging
 import unicodedata
 from collections import Counter
@@ -35,14 +34,14 @@ from lxml import etree
 from trafilatura import bare_extraction
 from trafilatura.utils import load_html
 
-from crawler.urls import registered_domain
-from extract.encoding import decode_html
-from extract.guard import ExtractionTimeout, time_limit, timer_available
-from extract.page import (base_url, canonical_url, declared_language, license_url, media_items, outlinks,
+from owd.core.urls import registered_domain
+from owd.extract.encoding import decode_html
+from owd.extract.guard import ExtractionTimeout, time_limit, timer_available
+from owd.extract.page import (base_url, canonical_url, declared_language, license_url, media_items, outlinks,
                           page_media_refs)
-from extract.rights import rights_signals
-from extract.warc_reader import FetchRecord
-from owd.schema import Document, MediaItem
+from owd.extract.rights import rights_signals
+from owd.extract.warc_reader import FetchRecord
+from owd.core.schema import Document, MediaItem, document_id
 
 __all__ = ["ExtractLimits", "PageExtraction", "document_id", "extract_document", "extract_page"]
 
@@ -96,11 +95,6 @@ class PageExtraction:
     canonical_url: str | None
     outlinks: list[str]
     media: list[MediaItem]
-
-
-def document_id(url: str, warc_file: str, warc_offset: int) -> str:
-    """The deterministic id of the document extracted from one WARC record."""
-    return hashlib.sha1(f"{url}\n{warc_file}\n{warc_offset}".encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _date_params(fetch_time: dt.datetime | None) -> dict[str, Any]:

@@ -15,8 +15,8 @@ from urllib.parse import urldefrag
 
 from w3lib.url import safe_url_string
 
-from extract.warc_reader import FetchRecord
-from owd.schema import MediaItem
+from owd.extract.warc_reader import FetchRecord
+from owd.core.schema import MediaItem
 
 __all__ = ["MediaInfo", "image_size", "media_info", "media_key", "media_kind_of_mime", "apply_media_info"]
 

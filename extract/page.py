@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urldefrag, urljoin
 
-from crawler.links import MediaRef, media_kind_of_url
-from owd.schema import MEDIA_KINDS, MediaItem
+from owd.core.links import MediaRef, media_kind_of_url
+from owd.core.schema import MEDIA_KINDS, MediaItem
 
 __all__ = [
     "base_url",
@@ -214,7 +214,7 @@ def _srcset_urls(el: Any) -> list[str]:
 
 def page_media_refs(tree: Any, url: str, stats: Counter[str]) -> list[MediaRef]:
     """What the page references, by the rules the crawler applies when it records
-    ``media-refs`` (:func:`crawler.links.media_refs`: img/srcset, picture sources,
+    ``media-refs`` (:func:`owd.core.links.media_refs`: img/srcset, picture sources,
     audio/video/source/track, poster, links to media files, og:image/og:video),
     each reference resolved on its own so one broken URL costs only itself."""
     base = base_url(tree, url)

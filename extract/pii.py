@@ -2,7 +2,7 @@
 
 :func:`find_pii` locates them, :func:`pseudonymise` replaces each with a stable
 placeholder such as ``<EMAIL_3f2a1c9e>`` and counts them, :func:`annotate` does
-both on a :class:`~owd.schema.Document`.
+both on a :class:`~owd.core.schema.Document`.
 
 Placeholders are a short keyed hash (HMAC-SHA256 with the campaign's salt) of the
 normalised value, not counters ("EMAIL_1", "EMAIL_2"): the same address gets the same
@@ -25,17 +25,16 @@ import hashlib
 import hmac
 import ipaddress
 import re
-from dataclasses import dataclass, field
-from typing import Iterable, Literal
+from dataclasses import dataclass
+from typing import Iterable
 
-from owd.schema import Document, PiiCounts
+from owd.core.pii_config import PII_KINDS, PiiConfig, PiiKind
+from owd.core.schema import Document, PiiCounts
 
 __all__ = [
     "PII_KINDS", "PiiConfig", "PiiMatch", "annotate", "find_pii", "iban_valid", "placeholder", "pseudonymise",
 ]
 
-PiiKind = Literal["email", "phone", "ip", "iban"]
-PII_KINDS: tuple[PiiKind, ...] = ("email", "phone", "ip", "iban")
 
 # 8 hex digits = 32 bits: collisions (two values sharing a placeholder) stay rare within
 # a site or a language pool, and the text stays short. A collision only merges two
@@ -319,27 +318,6 @@ def pseudonymise(text: str, *, salt: str = "", kinds: Iterable[str] = PII_KINDS)
         pos = match.end
     out.append(text[pos:])
     return "".join(out), counts
-
-
-@dataclass
-class PiiConfig:
-    """Whether to pseudonymise, which kinds, and the secret salt of the placeholder hash."""
-
-    enabled: bool = True
-    kinds: list[PiiKind] = field(default_factory=lambda: list(PII_KINDS))
-    # Keep it secret and fixed for a campaign: changing it changes every placeholder,
-    # and an empty salt lets anyone recover phone numbers or IPs by brute force.
-    salt: str = ""
-
-    def check(self) -> None:
-        """Raise ``ValueError("field: problem")`` for an unusable configuration."""
-        unknown = [k for k in self.kinds if k not in PII_KINDS]
-        if unknown:
-            raise ValueError(f"kinds: unknown kind {unknown[0]!r}; known: {', '.join(PII_KINDS)}")
-        if len(set(self.kinds)) != len(self.kinds):
-            raise ValueError("kinds: a kind is listed twice")
-        if self.enabled and not self.kinds:
-            raise ValueError("kinds: give at least one kind, or set enabled: false")
 
 
 def annotate(doc: Document, cfg: PiiConfig) -> Document:

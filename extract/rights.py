@@ -1,7 +1,7 @@
 """TDMRep and robots "noai" signals of a fetched page.
 
 Our crawler decided them at fetch time (tdmrep.json, headers, meta; see
-:mod:`crawler.tdm`) and wrote the verdict into the fetch's metadata record; that
+:mod:`owd.core.tdm`) and wrote the verdict into the fetch's metadata record; that
 verdict is used as is. A foreign WARC has no such record: the signals the
 record itself carries (the ``tdm-*`` and ``X-Robots-Tag`` headers, the head's
 metas) are evaluated with the crawler's own rules; a site's tdmrep.json is not
@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from crawler.tdm import HEAD_SCAN_BYTES, declaration_from_headers, robots_directives, scan_html_head, tdm_verdict
+from owd.core.tdm import HEAD_SCAN_BYTES, declaration_from_headers, robots_directives, scan_html_head, tdm_verdict
 
 __all__ = ["RightsSignals", "rights_signals"]
 

@@ -1,7 +1,7 @@
 """One WARC file -> the documents of its HTML pages (the unit of parallelism).
 
 Every record is looked at once, in file order: HTML responses with status 200
-become documents (:func:`extract.html.extract_document`); media responses
+become documents (:func:`owd.extract.html.extract_document`); media responses
 (``image/*``, ``audio/*``, ``video/*``) are remembered by URL; everything else is
 counted by reason under ``extract/skipped/``. At the end each document's media
 items are joined with the media records of the same file by URL (a redirected
@@ -11,7 +11,7 @@ page references but this WARC does not hold stay ``in_warc=False``.
 
 Each document depends only on its own record and on the media records of the
 file, and a URL fetched twice picks its media record by content (see
-:meth:`extract.media.MediaInfo.rank`), so the order of records in the file does
+:meth:`owd.extract.media.MediaInfo.rank`), so the order of records in the file does
 not change any document (only its provenance: offset, length, id).
 """
 
@@ -20,11 +20,11 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from crawler.tdm import looks_like_html
-from extract.html import ExtractLimits, extract_document
-from extract.media import MediaInfo, apply_media_info, media_info, media_key
-from extract.warc_reader import FetchRecord, read_warc
-from owd.schema import Document
+from owd.core.tdm import looks_like_html
+from owd.extract.html import ExtractLimits, extract_document
+from owd.extract.media import MediaInfo, apply_media_info, media_info, media_key
+from owd.extract.warc_reader import FetchRecord, read_warc
+from owd.core.schema import Document
 
 __all__ = ["HTML_MIMES", "extract_warc", "is_html"]
 

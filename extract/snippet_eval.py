@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
-from extract.html import ExtractLimits, extract_document
-from extract.warc_reader import FetchRecord
+from owd.extract.html import ExtractLimits, extract_document
+from owd.extract.warc_reader import FetchRecord
 
 __all__ = ["EvalPage", "Score", "evaluate", "load_pages", "owd_extractor", "page_record", "score_page"]
 

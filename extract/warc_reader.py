@@ -6,7 +6,7 @@ warcio reads ARC, which FastWARC does not. ``engine="auto"`` picks FastWARC for
 WARC and warcio for ARC (measured in ``bench/bench_warc_read.py``: FastWARC is
 the faster one on our crawl output and on real files). Both engines hand this
 module the raw record block, and HTTP is parsed in one place
-(:mod:`extract.http`), so the two give the same records.
+(:mod:`owd.extract.http`), so the two give the same records.
 
 Nothing raises out of :func:`read_warc`: a bad record is counted under
 ``warc/bad/<reason>`` and skipped; damage to the stream itself (a corrupt gzip
@@ -39,8 +39,8 @@ from warcio.archiveiterator import ArchiveIterator as WarcioArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 from warcio.statusandheaders import StatusAndHeadersParserException
 
-from crawler.links import MediaRef
-from extract.http import BodyError, decode_content, dechunk, header_value, parse_http_block
+from owd.core.links import MediaRef
+from owd.extract.http import BodyError, decode_content, dechunk, header_value, parse_http_block
 
 __all__ = [
     "DEFAULT_MAX_DECODED_BYTES",

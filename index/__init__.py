@@ -1,14 +1,14 @@
 """owd stage package: index -- search over a campaign's documents.
 
-One contract (:class:`SearchBackend`, :mod:`index.base`) with typed requests and
-results, a safe query language (:mod:`index.query`), the embedded tantivy backend
+One contract (:class:`SearchBackend`, :mod:`owd.index.base`) with typed requests and
+results, a safe query language (:mod:`owd.index.query`), the embedded tantivy backend
 (:class:`~index.embedded.EmbeddedBackend`, the default; imported lazily), the
 OpenSearch backend (:class:`~index.opensearch.OpenSearchBackend`; imported lazily),
 :func:`~index.open.open_backend` to open either by name, and the incremental campaign
 indexer (:func:`~index.build.index_campaign`).
 """
 
-from index.base import (
+from owd.index.base import (
     FACETS,
     BackendError,
     Filters,
@@ -19,9 +19,9 @@ from index.base import (
     SearchResult,
     to_record,
 )
-from index.build import IndexSummary, index_campaign
-from index.open import BACKENDS, open_backend, state_path
-from index.query import parse
+from owd.index.build import IndexSummary, index_campaign
+from owd.index.open import BACKENDS, open_backend, state_path
+from owd.index.query import parse
 
 __all__ = [
     "SearchBackend",

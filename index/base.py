@@ -7,7 +7,7 @@ get a :class:`SearchResult` back. The same contract test suite
 (``tests/index/contract.py``) runs against every backend.
 
 What a backend indexes is the *index record* of a document (:func:`to_record`):
-a flat, engine-neutral view of :class:`owd.schema.Document`. :meth:`SearchBackend.get`
+a flat, engine-neutral view of :class:`owd.core.schema.Document`. :meth:`SearchBackend.get`
 returns exactly that record, so both engines agree on what comes back.
 
 Semantics every backend honours
@@ -45,7 +45,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Sequence
 
-from owd.schema import MEDIA_KINDS, Document
+from owd.core.schema import MEDIA_KINDS, Document
+from owd.core.errors import OwdError
 
 __all__ = [
     "SearchBackend",
@@ -86,11 +87,11 @@ RECORD_FIELDS: tuple[str, ...] = (
 )
 
 
-class QueryError(ValueError):
+class QueryError(OwdError, ValueError):
     """A search request is malformed or exceeds a limit; the message says which and why."""
 
 
-class BackendError(RuntimeError):
+class BackendError(OwdError, RuntimeError):
     """The index cannot be used (missing, incompatible format, locked by another writer)."""
 
 
@@ -190,7 +191,7 @@ class Filters:
 
 @dataclass(frozen=True)
 class SearchQuery:
-    """One search request. ``text`` is in the query language of :mod:`index.query`
+    """One search request. ``text`` is in the query language of :mod:`owd.index.query`
     (words, "phrases", ``-excluded``, ``OR``, ``lang:``/``domain:``/``pool:``/
     ``media:``/``after:``/``before:`` filters); its filters are merged with
     ``filters``. ``page`` is 1-based. Built requests are valid: limits and syntax
@@ -207,7 +208,7 @@ class SearchQuery:
     parsed: Any = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        from index.query import parse  # query.py builds on this module's types
+        from owd.index.query import parse  # query.py builds on this module's types
 
         if not isinstance(self.text, str):
             raise QueryError(f"text: expected a string, got {type(self.text).__name__}")

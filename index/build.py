@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from index.base import SearchBackend
-from owd.schema import Document, SchemaError, read_parquet
+from owd.index.base import SearchBackend
+from owd.core.schema import Document, SchemaError, read_parquet
 
 __all__ = ["IndexSummary", "index_campaign", "index_shard", "ShardIndexer", "STATE_FORMAT"]
 

@@ -42,7 +42,7 @@ from typing import Any, Iterable, Sequence
 import tantivy
 from tantivy import FieldType, Filter, Occur, Query, SnippetGenerator, TextAnalyzer, TextAnalyzerBuilder, Tokenizer
 
-from index.base import (
+from owd.index.base import (
     SNIPPET_CHARS,
     excerpt,
     BackendError,
@@ -53,7 +53,7 @@ from index.base import (
     SearchResult,
     site_terms,
 )
-from index.query import AnyOf, Leaf, ParsedQuery, Word
+from owd.index.query import AnyOf, Leaf, ParsedQuery, Word
 
 __all__ = ["EmbeddedBackend", "INDEX_FORMAT", "STEM_LANGUAGES"]
 

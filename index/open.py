@@ -15,10 +15,10 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from index.base import SearchBackend
+from owd.index.base import SearchBackend
 
 if TYPE_CHECKING:
-    from owd.config import CampaignConfig
+    from owd.core.config import CampaignConfig
 
 __all__ = ["BACKENDS", "open_backend", "state_path", "default_url"]
 
@@ -40,11 +40,11 @@ def open_backend(cfg: CampaignConfig, backend: str = "embedded", url: str | None
     """The campaign's index on ``backend``; ``create`` makes it when missing (else
     :class:`~index.base.BackendError` says it is not there)."""
     if backend == "embedded":
-        from index.embedded import EmbeddedBackend
+        from owd.index.embedded import EmbeddedBackend
 
         return EmbeddedBackend(cfg.campaign_dir / "index" / "tantivy", create=create)
     if backend == "opensearch":
-        from index.opensearch import OpenSearchBackend
+        from owd.index.opensearch import OpenSearchBackend
 
         return OpenSearchBackend(url or default_url(), _index_name(cfg, index_name), create=create)
     raise ValueError(f"backend: expected one of {', '.join(BACKENDS)}, got {backend!r}")

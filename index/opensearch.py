@@ -13,7 +13,7 @@ Layout on the cluster
   a reader sees either the old documents or the new ones, never an empty or half-built
   index.
 
-Analysis (mirrors :mod:`index.embedded`)
+Analysis (mirrors :mod:`owd.index.embedded`)
 ----------------------------------------
 * ``title``, ``text``, ``description``: exact fields, analysed like the query parser
   splits words (runs of letters and digits), lowercased, tokens over 40 characters
@@ -54,7 +54,7 @@ from opensearchpy import OpenSearch, helpers
 from opensearchpy.exceptions import ConnectionError as OSConnectionError
 from opensearchpy.exceptions import NotFoundError, TransportError
 
-from index.base import (
+from owd.index.base import (
     SNIPPET_CHARS,
     excerpt,
     RECORD_FIELDS,
@@ -66,7 +66,7 @@ from index.base import (
     SearchResult,
     site_terms,
 )
-from index.query import AnyOf, Leaf, ParsedQuery, Word
+from owd.index.query import AnyOf, Leaf, ParsedQuery, Word
 
 __all__ = ["OpenSearchBackend", "RetryPolicy", "IndexingError", "LANGUAGE_ANALYZERS", "INDEX_FORMAT",
            "TEMPLATE_NAME", "index_template", "DEFAULT_URL"]

@@ -45,7 +45,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Union
 
-from index.base import MAX_QUERY_CHARS, Filters, QueryError
+from owd.index.base import MAX_QUERY_CHARS, Filters, QueryError
 
 __all__ = ["Word", "Phrase", "AnyOf", "QueryAst", "ParsedQuery", "parse", "MAX_TERMS", "MAX_TOKEN_CHARS",
            "FILTER_FIELDS"]

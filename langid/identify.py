@@ -4,7 +4,7 @@ Every document with letters gets a language, a score and the model's top-k
 (nothing is dropped here: filtering on confidence is a later stage's choice).
 The model's answer is kept except inside a *confusion group* (hr/sr/bs/sh/sl,
 cs/sk, da/no/nn/sv, bg/mk/sr/ru/uk/be, es/pt/gl/ca, et/fi, ...; see
-:data:`langid.langs.CONFUSION_GROUPS`), where three pieces of evidence may
+:data:`owd.langid.langs.CONFUSION_GROUPS`), where three pieces of evidence may
 re-rank the group's members:
 
 * **script** -- a member that cannot be written in the text's script is not a
@@ -21,7 +21,7 @@ evidence for a language outside the predicted language's group is ignored.
 The macrolanguage label ``sh`` (Serbo-Croatian) is always resolved to the best
 of hr/sr/bs (:attr:`EvidenceConfig.resolve_macrolanguage`).
 
-Before that, a **second opinion** (:mod:`langid.second_opinion`, on by default)
+Before that, a **second opinion** (:mod:`owd.langid.second_opinion`, on by default)
 settles the cases fastText is known to get wrong: when its top label is in one
 of the groups hr/sr/bs/sh/sl, bg/mk/ru/uk/be, cs/sk, da/no/nn/sv, et/fi with a
 probability below 0.9, lingua (restricted to the group's members it knows)
@@ -42,10 +42,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from langid.langs import group_of, normalise_declared, normalise_label, script_compatible, tld_language
-from langid.script import detect_script
-from langid.second_opinion import NO_SECOND_OPINION, SecondOpinion, SecondOpinionConfig
-from owd.schema import Document, LangScore
+from owd.langid.langs import group_of, normalise_declared, normalise_label, script_compatible, tld_language
+from owd.langid.script import detect_script
+from owd.langid.second_opinion import NO_SECOND_OPINION, SecondOpinion, SecondOpinionConfig
+from owd.core.schema import Document, LangScore
+from owd.core.errors import OwdError
 
 __all__ = [
     "LanguageIdentifier",
@@ -83,7 +84,7 @@ _FOLD = str.maketrans({
 })
 
 
-class ModelNotFoundError(FileNotFoundError):
+class ModelNotFoundError(OwdError, FileNotFoundError):
     """The lid.176 model file is not where it should be (a set-up error: the job stops)."""
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from owd.core.languages import EU_LANGUAGES, ISO3_ALIASES
+
 __all__ = [
     "EU_LANGUAGES",
     "CONFUSION_GROUPS",
@@ -23,11 +25,6 @@ __all__ = [
     "script_compatible",
 ]
 
-# The 24 official languages of the EU.
-EU_LANGUAGES: tuple[str, ...] = (
-    "bg", "cs", "da", "de", "el", "en", "es", "et", "fi", "fr", "ga", "hr",
-    "hu", "it", "lt", "lv", "mt", "nl", "pl", "pt", "ro", "sk", "sl", "sv",
-)
 
 # lid.176 labels are Wikipedia language codes. All but one are ISO 639-1 or
 # 639-3 codes of the same language; "als" is Alemannic Wikipedia, whereas the
@@ -88,14 +85,10 @@ TLD_LANG: dict[str, str] = {
 
 # Legacy or three-letter codes seen in lang="" attributes and HTTP headers.
 _DECLARED_ALIASES = {
+    **ISO3_ALIASES,  # the EU languages' three-letter codes (owd.core.languages)
     "nb": "no", "nob": "no", "nor": "no", "nno": "nn",
     "iw": "he", "in": "id", "ji": "yi", "mo": "ro",
-    "bul": "bg", "ces": "cs", "cze": "cs", "dan": "da", "deu": "de", "ger": "de",
-    "ell": "el", "gre": "el", "eng": "en", "spa": "es", "est": "et", "ekk": "et",
-    "fin": "fi", "fra": "fr", "fre": "fr", "gle": "ga", "hrv": "hr", "hun": "hu",
-    "ita": "it", "lit": "lt", "lav": "lv", "lvs": "lv", "mlt": "mt", "nld": "nl",
-    "dut": "nl", "pol": "pl", "por": "pt", "ron": "ro", "rum": "ro", "slk": "sk",
-    "slo": "sk", "slv": "sl", "swe": "sv", "srp": "sr", "bos": "bs", "hbs": "sh",
+    "srp": "sr", "bos": "bs", "hbs": "sh",
     "cat": "ca", "glg": "gl", "eus": "eu", "baq": "eu", "ltz": "lb", "rus": "ru",
     "ukr": "uk", "mkd": "mk", "mac": "mk", "bel": "be",
 }

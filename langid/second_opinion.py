@@ -32,7 +32,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from langid.langs import group_of, script_compatible
+from owd.langid.langs import group_of, script_compatible
 
 __all__ = [
     "SecondOpinionConfig",

@@ -1,9 +1,12 @@
 """owd: the EU open web data pipeline.
 
-This package is the orchestration layer: campaign configs, the document schema,
-the stage runners, the local test web and the ``owd`` command line. The stage
-packages (``crawler``, ``extract``, ``langid``, ``dedup``, ``index``, ``pools``)
-sit beside it and never import Ray.
+This package is the orchestration layer: the command line, the executors that run the
+pipeline locally or on Ray, the report, the server and the local test web. Below it sit
+the stage packages (``owd.crawler``, ``owd.extract``, ``owd.langid``, ``owd.dedup``,
+``owd.index``, ``owd.pools``: the folders at the top of the repository) and, at the
+bottom, :mod:`owd.core`. Only ``owd.ray_*`` modules import Ray.
 """
 
-__version__ = "0.1.0"
+from owd.core import VERSION as __version__
+
+__all__ = ["__version__"]

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from owd.config import CampaignConfig
+from owd.core.config import CampaignConfig
 
 __all__ = ["STEPS", "RunOptions", "run_campaign", "load_state", "campaign_status", "step_on_disk"]
 
@@ -94,9 +94,9 @@ def _process(cfg: CampaignConfig, opts: RunOptions, resume: bool, say: Callable[
 
 
 def _index(cfg: CampaignConfig, opts: RunOptions, resume: bool, say: Callable[[str], None]) -> tuple[int, str]:
-    from index.build import index_campaign
-    from index.open import open_backend, state_path
-    from pools.rules import pool_membership
+    from owd.index.build import index_campaign
+    from owd.index.open import open_backend, state_path
+    from owd.pools.rules import pool_membership
 
     annotate, pools_key = pool_membership(cfg.pools)
     # OpenSearch takes writes from many clients: one Ray task per shard. The embedded
@@ -115,10 +115,10 @@ def _index(cfg: CampaignConfig, opts: RunOptions, resume: bool, say: Callable[[s
 def _index_shard_task(config_path: str, backend: str, url: str | None, index_name: str | None,
                       shard: Path) -> tuple[Path, int, Any, float]:
     """A Ray task: one docs shard into the campaign's OpenSearch index (pool membership included)."""
-    from index.build import index_shard
-    from index.open import open_backend
-    from owd.config import load_campaign
-    from pools.rules import pool_membership
+    from owd.index.build import index_shard
+    from owd.index.open import open_backend
+    from owd.core.config import load_campaign
+    from owd.pools.rules import pool_membership
 
     cfg = load_campaign(config_path)
     annotate, _ = pool_membership(cfg.pools)
@@ -144,7 +144,7 @@ def _ray_shard_indexer(cfg: CampaignConfig, opts: RunOptions) -> Callable[[list[
 
 
 def _pools(cfg: CampaignConfig, opts: RunOptions, resume: bool, say: Callable[[str], None]) -> tuple[int, str]:
-    from pools.build import build_pools
+    from owd.pools.build import build_pools
 
     summary = build_pools(cfg, progress=say)
     say("pools: " + (", ".join(f"{n} {c} docs" for n, c in summary.documents.items()) or "none built"))
@@ -247,7 +247,7 @@ def campaign_status(cfg: CampaignConfig) -> list[str]:
 def frontier_status(cfg: CampaignConfig) -> list[str]:
     """One line per crawler frontier: its store's counts (opened read-only: safe while the
     crawler writes it) and, while it runs, the scheduler's live state (crawl/<worker>/frontier.json)."""
-    from crawler.frontier_store import FRONTIER_FILE, FrontierStore
+    from owd.crawler.frontier_store import FRONTIER_FILE, FrontierStore
 
     lines = []
     for path in sorted((cfg.campaign_dir / "crawl").glob(f"*/{FRONTIER_FILE}")):

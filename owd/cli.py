@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 from typing import IO, Callable, Sequence
 
-from owd.config import ConfigError, check_storage_root, load_campaign
+from owd.core.config import ConfigError, check_storage_root, load_campaign
+from owd.core.errors import OwdError
 from owd.shared_data import repo_root
 
 __all__ = ["main"]
@@ -37,12 +38,12 @@ def _cmd_crawl(args: argparse.Namespace) -> int:
     check_storage_root(cfg)
     if args.ray:
         return _crawl_distributed(cfg, args)
-    from crawler.run import CrawlStateExists, NothingToRevisit, run_crawl
+    from owd.crawler.run import CrawlStateExists, NothingToRevisit, run_crawl
 
     try:
         partition = None
         if args.partition:
-            from crawler.partition import Partition, PartitionError
+            from owd.crawler.partition import Partition, PartitionError
 
             try:
                 partition = Partition.load(Path(args.partition))
@@ -58,7 +59,7 @@ def _cmd_crawl(args: argparse.Namespace) -> int:
         print(f"crawl stopped by {signal.Signals(summary.stopped_by).name} after {summary.seconds:.1f}s: {line}; "
               f"continue with `owd crawl {args.config} --resume`")
         return 128 + summary.stopped_by
-    from crawler.outcome import nothing_fetched
+    from owd.crawler.outcome import nothing_fetched
 
     # One crawler of a distributed crawl may own no host with work; the driver judges the whole.
     if not args.partition and (problem := nothing_fetched(summary.stats)) is not None:
@@ -71,8 +72,8 @@ def _cmd_crawl(args: argparse.Namespace) -> int:
 
 
 def _crawl_distributed(cfg, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
-    from crawler.partition import PartitionError
-    from crawler.run import CrawlStateExists
+    from owd.crawler.partition import PartitionError
+    from owd.crawler.run import CrawlStateExists
     from owd.distributed_crawl import CrawlFailed, run_distributed_crawl
 
     try:
@@ -85,7 +86,7 @@ def _crawl_distributed(cfg, args: argparse.Namespace) -> int:  # type: ignore[no
     except CrawlFailed as exc:
         print(f"owd: crawl failed: {exc}", file=sys.stderr)
         return 1
-    from crawler.outcome import merged_stats, nothing_fetched
+    from owd.crawler.outcome import merged_stats, nothing_fetched
 
     if (problem := nothing_fetched(merged_stats(f.get("stats", {}) for f in summary.workers.values()))) is not None:
         print(f"owd: error: {problem} (details in {cfg.campaign_dir / 'crawl'}/w*/stats.json)", file=sys.stderr)
@@ -101,8 +102,8 @@ def _crawl_distributed(cfg, args: argparse.Namespace) -> int:  # type: ignore[no
 def _cmd_run(args: argparse.Namespace) -> int:
     cfg = load_campaign(args.config)
     check_storage_root(cfg)
-    from crawler.partition import PartitionError
-    from crawler.run import CrawlStateExists
+    from owd.crawler.partition import PartitionError
+    from owd.crawler.run import CrawlStateExists
     from owd.campaign_run import RunOptions, run_campaign
 
     opts = RunOptions(address=args.address, crawlers=args.crawlers, backend=args.backend, url=args.url,
@@ -149,20 +150,20 @@ def _cmd_process(args: argparse.Namespace) -> int:
 
 
 def _embedded_backend(cfg, create: bool):  # type: ignore[no-untyped-def]
-    from index.open import open_backend
+    from owd.index.open import open_backend
 
     return open_backend(cfg, "embedded", create=create)
 
 
 def _search_backend(cfg, args: argparse.Namespace, create: bool):  # type: ignore[no-untyped-def]
     """The index chosen by --backend/--url/--index-name (see _add_backend_args)."""
-    from index.open import open_backend
+    from owd.index.open import open_backend
 
     return open_backend(cfg, args.backend, url=args.url, index_name=args.index_name, create=create)
 
 
 def _add_backend_args(p: argparse.ArgumentParser) -> None:
-    from index.open import BACKENDS, default_url
+    from owd.index.open import BACKENDS, default_url
 
     p.add_argument("--backend", choices=BACKENDS, default="embedded",
                    help="search engine: the embedded index under the campaign folder (default) or OpenSearch")
@@ -172,14 +173,14 @@ def _add_backend_args(p: argparse.ArgumentParser) -> None:
 
 def _cmd_index(args: argparse.Namespace) -> int:
     cfg = load_campaign(args.config)
-    from index.build import index_campaign
+    from owd.index.build import index_campaign
 
     docs_dir = cfg.campaign_dir / "docs"
     if not any(docs_dir.glob("*.parquet")):
         raise UsageError(f"no documents under {docs_dir}: run `owd process {args.config}` first")
-    from index.base import BackendError
-    from index.open import state_path
-    from pools.rules import pool_membership
+    from owd.index.base import BackendError
+    from owd.index.open import state_path
+    from owd.pools.rules import pool_membership
 
     annotate, pools_key = pool_membership(cfg.pools)  # `pool:` filters and facets follow the pool rules
     try:
@@ -206,7 +207,7 @@ def _plain_snippet(snippet: str) -> str:
 
 def _cmd_search(args: argparse.Namespace) -> int:
     cfg = load_campaign(args.config)
-    from index.base import BackendError, Filters, QueryError, SearchQuery
+    from owd.index.base import BackendError, Filters, QueryError, SearchQuery
 
     try:
         query = SearchQuery(
@@ -239,7 +240,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
 
 def _cmd_serve(args: argparse.Namespace) -> int:
     cfg = load_campaign(args.config)
-    from index.base import BackendError
+    from owd.index.base import BackendError
     from owd.serve import run_server
 
     try:  # open once up front only to warn; the server retries on each request until the index exists
@@ -287,7 +288,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 def _cmd_pools_build(args: argparse.Namespace) -> int:
     cfg = load_campaign(args.config)
-    from pools.build import build_pools
+    from owd.pools.build import build_pools
 
     if not cfg.pools:
         raise UsageError(f"{args.config}: no pools defined (add a `pools:` section)")
@@ -303,7 +304,7 @@ def _cmd_pools_build(args: argparse.Namespace) -> int:
 
 
 def _cmd_pools_list(args: argparse.Namespace) -> int:
-    from pools.access import list_pools
+    from owd.pools.access import list_pools
 
     cfg = load_campaign(args.config)
     print(f"{'pool':24} {'status':11} {'documents':>9} {'MB':>9}  languages")
@@ -315,7 +316,7 @@ def _cmd_pools_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_pools_show(args: argparse.Namespace) -> int:
-    from pools.access import PoolError, format_summary, load_summary
+    from owd.pools.access import PoolError, format_summary, load_summary
 
     cfg = load_campaign(args.config)
     try:
@@ -329,7 +330,7 @@ def _cmd_pools_show(args: argparse.Namespace) -> int:
 
 
 def _cmd_pools_pull(args: argparse.Namespace) -> int:
-    from pools.access import PoolError, load_instructions, pull_pool
+    from owd.pools.access import PoolError, load_instructions, pull_pool
 
     cfg = load_campaign(args.config)
     try:
@@ -380,15 +381,15 @@ def _cmd_testweb_seeds(args: argparse.Namespace) -> int:
 
 
 def _cmd_schema_show(args: argparse.Namespace) -> int:
-    from owd.schema import DOCUMENT_SCHEMA
+    from owd.core.schema import DOCUMENT_SCHEMA
 
     print(DOCUMENT_SCHEMA.to_string(show_schema_metadata=False))
     return 0
 
 
 def _cmd_schema_validate(args: argparse.Namespace) -> int:
-    from owd.schema import SchemaError, validate_file
-    from pools.build import validate_pool_file
+    from owd.core.schema import SchemaError, validate_file
+    from owd.pools.build import validate_pool_file
 
     bad = 0
     for path in args.files:
@@ -615,6 +616,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 128 + (signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT)
     except BrokenPipeError:
         _quiet_broken_pipe()
+        return 1
+    except OwdError as exc:  # a message written for the user (owd.core.errors)
+        print(f"owd: error: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:
         where = f": {exc.filename}" if exc.filename else ""

@@ -12,8 +12,8 @@ import shutil
 from collections import Counter
 from pathlib import Path
 
-from owd.config import CampaignConfig, load_campaign
-from owd.typed_config import ConfigError
+from owd.core.config import CampaignConfig, load_campaign
+from owd.core.typed_config import ConfigError
 
 __all__ = ["run_demo", "summarise_warcs"]
 
@@ -51,10 +51,10 @@ def run_demo(config_path: Path, keep: bool = False) -> int:
     cfg: CampaignConfig = load_campaign(config_path)
     if cfg.testweb is None:
         raise ConfigError(config_path, "testweb", "the demo campaign needs a testweb section")
-    from owd.config import check_storage_root
+    from owd.core.config import check_storage_root
 
     check_storage_root(cfg)
-    from crawler.run import run_crawl
+    from owd.crawler.run import run_crawl
     from owd.testweb import TestSite, TestWebServer
 
     if cfg.campaign_dir.exists() and not keep:
@@ -107,12 +107,12 @@ def run_demo(config_path: Path, keep: bool = False) -> int:
     print(f"  duplicates  {processed.duplicates} documents in {processed.clusters} clusters")
     print(f"  output      {cfg.campaign_dir / 'docs'}")
 
-    from index.base import Filters, SearchQuery
-    from index.build import index_campaign
-    from index.embedded import EmbeddedBackend
+    from owd.index.base import Filters, SearchQuery
+    from owd.index.build import index_campaign
+    from owd.index.embedded import EmbeddedBackend
 
     with EmbeddedBackend(cfg.campaign_dir / "index" / "tantivy") as backend:
-        from pools.rules import pool_membership
+        from owd.pools.rules import pool_membership
 
         annotate, pools_key = pool_membership(cfg.pools)
         indexed = index_campaign(cfg.campaign_dir / "docs", backend, cfg.campaign_dir / "index" / "state-embedded.json",
@@ -126,7 +126,7 @@ def run_demo(config_path: Path, keep: bool = False) -> int:
     for hit in result.hits:
         print(f"  {hit.title}  <{hit.url}>")
 
-    from pools.build import build_pools
+    from owd.pools.build import build_pools
 
     pooled = build_pools(cfg)
     print()

@@ -30,11 +30,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from crawler.coordination import STATUS_FILE, STOP_FILE
-from crawler.mailbox import inbox_dir
-from crawler.partition import Partition, PartitionError, plan_partition
-from crawler.run import CrawlStateExists
-from owd.config import CampaignConfig
+from owd.crawler.coordination import STATUS_FILE, STOP_FILE
+from owd.crawler.mailbox import inbox_dir
+from owd.crawler.partition import Partition, PartitionError, plan_partition
+from owd.crawler.run import CrawlStateExists
+from owd.core.config import CampaignConfig
 
 __all__ = ["CrawlFailed", "DistributedCrawlSummary", "run_distributed_crawl", "site_resource", "crawl_is_over",
            "read_crawler_status"]
@@ -73,7 +73,7 @@ class DistributedCrawlSummary:
 
 
 def _has_state(crawl_dir: Path, warc_dir: Path) -> bool:
-    from crawler.frontier import has_crawl_state
+    from owd.crawler.frontier import has_crawl_state
 
     return has_crawl_state(crawl_dir, warc_dir)
 

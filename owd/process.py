@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from owd.config import CampaignConfig
-from owd.schema import Document, read_parquet, write_parquet
+from owd.core.config import CampaignConfig
+from owd.core.schema import Document, read_parquet, write_parquet
 
 __all__ = ["ProcessSummary", "ShardProcessor", "process_campaign", "campaign_warcs", "shard_id_of", "warc_files",
            "open_warc_files", "prepare_campaign_dirs", "apply_clusters_to_shard", "quiet_libraries"]
@@ -102,10 +102,10 @@ class ShardProcessor:
     are built once per processor, i.e. once per worker."""
 
     def __init__(self, cfg: CampaignConfig) -> None:
-        from dedup.minhash import MinhashConfig
-        from dedup.steps import SignatureStep
-        from extract.html import ExtractLimits
-        from langid.identify import LanguageIdentifier
+        from owd.dedup.minhash import MinhashConfig
+        from owd.dedup.steps import SignatureStep
+        from owd.extract.html import ExtractLimits
+        from owd.langid.identify import LanguageIdentifier
 
         p = cfg.process
         self.cfg = cfg
@@ -114,8 +114,8 @@ class ShardProcessor:
         self.signatures = SignatureStep(cfg.campaign_dir / "dedup", MinhashConfig())
 
     def run(self, warc: Path, stats: Counter[str]) -> list[Document]:
-        from extract import pii, quality
-        from extract.shard import extract_warc
+        from owd.extract import pii, quality
+        from owd.extract.shard import extract_warc
 
         # The language identifier counts into its own stats over the processor's life, the
         # signature step per shard: this shard's share goes into ``stats`` (its .stats.json).
@@ -157,8 +157,8 @@ def prepare_campaign_dirs(cfg: CampaignConfig, force: bool) -> tuple[Path, Path]
 def apply_clusters_to_shard(shard: Path, clusters: Path, fetch_dates: Path | None = None) -> ProcessSummary:
     """Rewrite one ``docs/`` shard with its cluster ids and first/last-seen dates
     (dedup/fetch_dates.py); returns that shard's document tally."""
-    from dedup.fetch_dates import apply_fetch_dates
-    from dedup.steps import apply_clusters
+    from owd.dedup.fetch_dates import apply_fetch_dates
+    from owd.dedup.steps import apply_clusters
 
     docs = apply_fetch_dates(apply_clusters(read_parquet(shard), clusters), fetch_dates)
     write_parquet(docs, shard)
@@ -176,8 +176,8 @@ def quiet_libraries() -> None:
 def process_campaign(cfg: CampaignConfig, force: bool = False,
                      progress: Callable[[str], None] = lambda line: log.info(line)) -> ProcessSummary:
     """Process every WARC file of the campaign; skip finished shards unless ``force``."""
-    from dedup.fetch_dates import FetchDatesStep
-    from dedup.steps import BucketStep, ClusterStep
+    from owd.dedup.fetch_dates import FetchDatesStep
+    from owd.dedup.steps import BucketStep, ClusterStep
 
     quiet_libraries()
     started = time.time()

@@ -13,13 +13,13 @@ compares them). Four phases, each a barrier:
    which hands their CPUs to the next phases.
 2. **Band buckets as a shuffle**: the driver plans (numbers the documents from the
    signature files' metadata, no data read); one task per signature file runs
-   :meth:`dedup.steps.BucketStep.map_shard`, which writes every (lang, band, key, doc)
+   :meth:`owd.dedup.steps.BucketStep.map_shard`, which writes every (lang, band, key, doc)
    entry to the row group of partition ``partition_of(key, band)``; after that barrier one
    task per partition runs :meth:`~dedup.steps.BucketStep.reduce_partition`, which reads
    its row group of every map file, groups buckets and writes star edges. A bucket never
    spans partitions, so no edge is lost or doubled. Partitions: the same 64 as the local
    runner (the count is part of the plan fingerprint stamped on every dedup file).
-3. **Connected components**: one task runs :class:`dedup.steps.ClusterStep` (a vectorised
+3. **Connected components**: one task runs :class:`owd.dedup.steps.ClusterStep` (a vectorised
    union-find over the edge files, read one file at a time). It holds O(M) memory for M
    documents that have any edge (~160 bytes each: 120 MB at 750k), independent of the
    corpus size, so a single task is enough well past the campaigns this service runs;
@@ -43,8 +43,8 @@ from typing import Any, Callable
 
 import ray
 
-from dedup.fetch_dates import FetchDatesStep
-from owd.config import CampaignConfig
+from owd.dedup.fetch_dates import FetchDatesStep
+from owd.core.config import CampaignConfig
 from owd.process import (
     ProcessSummary,
     ShardProcessor,
@@ -77,21 +77,21 @@ class ShardWorker:
 
 @ray.remote(num_cpus=1)
 def _bucket_map(dedup_dir: Path, plan: Any, shard: Any) -> Path:
-    from dedup.steps import BucketStep
+    from owd.dedup.steps import BucketStep
 
     return BucketStep(dedup_dir, plan.num_partitions).map_shard(plan, shard)
 
 
 @ray.remote(num_cpus=1)
 def _bucket_reduce(dedup_dir: Path, plan: Any, partition: int) -> Path:
-    from dedup.steps import BucketStep
+    from owd.dedup.steps import BucketStep
 
     return BucketStep(dedup_dir, plan.num_partitions).reduce_partition(plan, partition)
 
 
 @ray.remote(num_cpus=1)
 def _cluster(dedup_dir: Path, keep: str) -> Path:
-    from dedup.steps import ClusterStep
+    from owd.dedup.steps import ClusterStep
 
     return ClusterStep(dedup_dir, keep=keep).run()  # type: ignore[arg-type]
 
@@ -155,7 +155,7 @@ def _run_shards(cfg: CampaignConfig, todo: list[Path], docs_dir: Path, summary: 
 
 
 def _dedup(dedup_dir: Path, keep: str, progress: Callable[[str], None]) -> Path:
-    from dedup.steps import BucketStep
+    from owd.dedup.steps import BucketStep
 
     plan = BucketStep(dedup_dir).plan()  # driver: reads only the signature files' metadata
     plan_ref = ray.put(plan)

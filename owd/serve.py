@@ -1,6 +1,6 @@
 """``owd serve``: the read-only HTTP search API and the search page, in one process.
 
-The API speaks only the owd query language (:mod:`index.query`): there is no
+The API speaks only the owd query language (:mod:`owd.index.query`): there is no
 endpoint that takes engine syntax, and every route is a GET, so a server
 reachable by others can answer searches but never change or dump the index
 wholesale (paging stops at :data:`~index.base.MAX_PAGE`). Requests are checked
@@ -29,7 +29,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from index.base import (
+from owd.index.base import (
     FACETS,
     MAX_FACET_SIZE,
     MAX_FILTER_VALUES,

@@ -11,14 +11,15 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from owd.config import CampaignConfig
-from pools.build import current_fingerprint, pools_dir, read_manifest
+from owd.core.config import CampaignConfig
+from owd.pools.build import current_fingerprint, pools_dir, read_manifest
+from owd.core.errors import OwdError
 
 __all__ = ["PoolError", "PoolInfo", "list_pools", "load_summary", "format_summary", "pull_pool",
            "load_instructions", "example_language"]
 
 
-class PoolError(ValueError):
+class PoolError(OwdError, ValueError):
     """A pool that is not there, or a language it does not have (a usage error)."""
 
 

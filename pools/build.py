@@ -48,11 +48,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import xxhash
 
-from owd.config import CampaignConfig, PoolConfig
-from owd.schema import DOCUMENT_SCHEMA, SchemaError, validate_table
-from pools.cards import processing_settings, write_cards
-from pools.rules import Candidate, PoolRule, compile_pool
-from pools.stats import PoolStats
+from owd.core.config import CampaignConfig, PoolConfig
+from owd.core.schema import DOCUMENT_SCHEMA, SchemaError, validate_table
+from owd.pools.cards import processing_settings, write_cards
+from owd.pools.rules import Candidate, PoolRule, compile_pool
+from owd.pools.stats import PoolStats
 
 __all__ = ["BuildSummary", "build_pools", "pools_dir", "read_manifest", "current_fingerprint", "FORMAT",
            "POOL_SCHEMA", "to_pool_table", "to_canonical", "validate_pool_file",
@@ -88,7 +88,7 @@ def to_pool_table(table: pa.Table) -> pa.Table:
 
 
 def to_canonical(table: pa.Table) -> pa.Table:
-    """Pool rows back in :data:`~owd.schema.DOCUMENT_SCHEMA` (then ``validate_table`` applies)."""
+    """Pool rows back in :data:`~owd.core.schema.DOCUMENT_SCHEMA` (then ``validate_table`` applies)."""
     if "lang" in table.schema.names and pa.types.is_dictionary(table.schema.field("lang").type):
         table = table.set_column(table.schema.get_field_index("lang"), "lang", table.column("lang").cast(pa.string()))
     i = table.schema.get_field_index("quality")
@@ -147,7 +147,7 @@ def _fingerprint(shards: list[Path], cfg: CampaignConfig) -> str:
 
 def validate_pool_file(path: Path) -> int | None:
     """Check a pool's Parquet file against the canonical schema; its row count, or None
-    when the file is not a pool file (then :func:`owd.schema.validate_file` applies)."""
+    when the file is not a pool file (then :func:`owd.core.schema.validate_file` applies)."""
     try:
         schema = pq.read_schema(path)
     except (OSError, pa.ArrowInvalid):

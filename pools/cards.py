@@ -32,12 +32,12 @@ from typing import Any
 
 import pyarrow as pa
 
-from extract.pii import PII_KINDS
-from extract.quality import FILTERS, active_filters
-from owd.config import CampaignConfig, PoolConfig
-from owd.schema import DOCUMENT_SCHEMA
-from pools.langs import language_uri
-from pools.stats import CHARS_PER_TOKEN, PoolStats
+from owd.core.pii_config import PII_KINDS
+from owd.core.quality_config import FILTERS, active_filters
+from owd.core.config import CampaignConfig, PoolConfig
+from owd.core.schema import DOCUMENT_SCHEMA
+from owd.pools.langs import language_uri
+from owd.pools.stats import CHARS_PER_TOKEN, PoolStats
 
 __all__ = ["write_cards", "croissant", "dcat", "summary", "processing_settings", "CROISSANT_CONTEXT"]
 

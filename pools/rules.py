@@ -1,7 +1,7 @@
 """Pool rules: a pool definition compiled into an exact predicate over one document.
 
 A document is a row of the canonical schema, as a mapping (``table.to_pylist()``)
-or a :class:`~owd.schema.Document`. The semantics, which the tests re-implement
+or a :class:`~owd.core.schema.Document`. The semantics, which the tests re-implement
 independently and compare over every document of a processed campaign:
 
 * A document with a ``drop_reason`` (filtered, duplicate) is never in a pool, and
@@ -41,11 +41,11 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
-from pools.langs import KNOWN_LANGUAGES
+from owd.core.pool_checks import GLOB_CHARS, strip_scheme, validate_pool
 
-if TYPE_CHECKING:  # owd.config imports this module to validate pools; no cycle at run time
-    from owd.config import PoolConfig
-    from owd.schema import Document
+if TYPE_CHECKING:  # owd.core.config imports this module to validate pools; no cycle at run time
+    from owd.core.config import PoolConfig
+    from owd.core.schema import Document
 
 __all__ = ["Candidate", "PoolRule", "compile_pool", "validate_pool", "quality_score", "is_reserved",
            "pool_membership", "REJECT_REASONS"]
@@ -56,10 +56,6 @@ __all__ = ["Candidate", "PoolRule", "compile_pool", "validate_pool", "quality_sc
 REJECT_REASONS = ("dropped", "no_language", "languages", "min_length", "tlds", "domains", "url_patterns",
                   "licenses", "media_kinds", "min_quality", "keywords", "tdm")
 
-_GLOB_CHARS = set("*?[")
-_HOST_GLOB = re.compile(r"^[\w*?\[\]!.-]+$")
-_TLD = re.compile(r"^[\w-]+(\.[\w-]+)*$")
-_SCHEME = re.compile(r"^https?://", re.IGNORECASE)
 # Signals multiplied into the heuristic quality score, each a fraction in [0, 1]
 # where 1 is good (from extract.quality.compute_signals).
 _SCORE_SIGNALS = ("alpha_words_frac", "fw_line_punct_ratio")
@@ -92,10 +88,6 @@ def is_reserved(tdm_reservation: bool | None, robots_noai: bool | None) -> bool:
     return tdm_reservation is True or robots_noai is True
 
 
-def _strip_scheme(url: str) -> str:
-    return _SCHEME.sub("", url.strip()).lower()
-
-
 class Candidate:
     """The fields the rules read, normalised once per document and shared by every pool."""
 
@@ -112,7 +104,7 @@ class Candidate:
         self._text: str = record.get("text") or ""
         self.length = len(self._text)
         lic = record.get("license_url")
-        self.license = _strip_scheme(lic) if lic else None
+        self.license = strip_scheme(lic) if lic else None
         self.media_kinds = frozenset(m["kind"] for m in record.get("media") or ())
         self.score = quality_score(record.get("quality"))
         self.reserved = is_reserved(record.get("tdm_reservation"), record.get("robots_noai"))
@@ -147,7 +139,7 @@ def _keyword_regex(keywords: list[str]) -> re.Pattern[str]:
 
 def _domain_test(entry: str) -> Callable[[str, str | None], bool]:
     entry = entry.strip().lower().rstrip(".")
-    if _GLOB_CHARS & set(entry):
+    if GLOB_CHARS & set(entry):
         return lambda host, domain: fnmatchcase(host, entry) or (domain is not None and fnmatchcase(domain, entry))
     suffix = "." + entry
     return lambda host, domain: host == entry or host.endswith(suffix) or domain == entry
@@ -208,62 +200,6 @@ class PoolRule:
         return self.reject_reason(c) is None
 
 
-def _check_language(code: str, where: str) -> None:
-    if code != code.strip().lower():
-        raise ValueError(f"{where}: use a lower-case language code such as 'de', got {code!r}")
-    if code not in KNOWN_LANGUAGES:
-        raise ValueError(f"{where}: unknown language code {code!r} (expected an ISO 639-1 code such as 'de' "
-                         f"or another label langid writes)")
-
-
-def _check_domain(entry: str, where: str) -> None:
-    e = entry.strip().lower()
-    if not e or not _HOST_GLOB.match(e) or e.startswith(".") or ".." in e:
-        raise ValueError(f"{where}: expected a host, registered domain or glob such as '*.gv.at', got {entry!r}")
-    depth = 0
-    for ch in e:  # fnmatch would silently take an unbalanced '[' literally
-        depth += ch == "["
-        depth -= ch == "]"
-        if depth not in (0, 1):
-            raise ValueError(f"{where}: bad glob {entry!r}: brackets must not nest or close before opening")
-    if depth:
-        raise ValueError(f"{where}: bad glob {entry!r}: '[' without a closing ']'")
-
-
-def _check_keyword(kw: str, where: str) -> None:
-    body = kw.strip()
-    if not re.search(r"\w", body):
-        raise ValueError(f"{where}: a keyword needs at least one letter or digit, got {kw!r}")
-    if "*" in body[:-1] or (body.endswith("*") and not re.search(r"\w\*$", body)):
-        raise ValueError(f"{where}: '*' is only allowed right after the last word (a prefix), got {kw!r}")
-
-
-def validate_pool(pool: "PoolConfig") -> None:
-    """Raise ``ValueError("field[i]: problem")`` for the first bad rule (config errors add file and pool)."""
-    for i, code in enumerate(pool.languages):
-        _check_language(code, f"languages[{i}]")
-    for i, tld in enumerate(pool.tlds):
-        if not _TLD.match(tld.strip().lower().lstrip(".")):
-            raise ValueError(f"tlds[{i}]: expected a TLD such as 'si' or 'gv.at', got {tld!r}")
-    for i, entry in enumerate(pool.domains):
-        _check_domain(entry, f"domains[{i}]")
-    for i, pattern in enumerate(pool.url_patterns):
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise ValueError(f"url_patterns[{i}]: not a valid regular expression ({exc}): {pattern!r}") from None
-    for i, kw in enumerate(pool.keywords):
-        _check_keyword(kw, f"keywords[{i}]")
-    if pool.min_quality is not None and not 0.0 <= pool.min_quality <= 1.0:
-        raise ValueError(f"min_quality: a score between 0 and 1, got {pool.min_quality}")
-    for i, prefix in enumerate(pool.licenses):
-        if not _SCHEME.match(prefix.strip()) or len(_strip_scheme(prefix)) < 3:
-            raise ValueError(f"licenses[{i}]: expected a license URL prefix such as "
-                             f"'https://creativecommons.org/licenses/by/', got {prefix!r}")
-    if pool.min_length < 0:
-        raise ValueError(f"min_length: must be >= 0 characters, got {pool.min_length}")
-
-
 def compile_pool(pool: "PoolConfig") -> PoolRule:
     """Validate a pool definition and compile it into a :class:`PoolRule`."""
     validate_pool(pool)
@@ -275,7 +211,7 @@ def compile_pool(pool: "PoolConfig") -> PoolRule:
         url_patterns=tuple(re.compile(p) for p in pool.url_patterns),
         keywords=_keyword_regex(pool.keywords) if pool.keywords else None,
         min_quality=pool.min_quality,
-        licenses=tuple(_strip_scheme(p) for p in pool.licenses),
+        licenses=tuple(strip_scheme(p) for p in pool.licenses),
         media_kinds=frozenset(pool.media_kinds),
         min_length=pool.min_length,
         include_reserved=pool.tdm == "include",

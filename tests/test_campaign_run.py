@@ -13,16 +13,16 @@ from typing import Any
 
 import pytest
 
-from index.build import index_campaign
-from index.open import open_backend, state_path
+from owd.index.build import index_campaign
+from owd.index.open import open_backend, state_path
 from owd.campaign_run import STEPS, campaign_status
-from owd.config import CampaignConfig, load_campaign
+from owd.core.config import CampaignConfig, load_campaign
 from owd.process import process_campaign
 from owd.report import write_report
-from owd.schema import read_parquet
+from owd.core.schema import read_parquet
 from owd.testweb import TestSite, TestWebServer, free_port
 from owd.testweb.campaign import write_testweb_campaign
-from pools.build import build_pools
+from owd.pools.build import build_pools
 from tests.conftest import REPO, run_owd
 from tests.index.opensearch_fixture import opensearch_node  # noqa: F401  (the fixture)
 from tests.small_campaign import uncompressed_copy, write_small_campaign

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from owd.config import CampaignConfig, ConfigError, load_campaign, parse_campaign
-from owd.typed_config import ByteSize, Duration
+from owd.core.config import CampaignConfig, ConfigError, load_campaign, parse_campaign
+from owd.core.typed_config import ByteSize, Duration
 from tests.conftest import REPO, run_owd
 
 GOOD = {"campaign": "t1", "seeds": {"urls": ["http://a.example.eu/"]}}

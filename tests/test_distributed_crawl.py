@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.partition import Partition
+from owd.crawler.partition import Partition
 from owd.testweb import LogEntry, TestSite, TestWebServer, free_port, read_request_log
 from owd.testweb.campaign import write_testweb_campaign
 from tests.conftest import REPO, crawl_testweb, run_owd

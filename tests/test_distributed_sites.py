@@ -17,7 +17,7 @@ from typing import Iterator
 
 import pytest
 
-from crawler.partition import Partition
+from owd.crawler.partition import Partition
 from owd.testweb import TestSite, free_port, read_request_log
 from tests.conftest import crawl_testweb
 

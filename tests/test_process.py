@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from owd.config import load_campaign
+from owd.core.config import load_campaign
 from owd.process import campaign_warcs, process_campaign, shard_id_of
 from owd.report import build_report
-from owd.schema import read_parquet, validate_file
+from owd.core.schema import read_parquet, validate_file
 from owd.testweb import TestSite, free_port
 from tests.conftest import REPO, crawl_testweb, run_owd
 from tests.small_campaign import uncompressed_copy, write_small_campaign

@@ -17,7 +17,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from owd.config import load_campaign
+from owd.core.config import load_campaign
 from owd.process import ProcessSummary, campaign_warcs, process_campaign, shard_id_of
 from owd.testweb import TestSite, free_port
 from tests.conftest import REPO, crawl_testweb, run_owd
@@ -203,7 +203,7 @@ def test_actor_methods_run_where_the_extraction_timer_works(ray_instance: Any) -
     @ray_instance.remote(**ShardWorker._default_options)  # type: ignore[misc]
     class Probe:
         def armed(self) -> bool:
-            from extract.guard import time_limit
+            from owd.extract.guard import time_limit
 
             with time_limit(5) as armed:
                 return armed

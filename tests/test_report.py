@@ -16,10 +16,10 @@ import pytest
 import yaml
 from warcio.archiveiterator import ArchiveIterator
 
-from crawler.partition import Partition
-from owd.config import load_campaign
+from owd.crawler.partition import Partition
+from owd.core.config import load_campaign
 from owd.report import LOCAL_SITE, build_report, render_html, write_report
-from owd.schema import read_parquet
+from owd.core.schema import read_parquet
 from owd.testweb import TestSite, free_port
 from owd.testweb.campaign import write_testweb_campaign
 from owd.testweb.server import read_request_log

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from owd.schema import (
+from owd.core.schema import (
     DOCUMENT_SCHEMA, Document, LangScore, MediaItem, PiiCounts, SchemaError, from_table, read_parquet,
     to_table, validate_file, write_parquet,
 )

@@ -29,7 +29,7 @@ from typing import Any
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from owd.config import CampaignConfig
+from owd.core.config import CampaignConfig
 from owd.process import open_warc_files, warc_files
 from owd.report.warcs import scan_warc
 
@@ -66,7 +66,7 @@ def _read_json(path: Path) -> Any:
 
 
 def _worker_sites(root: Path, workers: list[str]) -> dict[str, str]:
-    from crawler.partition import Partition, PartitionError
+    from owd.crawler.partition import Partition, PartitionError
 
     sites = {w: LOCAL_SITE for w in workers}
     path = root / "crawl" / "partition.json"

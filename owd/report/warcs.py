@@ -21,7 +21,7 @@ from typing import IO, Iterator
 
 from fastwarc.warc import ArchiveIterator, WarcRecord, WarcRecordType
 
-from crawler.urls import host_of
+from owd.core.urls import host_of
 
 __all__ = ["Fetch", "WarcScan", "scan_warc"]
 

@@ -22,15 +22,12 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+from owd.core.languages import EU_LANGUAGES
 from owd.shared_data import shared_data_dir
 
 __all__ = ["EU_LANGUAGES", "LANG_TLD", "Host", "TestSite", "HEALTH_WORD", "MANNERS_HOSTS", "SLOW_REPLY_S",
            "ENDLESS_FANOUT", "endless_links", "endless_host_name", "REVISIT_HOST", "REVISIT_PAGES"]
 
-EU_LANGUAGES: tuple[str, ...] = (
-    "bg", "cs", "da", "de", "el", "en", "es", "et", "fi", "fr", "ga", "hr",
-    "hu", "it", "lt", "lv", "mt", "nl", "pl", "pt", "ro", "sk", "sl", "sv",
-)
 LANG_TLD = {
     "bg": "bg", "cs": "cz", "da": "dk", "de": "de", "el": "gr", "en": "ie", "es": "es", "et": "ee",
     "fi": "fi", "fr": "fr", "ga": "ie", "hr": "hr", "hu": "hu", "it": "it", "lt": "lt", "lv": "lv",

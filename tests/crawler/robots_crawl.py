@@ -61,7 +61,7 @@ def main(config_path: str, result_path: str) -> None:
         "ROBOTSTXT_OBEY": True,
         "DOWNLOADER_MIDDLEWARES": {
             "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
-            "crawler.robots_middleware.RobotsMiddleware": 100,
+            "owd.crawler.robots_middleware.RobotsMiddleware": 100,
         },
         **config.get("settings", {}),
     }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import email.utils
 
-from crawler.backoff import parse_retry_after
+from owd.crawler.backoff import parse_retry_after
 
 
 def test_delta_seconds_and_http_dates() -> None:

@@ -149,7 +149,7 @@ def test_every_warc_passes_warcio_check_and_fastwarc_digests(demo_crawl: Crawl) 
 
 
 def test_cdxj_finds_every_response(demo_crawl: Crawl) -> None:
-    from crawler.cdxj import lookup
+    from owd.core.cdxj import lookup
 
     for path in demo_crawl.warcs:
         cdxj = path.with_name(path.name + ".cdxj")

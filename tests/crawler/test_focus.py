@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from crawler.focus import TopicScorer
-from owd.config import FocusConfig, TopicConfig
+from owd.crawler.focus import TopicScorer
+from owd.core.config import FocusConfig, TopicConfig
 from owd.testweb import HEALTH_WORD, TestSite, free_port, read_request_log
 from tests.conftest import crawl_testweb
 

@@ -9,8 +9,8 @@ import sys
 import textwrap
 from pathlib import Path
 
-from crawler.frontier import migrate_journal
-from crawler.frontier_store import FrontierEntry, FrontierStore
+from owd.crawler.frontier import migrate_journal
+from owd.crawler.frontier_store import FrontierEntry, FrontierStore
 from tests.conftest import REPO
 
 
@@ -79,7 +79,7 @@ def test_sigkill_keeps_every_committed_admission(tmp_path: Path) -> None:
     script = textwrap.dedent(f"""
         import sys
         sys.path.insert(0, {str(REPO)!r})
-        from crawler.frontier_store import FrontierEntry, FrontierStore
+        from owd.crawler.frontier_store import FrontierEntry, FrontierStore
         store = FrontierStore({str(path)!r}, commit_every=3600.0)  # no commits: only what each call writes
         i = 0
         while True:
@@ -125,7 +125,7 @@ def test_old_json_lines_journal_is_migrated(tmp_path: Path) -> None:
 
 def test_owd_status_reads_each_crawlers_frontier(tmp_path: Path) -> None:
     from owd.campaign_run import frontier_status
-    from owd.config import parse_campaign
+    from owd.core.config import parse_campaign
 
     cfg = parse_campaign({"campaign": "c", "seeds": {"urls": ["https://a.eu/"]}, "storage_root": str(tmp_path)})
     store = FrontierStore(tmp_path / "c" / "crawl" / "w0" / "frontier.rocks")
@@ -150,7 +150,7 @@ def _fetched(store: FrontierStore, url: str, when: float, status: int = 200, kin
 
 
 def test_revisit_policy_rules_cap_and_order(tmp_path: Path) -> None:
-    from owd.config import RevisitConfig, RevisitRule
+    from owd.core.config import RevisitConfig, RevisitRule
 
     store = FrontierStore(tmp_path / "frontier.rocks")
     day = 86400.0
@@ -227,8 +227,8 @@ def test_sqlite_store_of_earlier_owd_is_migrated(tmp_path: Path) -> None:
     # The SQLite layout owd wrote before the RocksDB store (its tables, as they were).
     import sqlite3
 
-    from crawler.frontier import has_crawl_state, migrate_sqlite
-    from crawler.frontier_store import url_key
+    from owd.crawler.frontier import has_crawl_state, migrate_sqlite
+    from owd.crawler.frontier_store import url_key
 
     old = tmp_path / "frontier.sqlite"
     db = sqlite3.connect(old)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from owd.config import PolitenessConfig
+from owd.core.config import PolitenessConfig
 from owd.testweb import LogEntry, TestSite, TestWebServer, free_port, read_request_log
 from owd.testweb.campaign import write_testweb_campaign
 from owd.testweb.content import MANNERS_HOSTS, SLOW_REPLY_S

@@ -20,8 +20,8 @@ from fastwarc.warc import ArchiveIterator as FastIterator
 from fastwarc.warc import WarcRecordType
 from warcio.archiveiterator import ArchiveIterator
 
-from crawler.frontier_store import FRONTIER_FILE, FrontierStore
-from owd.schema import read_parquet
+from owd.crawler.frontier_store import FRONTIER_FILE, FrontierStore
+from owd.core.schema import read_parquet
 from owd.testweb import TestSite, TestWebServer, free_port, read_request_log
 from owd.testweb.campaign import write_testweb_campaign
 from owd.testweb.content import REVISIT_HOST, REVISIT_PAGES

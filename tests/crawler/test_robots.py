@@ -1,4 +1,4 @@
-"""crawler.robots: RFC 9309 fetch outcomes, robustness, and conformance with
+"""owd.crawler.robots: RFC 9309 fetch outcomes, robustness, and conformance with
 the Google, Protego and CPython robots.txt test suites in ../shared/data."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from crawler.robots import (
+from owd.crawler.robots import (
     MAX_ROBOTS_BYTES,
     REASONS,
     RobotsRules,

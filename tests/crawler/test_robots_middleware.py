@@ -23,7 +23,7 @@ from scrapy import Request
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.test import get_crawler
 
-from crawler.robots_middleware import RobotsMiddleware, robots_origin
+from owd.crawler.robots_middleware import RobotsMiddleware, robots_origin
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CRAWL_SCRIPT = Path(__file__).with_name("robots_crawl.py")
@@ -149,7 +149,7 @@ def crawl(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CrawlRun]:
             "RETRY_ENABLED": False,
             "DOWNLOAD_TIMEOUT": 10,
             # Crawl-delay is enforced by owd's downloader (crawler/politeness.py).
-            "DOWNLOADER": "crawler.downloader.PoliteDownloader",
+            "DOWNLOADER": "owd.crawler.downloader.PoliteDownloader",
             "OWD_SLOW_HOST_FACTOR": 0,
         },
     }

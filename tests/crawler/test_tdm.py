@@ -1,4 +1,4 @@
-"""TDMRep: parsing, matching and precedence (crawler.tdm), the middleware with real
+"""TDMRep: parsing, matching and precedence (owd.core.tdm), the middleware with real
 Scrapy objects, and end-to-end crawls of the local test web in both policies."""
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from scrapy.http import Headers, HtmlResponse, Response
 from scrapy.utils.test import get_crawler
 from twisted.python.failure import Failure
 
-from crawler.tdm import (
+from owd.core.tdm import (
     HEAD_SCAN_BYTES,
     MAX_RULES,
     MAX_TDMREP_BYTES,
@@ -42,7 +42,7 @@ from crawler.tdm import (
     tdm_verdict,
     tdmrep_for_fetch,
 )
-from crawler.tdm_middleware import TdmMiddleware
+from owd.crawler.tdm_middleware import TdmMiddleware
 from owd.testweb import LogEntry, TestSite, TestWebServer, free_port, read_request_log
 from owd.testweb.campaign import write_testweb_campaign
 from owd.testweb.content import TDM_POLICY_URL
@@ -731,8 +731,8 @@ def hostile_crawl(tmp_path_factory: pytest.TempPathFactory) -> Any:
             "USER_AGENT": "owd-bot/0.1 (+https://x.eu)",
             "DOWNLOADER_MIDDLEWARES": {
                 "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
-                "crawler.robots_middleware.RobotsMiddleware": 100,
-                "crawler.tdm_middleware.TdmMiddleware": 960,
+                "owd.crawler.robots_middleware.RobotsMiddleware": 100,
+                "owd.crawler.tdm_middleware.TdmMiddleware": 960,
             },
             "OWD_TDM_POLICY": "skip",
             "RETRY_TIMES": 1,

@@ -17,8 +17,8 @@ import pytest
 from fastwarc.warc import ArchiveIterator as FastIterator
 from fastwarc.warc import WarcRecordType
 
-from crawler.cdxj import index_warc, lookup, read_cdxj, read_record, surt, to_uri
-from crawler.warc import (RecordLocation, WarcWriter, iter_fetched_urls, repair_directory,
+from owd.core.cdxj import index_warc, lookup, read_cdxj, read_record, surt, to_uri
+from owd.crawler.warc import (RecordLocation, WarcWriter, iter_fetched_urls, repair_directory,
                           repair_open_warc)
 
 HTML = "<!doctype html><html><head><title>Grüße</title></head><body>" + "<p>Hallo Welt</p>" * 200 + "</body></html>"

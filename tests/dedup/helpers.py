@@ -7,9 +7,9 @@ import random
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from dedup import BucketStep, ClusterStep, MinhashConfig, SignatureStep
-from dedup.steps import KeepPolicy
-from owd.schema import Document
+from owd.dedup import BucketStep, ClusterStep, MinhashConfig, SignatureStep
+from owd.dedup.steps import KeepPolicy
+from owd.core.schema import Document
 
 _RNG = random.Random(7)
 # Letters only: digits normalise to "0", which would make all words alike.

@@ -10,9 +10,9 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from dedup import BucketStep, ClusterStep, MinhashConfig, SignatureStep, apply_clusters
-from dedup.steps import CLUSTER_SCHEMA, _compress, _union
-from owd.schema import Document
+from owd.dedup import BucketStep, ClusterStep, MinhashConfig, SignatureStep, apply_clusters
+from owd.dedup.steps import CLUSTER_SCHEMA, _compress, _union
+from owd.core.schema import Document
 from tests.dedup.helpers import at, doc, edit, run_all, text
 
 

@@ -7,8 +7,8 @@ import importlib.util
 import numpy as np
 import pytest
 
-from dedup import MinhashConfig, bands, exact_hash, normalise, signature, theoretical_detection, tokenise
-from dedup.minhash import shingles
+from owd.dedup import MinhashConfig, bands, exact_hash, normalise, signature, theoretical_detection, tokenise
+from owd.dedup.minhash import shingles
 from tests.dedup.helpers import edit, text, words
 
 

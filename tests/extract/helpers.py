@@ -9,8 +9,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from crawler.warc import RecordLocation, WarcWriter
-from extract.warc_reader import FetchRecord
+from owd.crawler.warc import RecordLocation, WarcWriter
+from owd.extract.warc_reader import FetchRecord
 
 T0 = datetime(2026, 5, 28, 10, 0, 0, tzinfo=timezone.utc)
 

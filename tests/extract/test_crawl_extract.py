@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from extract.html import ExtractLimits
-from extract.shard import extract_warc
-from owd.schema import to_table, validate_table
+from owd.extract.html import ExtractLimits
+from owd.extract.shard import extract_warc
+from owd.core.schema import to_table, validate_table
 from owd.testweb import TestSite, free_port
 from tests.conftest import crawl_testweb
 

@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from extract.encoding import decode_html, normalise_charset
+from owd.extract.encoding import decode_html, normalise_charset
 
 TEXT = "Grüße aus Köln – «straße» naïve façade, čšž ŁÓDŹ"
 LATIN = "Grüße aus Köln: schöne Straße, naïve Façade, Übermut und Ärger"

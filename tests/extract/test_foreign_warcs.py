@@ -29,10 +29,10 @@ from pathlib import Path
 
 import pytest
 
-from extract.html import ExtractLimits
-from extract.shard import extract_warc
-from extract.warc_reader import read_warc
-from owd.schema import to_table, validate_table
+from owd.extract.html import ExtractLimits
+from owd.extract.shard import extract_warc
+from owd.extract.warc_reader import read_warc
+from owd.core.schema import to_table, validate_table
 
 # file -> (records yielded, {bad reason: count}); measured, see the module docstring.
 EXPECTED: dict[str, tuple[int, dict[str, int]]] = {

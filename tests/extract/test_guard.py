@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from extract.guard import ExtractionTimeout, time_limit, timer_available
+from owd.extract.guard import ExtractionTimeout, time_limit, timer_available
 
 
 def spin(seconds: float) -> None:

@@ -8,8 +8,8 @@ from collections import Counter
 
 import pytest
 
-from extract.html import ExtractLimits, document_id, extract_document
-from owd.schema import to_table, validate_table
+from owd.extract.html import ExtractLimits, document_id, extract_document
+from owd.core.schema import to_table, validate_table
 from tests.extract.helpers import T0, html_record
 
 ARTICLE = " ".join(["Die Stadtverwaltung von Ljubljana hat am Montag neue Regeln für den Hochwasserschutz "
@@ -95,7 +95,7 @@ def test_rights_from_a_foreign_records_headers_and_metas() -> None:
 
 
 def test_media_refs_of_the_crawl_are_used_when_present() -> None:
-    from crawler.links import MediaRef
+    from owd.core.links import MediaRef
 
     refs = (MediaRef("https://www.example.eu/img/other.png", "image", "from the crawl", None, "ctx"),)
     doc = extract(html_record(PAGE, media_refs=refs))
@@ -190,7 +190,7 @@ def test_limits_are_validated() -> None:
 
 
 def test_a_library_failure_on_one_page_is_counted_not_raised(monkeypatch: pytest.MonkeyPatch) -> None:
-    import extract.html as html_mod
+    import owd.extract.html as html_mod
 
     def broken(*args: object, **kwargs: object) -> None:
         raise KeyError("trafilatura bug")

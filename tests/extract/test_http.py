@@ -9,7 +9,7 @@ import brotli
 import pytest
 from fastwarc.stream_io import ZstdWriter
 
-from extract.http import BodyError, decode_content, dechunk, header_value, parse_http_block
+from owd.extract.http import BodyError, decode_content, dechunk, header_value, parse_http_block
 
 HTML = b"<html><body>" + "<p>Grüße aus Ljubljana</p>".encode() * 200 + b"</body></html>"
 

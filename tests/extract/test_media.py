@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from extract.media import image_size, media_info, media_key
+from owd.extract.media import image_size, media_info, media_key
 from tests.extract.helpers import T0, gif, html_record, jpeg, png, webp_vp8, webp_vp8l, webp_vp8x
 
 

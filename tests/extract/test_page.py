@@ -8,8 +8,8 @@ from collections import Counter
 import pytest
 from trafilatura.utils import load_html
 
-from crawler.links import MediaRef, media_refs
-from extract.page import (canonical_url, declared_language, license_url, media_items, normalise_lang, outlinks,
+from owd.core.links import MediaRef, media_refs
+from owd.extract.page import (canonical_url, declared_language, license_url, media_items, normalise_lang, outlinks,
                           page_media_refs)
 
 URL = "https://www.example.eu/news/2026/article.html"

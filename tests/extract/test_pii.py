@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from extract.pii import PII_KINDS, PiiConfig, annotate, find_pii, iban_valid, placeholder, pseudonymise
-from owd.schema import Document, PiiCounts
-from owd.typed_config import ConfigError, build
+from owd.extract.pii import PII_KINDS, PiiConfig, annotate, find_pii, iban_valid, placeholder, pseudonymise
+from owd.core.schema import Document, PiiCounts
+from owd.core.typed_config import ConfigError, build
 
 
 def make_iban(country: str, bban: str, spaced: bool = False) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from extract.quality import (
+from owd.extract.quality import (
     EU_LANGS,
     STOP_WORDS,
     QualityConfig,
@@ -18,8 +18,8 @@ from extract.quality import (
     normalise_lang,
     tokenize,
 )
-from owd.schema import Document, from_table, to_table
-from owd.typed_config import ConfigError, build
+from owd.core.schema import Document, from_table, to_table
+from owd.core.typed_config import ConfigError, build
 
 GOOD_EN = """The city council met on Tuesday evening to discuss the new cycling plan for the old town.
 Several residents spoke in favour of wider paths and safer crossings near the two primary schools.

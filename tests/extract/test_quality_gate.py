@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from extract.snippet_eval import evaluate, load_pages, owd_extractor
+from owd.extract.snippet_eval import evaluate, load_pages, owd_extractor
 
 BASELINE = Path(__file__).with_name("extract_baseline.json")
 

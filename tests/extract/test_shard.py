@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from extract.html import ExtractLimits, extract_document
-from extract.shard import extract_warc
-from extract.warc_reader import read_warc
-from owd.schema import read_parquet, to_table, validate_table, write_parquet
+from owd.extract.html import ExtractLimits, extract_document
+from owd.extract.shard import extract_warc
+from owd.extract.warc_reader import read_warc
+from owd.core.schema import read_parquet, to_table, validate_table, write_parquet
 from tests.extract.helpers import Fetch, jpeg, page_meta, png, write_warc
 
 BASE = "http://media.owdtest.eu"

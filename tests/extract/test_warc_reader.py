@@ -1,4 +1,4 @@
-"""extract.read_warc on our crawler's WARC format: fields, joins, decoding, damage."""
+"""owd.extract.read_warc on our crawler's WARC format: fields, joins, decoding, damage."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from extract.warc_reader import FetchRecord, read_warc
+from owd.extract.warc_reader import FetchRecord, read_warc
 from tests.extract.helpers import T0, Fetch, page_meta, png, write_warc
 
 PAGE = ("<!doctype html><html lang=de><head><title>Grüße</title></head><body>" + "<p>Hallo Welt</p>" * 50
@@ -168,7 +168,7 @@ def test_missing_file_is_counted_not_raised(tmp_path: Path) -> None:
 
 def test_foreign_metadata_is_not_taken_for_ours(tmp_path: Path) -> None:
     """A metadata record that is not JSON (Common Crawl writes warc-fields) joins nothing."""
-    from crawler.warc import WarcWriter
+    from owd.crawler.warc import WarcWriter
 
     with WarcWriter(tmp_path, "f", fsync=False) as w:
         loc = w.write_fetch("http://a.owdtest.eu/", status=200, body=PAGE.encode(),

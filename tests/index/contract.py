@@ -1,4 +1,4 @@
-"""The search backend contract: the tests every :class:`index.base.SearchBackend` passes.
+"""The search backend contract: the tests every :class:`owd.index.base.SearchBackend` passes.
 
 A backend's test module provides one fixture and star-imports this module::
 
@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from index.base import (
+from owd.index.base import (
     FACETS,
     MAX_PAGE,
     MAX_PAGE_SIZE,
@@ -41,7 +41,7 @@ from index.base import (
     SearchResult,
     to_record,
 )
-from index.query import MAX_TERMS, AnyOf, Phrase, Word, parse
+from owd.index.query import MAX_TERMS, AnyOf, Phrase, Word, parse
 from tests.index.corpus import (
     MARKERS,
     SHARED_LANGS,

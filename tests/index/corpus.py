@@ -18,8 +18,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Iterable
 
-from index.base import Filters, site_terms, to_record
-from owd.schema import Document, MediaItem
+from owd.index.base import Filters, site_terms, to_record
+from owd.core.schema import Document, MediaItem
 
 UTC = dt.timezone.utc
 

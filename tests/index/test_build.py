@@ -7,9 +7,9 @@ import json
 import os
 from pathlib import Path
 
-from index.build import index_campaign
-from index.embedded import EmbeddedBackend
-from owd.schema import write_parquet
+from owd.index.build import index_campaign
+from owd.index.embedded import EmbeddedBackend
+from owd.core.schema import write_parquet
 from tests.index.corpus import kept, synthetic_corpus
 
 DOCS = synthetic_corpus()
@@ -98,9 +98,9 @@ def test_empty_docs_dir(tmp_path: Path) -> None:
 
 
 def test_pool_membership_is_indexed_and_follows_rule_changes(tmp_path: Path) -> None:
-    from index.base import Filters, SearchQuery
-    from owd.config import PoolConfig
-    from pools.rules import compile_pool, pool_membership
+    from owd.index.base import Filters, SearchQuery
+    from owd.core.config import PoolConfig
+    from owd.pools.rules import compile_pool, pool_membership
 
     docs_dir, state = tmp_path / "docs", tmp_path / "index" / "state.json"
     _shards(docs_dir)

@@ -11,9 +11,9 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from index.base import MAX_TEXT_CHARS, BackendError, Filters, SearchBackend, SearchQuery
-from index.embedded import EmbeddedBackend
-from owd.schema import Document
+from owd.index.base import MAX_TEXT_CHARS, BackendError, Filters, SearchBackend, SearchQuery
+from owd.index.embedded import EmbeddedBackend
+from owd.core.schema import Document
 from tests.index.contract import *  # noqa: F401,F403  (the contract suite runs here)
 from tests.index.contract import ids
 

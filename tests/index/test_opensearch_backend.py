@@ -28,9 +28,9 @@ from typing import Any, Iterator
 
 import pytest
 
-from index.base import MAX_TEXT_CHARS, BackendError, Filters, SearchQuery
-from index.build import index_campaign
-from index.opensearch import (
+from owd.index.base import MAX_TEXT_CHARS, BackendError, Filters, SearchQuery
+from owd.index.build import index_campaign
+from owd.index.opensearch import (
     INDEX_FORMAT,
     LANGUAGE_ANALYZERS,
     TEMPLATE_NAME,
@@ -38,7 +38,7 @@ from index.opensearch import (
     OpenSearchBackend,
     RetryPolicy,
 )
-from owd.schema import Document, write_parquet
+from owd.core.schema import Document, write_parquet
 from tests.index.contract import ids
 from tests.index.corpus import kept, synthetic_corpus
 from tests.index.opensearch_fixture import (  # noqa: F401  (opensearch_node is a fixture)

@@ -11,8 +11,8 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from index.base import BackendError, SearchBackend
-from index.opensearch import OpenSearchBackend
+from owd.index.base import BackendError, SearchBackend
+from owd.index.opensearch import OpenSearchBackend
 from tests.index.contract import *  # noqa: F401,F403  (the contract suite runs here)
 from tests.index.opensearch_fixture import OpenSearchNode, opensearch_node  # noqa: F401  (a fixture)
 

@@ -9,8 +9,8 @@ import unicodedata
 
 import pytest
 
-from index.base import MAX_QUERY_CHARS, Filters, QueryError, SearchQuery
-from index.query import MAX_TERMS, MAX_TOKEN_CHARS, AnyOf, Phrase, QueryAst, Word, parse
+from owd.index.base import MAX_QUERY_CHARS, Filters, QueryError, SearchQuery
+from owd.index.query import MAX_TERMS, MAX_TOKEN_CHARS, AnyOf, Phrase, QueryAst, Word, parse
 
 UTC = dt.timezone.utc
 

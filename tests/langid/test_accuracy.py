@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from langid.evaluate import EVAL_SETS, EVIDENCE_PLAN, evaluate, load_by_lang
-from langid.identify import LanguageIdentifier
+from owd.langid.evaluate import EVAL_SETS, EVIDENCE_PLAN, evaluate, load_by_lang
+from owd.langid.identify import LanguageIdentifier
 
 BASELINE = json.loads((Path(__file__).parent / "langid_baseline.json").read_text(encoding="utf-8"))
 

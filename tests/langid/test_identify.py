@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from langid.identify import (
+from owd.langid.identify import (
     MODEL_ENV,
     NO_EVIDENCE,
     NO_SECOND_OPINION,
@@ -25,7 +25,7 @@ from langid.identify import (
     ModelNotFoundError,
     default_model_path,
 )
-from owd.schema import Document, LangScore, to_table, validate_table
+from owd.core.schema import Document, LangScore, to_table, validate_table
 
 SENTENCES = {
     "de": "Die Stadtverwaltung hat am Montag beschlossen, die alte Brücke über den Fluss im nächsten Frühjahr zu renovieren.",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from langid.langs import (
+from owd.langid.langs import (
     CONFUSION_GROUPS,
     EU_LANGUAGES,
     group_of,
@@ -13,7 +13,7 @@ from langid.langs import (
     script_compatible,
     tld_language,
 )
-from langid.script import SAMPLE_CHARS, detect_script, script_of_char
+from owd.langid.script import SAMPLE_CHARS, detect_script, script_of_char
 
 
 @pytest.mark.parametrize("text, script", [

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from langid.evaluate import evaluate, load_tsv
-from langid.identify import NO_SECOND_OPINION, LanguageIdentifier, SecondOpinionConfig
-from langid.langs import EU_LANGUAGES
-from langid.second_opinion import DEFAULT_TRIGGERS, LINGUA_LANGUAGES, SecondOpinion
+from owd.langid.evaluate import evaluate, load_tsv
+from owd.langid.identify import NO_SECOND_OPINION, LanguageIdentifier, SecondOpinionConfig
+from owd.langid.langs import EU_LANGUAGES
+from owd.langid.second_opinion import DEFAULT_TRIGGERS, LINGUA_LANGUAGES, SecondOpinion
 from tests.langid.test_identify import HR_CONFIDENT, SENTENCES, SK_CONFIDENT, StubModel
 
 NEIGHBOURS = Path(__file__).parent / "data" / "neighbours.tsv"

@@ -11,10 +11,10 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from owd.config import CampaignConfig, load_campaign
-from owd.schema import write_parquet
+from owd.core.config import CampaignConfig, load_campaign
+from owd.core.schema import write_parquet
 from owd.testweb import TestSite, free_port
-from pools.build import BuildSummary, build_pools
+from owd.pools.build import BuildSummary, build_pools
 from tests.conftest import crawl_testweb, run_owd
 from tests.pools.helpers import POOLS, synthetic_documents
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import yaml
 
-from owd.config import CampaignConfig, load_campaign
-from owd.schema import Document, MediaItem, write_parquet
+from owd.core.config import CampaignConfig, load_campaign
+from owd.core.schema import Document, MediaItem, write_parquet
 
 UTC = dt.timezone.utc
 

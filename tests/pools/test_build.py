@@ -11,8 +11,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from owd.schema import DOCUMENT_SCHEMA, validate_table
-from pools.build import POOL_SCHEMA, ROW_GROUP_MAX_ROWS, build_pools, to_canonical
+from owd.core.schema import DOCUMENT_SCHEMA, validate_table
+from owd.pools.build import POOL_SCHEMA, ROW_GROUP_MAX_ROWS, build_pools, to_canonical
 from tests.pools.conftest import PoolCampaign, clone
 from tests.pools.helpers import POOLS, reference_member
 

@@ -12,9 +12,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from owd.config import CampaignConfig
-from owd.schema import Document
-from pools.build import build_pools
+from owd.core.config import CampaignConfig
+from owd.core.schema import Document
+from owd.pools.build import build_pools
 from tests.pools.helpers import docs_campaign, synthetic_documents
 
 _FW_RULES = ("fw_min_line_punct_ratio", "fw_max_short_line_ratio", "fw_max_char_dup_ratio", "fw_max_list_ratio")

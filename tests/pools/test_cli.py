@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from pools.build import build_pools
+from owd.pools.build import build_pools
 from tests.conftest import run_owd
 from tests.pools.conftest import PoolCampaign
 from tests.pools.helpers import POOLS, docs_campaign, synthetic_documents

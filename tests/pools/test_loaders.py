@@ -8,7 +8,7 @@ from pathlib import Path
 import pyarrow.dataset as ds
 import pytest
 
-from owd.schema import DOCUMENT_SCHEMA
+from owd.core.schema import DOCUMENT_SCHEMA
 from tests.pools.conftest import PoolCampaign
 
 POOL = "everything-incl"  # the largest pool: every language, reserved documents too

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from owd.config import ConfigError, PoolConfig, parse_campaign
-from owd.schema import Document, MediaItem
-from pools.rules import Candidate, compile_pool, quality_score
+from owd.core.config import ConfigError, PoolConfig, parse_campaign
+from owd.core.schema import Document, MediaItem
+from owd.pools.rules import Candidate, compile_pool, quality_score
 from tests.pools.helpers import synthetic_documents
 
 DOCS = {d.id.removeprefix("synthetic-"): d for d in synthetic_documents()}

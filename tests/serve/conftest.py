@@ -16,8 +16,8 @@ from typing import Any, Iterator
 import pytest
 import uvicorn
 
-from index.embedded import EmbeddedBackend
-from owd.schema import Document
+from owd.index.embedded import EmbeddedBackend
+from owd.core.schema import Document
 from owd.serve import create_app
 from tests.index.corpus import synthetic_corpus
 

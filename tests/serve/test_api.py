@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from index.base import MAX_PAGE, MAX_PAGE_SIZE, MAX_QUERY_CHARS, Filters
-from index.embedded import EmbeddedBackend
-from owd.schema import Document
+from owd.index.base import MAX_PAGE, MAX_PAGE_SIZE, MAX_QUERY_CHARS, Filters
+from owd.index.embedded import EmbeddedBackend
+from owd.core.schema import Document
 from owd.serve import create_app, safe_snippet
 from tests.index.corpus import kept, matches_filters, words_of
 from tests.serve.conftest import call, serving

@@ -9,8 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from index.embedded import EmbeddedBackend
-from owd.schema import Document
+from owd.index.embedded import EmbeddedBackend
+from owd.core.schema import Document
 from tests.conftest import REPO
 from tests.index.corpus import kept
 from tests.serve.conftest import call

@@ -9,8 +9,8 @@ from typing import Iterator
 
 import pytest
 
-from index.opensearch import OpenSearchBackend, RetryPolicy
-from owd.schema import Document
+from owd.index.opensearch import OpenSearchBackend, RetryPolicy
+from owd.core.schema import Document
 from owd.serve import create_app
 from tests.index.corpus import kept, words_of
 from tests.index.opensearch_fixture import OpenSearchNode, opensearch_node  # noqa: F401  (a fixture)

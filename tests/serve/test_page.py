@@ -9,7 +9,7 @@ from typing import Iterator
 
 import pytest
 
-from owd.schema import Document
+from owd.core.schema import Document
 from tests.index.corpus import kept, words_of
 
 pytestmark = pytest.mark.slow

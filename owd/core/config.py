@@ -1,7 +1,7 @@
 """Campaign configuration: the YAML an operator writes, as typed, validated objects.
 
 ``load_campaign(path)`` is the only entry point the command line uses; anything
-wrong in the file becomes one :class:`~owd.typed_config.ConfigError` naming the
+wrong in the file becomes one :class:`~owd.core.typed_config.ConfigError` naming the
 file, the field and what was expected.
 """
 
@@ -17,9 +17,9 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from extract.pii import PiiConfig
-from extract.quality import QualityConfig
-from owd.typed_config import ByteSize, ConfigError, Duration, build
+from owd.core.pii_config import PiiConfig
+from owd.core.quality_config import QualityConfig
+from owd.core.typed_config import ByteSize, ConfigError, Duration, build
 
 __all__ = [
     "CampaignConfig",
@@ -312,8 +312,7 @@ class PoolConfig:
     def check(self) -> None:
         if not _NAME.match(self.name):
             raise ValueError(f"name: expected lowercase letters, digits, '-' or '_', got {self.name!r}")
-        # Imported here: pools.rules owns the rule semantics, and pools imports this module.
-        from pools.rules import validate_pool
+        from owd.core.pool_checks import validate_pool  # (it imports this module)
 
         validate_pool(self)
 

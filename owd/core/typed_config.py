@@ -15,19 +15,11 @@ import typing
 from pathlib import Path
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 
+from owd.core.errors import ConfigError
+
 __all__ = ["ConfigError", "ByteSize", "Duration", "build"]
 
 T = TypeVar("T")
-
-
-class ConfigError(ValueError):
-    """A configuration is wrong: ``str(err)`` is the one-line message for the user."""
-
-    def __init__(self, file: str | Path | None, field: str, problem: str) -> None:
-        self.file = str(file) if file else "<config>"
-        self.field = field or "<top level>"
-        self.problem = problem
-        super().__init__(f"{self.file}: {self.field}: {problem}")
 
 
 class ByteSize(int):

@@ -8,6 +8,7 @@ of one row; :func:`to_table` / :func:`from_table` convert between the two, and
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,8 @@ from typing import Any, Iterable, Literal
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from owd.core.errors import InputError
 
 __all__ = [
     "DOCUMENT_SCHEMA",
@@ -123,7 +126,7 @@ DOCUMENT_SCHEMA = pa.schema(
 _ADDED_SINCE_2 = ("first_seen", "last_seen")
 
 
-class SchemaError(ValueError):
+class SchemaError(InputError):
     """A table or file does not match :data:`DOCUMENT_SCHEMA`."""
 
 
@@ -311,3 +314,8 @@ def validate_file(path: Path) -> int:
     except SchemaError as exc:
         raise SchemaError(f"{path}: {exc}") from exc
     return table.num_rows
+
+
+def document_id(url: str, warc_file: str, warc_offset: int) -> str:
+    """The deterministic id of the document extracted from one WARC record."""
+    return hashlib.sha1(f"{url}\n{warc_file}\n{warc_offset}".encode("utf-8", "surrogatepass")).hexdigest()
