@@ -48,7 +48,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import msgpack
 import xxhash
@@ -279,6 +279,12 @@ class FrontierStore:
         raw = self._db.get(_skey(canonical_url))
         return _ID.unpack(raw)[0] if raw else None
 
+    def _get_many(self, keys: list[bytes]) -> list[bytes | None]:
+        """The values of ``keys`` in one read, None for a missing key."""
+        # rocksdict's stub takes an invariant List of every key type, and types the result of
+        # a list of keys as one value: given a list, Rdict.get returns a list of values.
+        return cast("list[bytes | None]", self._db.get(keys))  # type: ignore[arg-type]  # stub: see above
+
     # ---- transactions (kept for the callers: every change is already durable) -----------------
     def maybe_commit(self) -> None:
         """:meth:`commit` if the last one is ``commit_every`` seconds old."""
@@ -384,7 +390,7 @@ class FrontierStore:
         entries = list(entries)
         self._flush()
         keys = [_skey(e.url) for e in entries]
-        found = self._db.get(keys)
+        found = self._get_many(keys)
         batch = self._batch()
         fresh: set[bytes] = set()
         for key, value, e in zip(keys, found, entries):
@@ -408,7 +414,7 @@ class FrontierStore:
         uid = self._next_id
         self._next_id += 1
         hid = self.host_id(host, batch)
-        record = [QUEUED, hid, prio, depth, _KIND_CODE.get(kind, 0), score, url, via] + [
+        record: list[Any] = [QUEUED, hid, prio, depth, _KIND_CODE.get(kind, 0), score, url, via] + [
             facts.get(name) for name in _FIELDS[8:]]
         record[_F["failures"]] = int(record[_F["failures"]] or 0)
         batch.put(key, _ID.pack(uid))
@@ -445,7 +451,7 @@ class FrontierStore:
         if not qkeys:
             return []
         uids = [_QUEUE.unpack(k[1:])[2] for k in qkeys]
-        raws = self._db.get([_ukey(u) for u in uids])
+        raws = self._get_many([_ukey(u) for u in uids])
         batch = self._batch()
         out = []
         for qkey, uid, raw in zip(qkeys, uids, raws):

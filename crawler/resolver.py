@@ -143,7 +143,9 @@ class AddressGuardMiddleware:
         from twisted.internet import reactor
 
         try:
-            await maybe_deferred_to_future(reactor.resolve(host))  # type: ignore[attr-defined]
+            # twisted's zope interfaces declare methods without self: mypy (without the
+            # mypy-zope plugin) takes the host name for self and checks it as the timeout
+            await maybe_deferred_to_future(reactor.resolve(host))  # type: ignore[arg-type]
         except AddressRefused:
             raise
         except (DNSLookupError, OSError):

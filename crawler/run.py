@@ -79,7 +79,10 @@ class StoppableCrawlerProcess(CrawlerProcess):
                 dropped += downloader.abandon_waiting()
         self._say(f"{signal.Signals(signum).name}: stopping; {dropped} waiting request(s) dropped (kept for "
                   f"--resume), requests in flight get up to {self.grace_s:.0f} s; a second signal stops at once")
-        reactor.callLater(self.grace_s, self._force, f"still busy after {self.grace_s:.0f} s")
+        # twisted's zope interfaces declare methods without self: mypy (without the mypy-zope
+        # plugin) takes the delay for self and checks the callable as the delay
+        reactor.callLater(self.grace_s, self._force,  # type: ignore[arg-type]
+                          f"still busy after {self.grace_s:.0f} s")
         self.watchdog = threading.Timer(self.grace_s + 15.0, self._last_resort)
         self.watchdog.daemon = True
         self.watchdog.start()
@@ -96,7 +99,7 @@ class StoppableCrawlerProcess(CrawlerProcess):
 
         if reactor.running:
             self._say(f"forced stop ({why}); resume with `owd crawl --resume`")
-            reactor.stop()
+            reactor.stop()  # type: ignore[misc]  # zope interface method without self (see above)
 
     def _last_resort(self) -> None:
         self._say("the crawler did not stop; exiting now (resume with `owd crawl --resume`)")

@@ -86,7 +86,9 @@ class FrontierScheduler(BaseScheduler):
         if not isinstance(store, FrontierStore):
             raise RuntimeError("FrontierScheduler needs a spider with a `frontier` (FrontierStore)")
         self.store = store
-        spider.scheduler = self  # the spider tells us when a URL is done (release)
+        # the spider tells us when a URL is done (release); CampaignSpider declares the
+        # attribute, scrapy's Spider (the type the scheduler interface gives) does not
+        setattr(spider, "scheduler", self)
         for name, n in store.queued_by_host():
             self.hosts[name] = _Host(queued=n)
             self.queued += n
@@ -249,7 +251,9 @@ class FrontierScheduler(BaseScheduler):
                 return
             self._wakeup.cancel()
         self._wake_time = when
-        self._wakeup = reactor.callLater(max(0.0, when - now), self._wake)  # type: ignore[attr-defined]
+        # twisted's zope interfaces declare methods without self, so mypy (without the
+        # mypy-zope plugin) takes the delay for self and the callable for the delay
+        self._wakeup = reactor.callLater(max(0.0, when - now), self._wake)  # type: ignore[arg-type]
 
     def _wake(self) -> None:
         self._wakeup = None

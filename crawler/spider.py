@@ -333,8 +333,9 @@ class CampaignSpider(scrapy.Spider):
         if name == "AddressRefused":
             self._count("guard/refused")
             stats = self.crawler.stats if self.crawler is not None else None
-            if stats is not None and getattr(exc, "address", "") and not stats.get_value("guard/first_refused_address"):
-                stats.set_value("guard/first_refused_address", exc.address)
+            address = getattr(exc, "address", "")
+            if stats is not None and address and not stats.get_value("guard/first_refused_address"):
+                stats.set_value("guard/first_refused_address", address)
             return
         if name == "HttpError":  # an IgnoreRequest subclass, but a real outcome: count it
             status = getattr(getattr(exc, "response", None), "status", "unknown")

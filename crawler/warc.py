@@ -38,7 +38,7 @@ from datetime import datetime, timezone
 from io import BytesIO
 from pathlib import Path
 from importlib.metadata import version as _dist_version
-from typing import IO, Any, Iterable, Mapping, Sequence
+from typing import IO, Any, Iterable, Mapping
 from urllib.parse import urlsplit
 
 from fastwarc.warc import ArchiveIterator as FastArchiveIterator
@@ -63,8 +63,10 @@ CDXJ_SUFFIX = ".cdxj"
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 HeaderValue = str | bytes
-# (name, value) pairs, or a mapping / Scrapy ``Headers`` whose values may be lists.
-HeaderPairs = Iterable[tuple[HeaderValue, HeaderValue | Sequence[HeaderValue]]] | Mapping[Any, Any]
+# (name, value) pairs, or a mapping / Scrapy ``Headers`` whose values may be lists
+# (a list or tuple value is several values; _clean_headers expands only those).
+HeaderPairs = (Iterable[tuple[HeaderValue, HeaderValue | list[HeaderValue] | tuple[HeaderValue, ...]]]
+               | Mapping[Any, Any])
 FetchTime = datetime | float | int | None
 
 

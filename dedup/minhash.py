@@ -97,12 +97,12 @@ class MinhashConfig:
 
 def _hash_function(name: str) -> Callable[[bytes], int]:
     if name == "sha1":
-        return sha1_hash32  # type: ignore[no-any-return]
+        return sha1_hash32
     try:
         import xxhash
     except ImportError as exc:
         raise ImportError("MinhashConfig(hash_fn='xxh32') needs xxhash: pip install xxhash") from exc
-    return xxhash.xxh32_intdigest  # type: ignore[no-any-return]
+    return xxhash.xxh32_intdigest
 
 
 @functools.cache

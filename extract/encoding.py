@@ -96,10 +96,10 @@ def _declared(body: bytes, content_type: str | None) -> list[tuple[str, str]]:
 
 def decode_html(body: bytes, content_type: str | None, stats: Counter[str]) -> str:
     """Decode an HTML body (see the module docstring for the order of evidence)."""
-    for bom, codec in _BOMS:
+    for bom, bom_codec in _BOMS:
         if body.startswith(bom):
             stats["extract/encoding/bom"] += 1
-            return body[len(bom):].decode(codec, "replace")
+            return body[len(bom):].decode(bom_codec, "replace")
     if body.isascii():
         stats["extract/encoding/ascii"] += 1
         return body.decode("ascii")

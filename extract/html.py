@@ -27,11 +27,12 @@ import logging
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 from urllib.parse import urlsplit
 
 from lxml import etree
 from trafilatura import bare_extraction
+from trafilatura.settings import Document as TrafilaturaDocument
 from trafilatura.utils import load_html
 
 from owd.core.urls import registered_domain
@@ -150,12 +151,13 @@ def extract_page(html: str, url: str, *, fetch_time: dt.datetime | None, http_he
         stats["extract/media/from_crawl_refs"] += 1
     refs = media_refs or tuple(page_media_refs(tree, url, stats))
     media = media_items(refs, limits.max_media, stats)
-    result = bare_extraction(
+    # as_dict=False (the default): a trafilatura Document, or None when nothing was extracted
+    result = cast("TrafilaturaDocument | None", bare_extraction(
         tree, url=url, with_metadata=True, deduplicate=False, include_comments=limits.include_comments,
         include_tables=limits.include_tables, date_extraction_params=_date_params(fetch_time),
-    )
+    ))
     text = _clean(getattr(result, "text", None)) if result is not None else None
-    if not text:
+    if result is None or not text:
         stats["extract/dropped/no_main_text"] += 1
         return None
     return PageExtraction(

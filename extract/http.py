@@ -95,8 +95,8 @@ def parse_http_block(block: bytes) -> HttpMessage | None:
         if not line.strip():
             continue
         if line[:1] in (b" ", b"\t") and headers:  # obsolete line folding (RFC 9112 §5.2)
-            name, value = headers[-1]
-            headers[-1] = (name, f"{value} {_text(line.strip())}")
+            prev_name, prev_value = headers[-1]
+            headers[-1] = (prev_name, f"{prev_value} {_text(line.strip())}")
             quirks.append("http_folded_header")
             continue
         name, sep, value = line.partition(b":")
@@ -122,7 +122,7 @@ def header_value(headers: Headers, name: str) -> str | None:
 def dechunk(body: bytes) -> bytes | None:
     """Undo ``Transfer-Encoding: chunked``; None when the body is not validly chunked
     (the caller keeps the stored bytes, as warcio does)."""
-    out = []
+    out: list[bytes] = []
     pos = 0
     while True:
         match = _CHUNK_SIZE.match(body, pos)

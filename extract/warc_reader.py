@@ -327,7 +327,8 @@ def _parse_date(value: str | None) -> datetime | None:
         if not m or len(text) > 17:
             return None
         try:
-            parsed = datetime(*(int(g or 0) for g in m.groups()))  # type: ignore[misc]
+            year, month, day, hour, minute, second = (int(g or 0) for g in m.groups())
+            parsed = datetime(year, month, day, hour, minute, second)
         except ValueError:
             return None
     if parsed.tzinfo is None:

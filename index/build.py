@@ -100,13 +100,14 @@ def index_campaign(docs_dir: Path, backend: SearchBackend, state_path: Path, *, 
     started = time.time()
     docs_dir, state_path = Path(docs_dir), Path(state_path)
     summary = IndexSummary()
+    state: dict[str, Any]
     if not rebuild:
         state = _load_state(state_path)
         if state["shards"] and state.get("annotate_key", "") != annotate_key:
             progress("index: the pool rules changed since the last run: indexing every shard again")
             state["shards"] = {}
     if rebuild:
-        state: dict[str, Any] = {"format": STATE_FORMAT, "shards": {}}
+        state = {"format": STATE_FORMAT, "shards": {}}
         state["annotate_key"] = annotate_key
         with backend.rebuilding() as atomic:
             # atomic: the shards go to an index nobody reads yet; recording them before the

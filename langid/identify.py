@@ -33,7 +33,6 @@ accuracy 0.9784 -> 0.9914 (bench/eval_langid.py).
 
 from __future__ import annotations
 
-import dataclasses
 import importlib.util
 import os
 from collections import Counter
@@ -374,19 +373,18 @@ class LanguageIdentifier:
         return best, "+".join(reasons)
 
     def annotate(self, doc: Document) -> Document:
-        """A copy of ``doc`` with lang, lang_score, lang_topk and script filled from its text.
+        """Fill ``doc``'s lang, lang_score, lang_topk and script from its text, in place
+        (the step contract's rule, owd.core.step); returns ``doc``.
 
         Uses ``doc.declared_lang`` and the TLD of ``doc.host`` as evidence.
         """
         self.stats["langid/docs"] += 1
         result = self.identify(doc.text or "", doc.declared_lang, doc.host)
-        return dataclasses.replace(
-            doc,
-            lang=result.lang,
-            lang_score=result.score,
-            lang_topk=[LangScore(lang, score) for lang, score in result.topk],
-            script=result.script,
-        )
+        doc.lang = result.lang
+        doc.lang_score = result.score
+        doc.lang_topk = [LangScore(lang, score) for lang, score in result.topk]
+        doc.script = result.script
+        return doc
 
     def annotate_all(self, docs: Iterable[Document]) -> Iterator[Document]:
         """:meth:`annotate` over a stream of documents."""

@@ -8,10 +8,11 @@ crawl with ``--resume`` semantics, processing skips finished shards, indexing is
 incremental, pool building is idempotent). ``owd status`` reads the same file, and
 for a step it does not list (run with its own command), that step's outputs.
 
-Where each step runs: the crawl on crawler actors (owd.distributed_crawl), the
-per-shard processing and the dedup shuffle as Ray work (owd.ray_process); with
-``--backend opensearch`` one Ray task per docs shard indexes it (this process keeps
-the incremental state). The embedded index is filled by this process (a single
+Where each step runs: the crawl on crawler actors (owd.distributed_crawl); processing
+and indexing are handed to the Ray executor (owd/ray_executor.py), the same pipeline
+``owd process`` runs on local processes: the per-shard steps and the dedup shuffle as
+Ray tasks, and with ``--backend opensearch`` one task per docs shard indexing it (this
+process keeps the incremental state). The embedded index is filled by this process (a single
 writer), and so are the pools (pool building is bound by reading Parquet, not by CPU).
 """
 
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from owd.core.config import CampaignConfig
+from owd.core.step import Executor
 
 __all__ = ["STEPS", "RunOptions", "run_campaign", "load_state", "campaign_status", "step_on_disk"]
 
@@ -64,7 +66,8 @@ def _save_state(cfg: CampaignConfig, state: dict[str, Any]) -> None:
     tmp.replace(path)
 
 
-def _crawl(cfg: CampaignConfig, opts: RunOptions, resume: bool, say: Callable[[str], None]) -> tuple[int, str]:
+def _crawl(cfg: CampaignConfig, opts: RunOptions, executor: Executor, resume: bool,
+           say: Callable[[str], None]) -> tuple[int, str]:
     from owd.distributed_crawl import run_distributed_crawl
 
     server = None
@@ -85,23 +88,26 @@ def _crawl(cfg: CampaignConfig, opts: RunOptions, resume: bool, say: Callable[[s
     return summary.pages, "pages"
 
 
-def _process(cfg: CampaignConfig, opts: RunOptions, resume: bool, say: Callable[[str], None]) -> tuple[int, str]:
-    from owd.ray_process import process_campaign_ray
+def _process(cfg: CampaignConfig, opts: RunOptions, executor: Executor, resume: bool,
+             say: Callable[[str], None]) -> tuple[int, str]:
+    from owd.process import process_campaign
 
-    summary = process_campaign_ray(cfg, progress=say, address=opts.address)
+    summary = process_campaign(cfg, progress=say, executor=executor)
     say(f"process: {summary.documents} documents, {summary.kept} kept, {summary.duplicates} duplicates")
     return summary.documents, "documents"
 
 
-def _index(cfg: CampaignConfig, opts: RunOptions, resume: bool, say: Callable[[str], None]) -> tuple[int, str]:
+def _index(cfg: CampaignConfig, opts: RunOptions, executor: Executor, resume: bool,
+           say: Callable[[str], None]) -> tuple[int, str]:
     from owd.index.build import index_campaign
     from owd.index.open import open_backend, state_path
     from owd.pools.rules import pool_membership
 
     annotate, pools_key = pool_membership(cfg.pools)
-    # OpenSearch takes writes from many clients: one Ray task per shard. The embedded
-    # index has a single writer, so it is filled from here.
-    parallel = _ray_shard_indexer(cfg, opts) if opts.backend == "opensearch" else None
+    # OpenSearch takes writes from many clients: one task per shard. The embedded index
+    # has a single writer, so it is filled from here.
+    parallel = shard_indexer(cfg, opts.backend, opts.url, opts.index_name, executor) \
+        if opts.backend == "opensearch" else None
     with open_backend(cfg, opts.backend, url=opts.url, index_name=opts.index_name, create=True) as backend:
         summary = index_campaign(cfg.campaign_dir / "docs", backend,
                                  state_path(cfg, opts.backend, opts.index_name), progress=say,
@@ -112,38 +118,37 @@ def _index(cfg: CampaignConfig, opts: RunOptions, resume: bool, say: Callable[[s
     return summary.documents_indexed, "documents"
 
 
-def _index_shard_task(config_path: str, backend: str, url: str | None, index_name: str | None,
-                      shard: Path) -> tuple[Path, int, Any, float]:
-    """A Ray task: one docs shard into the campaign's OpenSearch index (pool membership included)."""
+def _index_shard_task(args: tuple[str, str, str | None, str | None, Path]) -> tuple[Path, int, Any, float]:
+    """A task: one docs shard into the campaign's OpenSearch index (pool membership included)."""
+    from owd.core.config import load_campaign
     from owd.index.build import index_shard
     from owd.index.open import open_backend
-    from owd.core.config import load_campaign
     from owd.pools.rules import pool_membership
 
+    config_path, backend, url, index_name, shard = args
     cfg = load_campaign(config_path)
     annotate, _ = pool_membership(cfg.pools)
     with open_backend(cfg, backend, url=url, index_name=index_name, create=False) as target:
         return index_shard(shard, target, annotate)
 
 
-def _ray_shard_indexer(cfg: CampaignConfig, opts: RunOptions) -> Callable[[list[Path]], Iterator[Any]]:
-    import ray
-
-    task = ray.remote(num_cpus=1)(_index_shard_task)
+def shard_indexer(cfg: CampaignConfig, backend: str, url: str | None, index_name: str | None,
+                  executor: Executor) -> Callable[[list[Path]], Iterator[Any]]:
+    """Index docs shards as the executor's tasks (for a backend that takes many writers)."""
     source = str(Path(cfg.source).resolve()) if cfg.source else None
     if source is None:
-        raise ValueError("indexing on Ray needs a campaign loaded from a file (the tasks read it)")
+        raise ValueError("indexing in parallel needs a campaign loaded from a file (the tasks read it)")
 
     def run(shards: list[Path]) -> Iterator[Any]:
-        pending = [task.remote(source, opts.backend, opts.url, opts.index_name, shard) for shard in shards]
-        while pending:
-            done, pending = ray.wait(pending, num_returns=1)
-            yield ray.get(done[0])  # a backend failure (after its retries) ends the step here
+        tasks = [(source, backend, url, index_name, shard) for shard in shards]
+        for _, result in executor.map_unordered(_index_shard_task, tasks):
+            yield result  # a backend failure (after its retries) ends the step here
 
     return run
 
 
-def _pools(cfg: CampaignConfig, opts: RunOptions, resume: bool, say: Callable[[str], None]) -> tuple[int, str]:
+def _pools(cfg: CampaignConfig, opts: RunOptions, executor: Executor, resume: bool,
+           say: Callable[[str], None]) -> tuple[int, str]:
     from owd.pools.build import build_pools
 
     summary = build_pools(cfg, progress=say)
@@ -151,7 +156,8 @@ def _pools(cfg: CampaignConfig, opts: RunOptions, resume: bool, say: Callable[[s
     return summary.input_documents, "documents"
 
 
-def _report(cfg: CampaignConfig, opts: RunOptions, resume: bool, say: Callable[[str], None]) -> tuple[int, str]:
+def _report(cfg: CampaignConfig, opts: RunOptions, executor: Executor, resume: bool,
+            say: Callable[[str], None]) -> tuple[int, str]:
     from owd.report import write_report
 
     json_path, html_path = write_report(cfg)
@@ -159,7 +165,7 @@ def _report(cfg: CampaignConfig, opts: RunOptions, resume: bool, say: Callable[[
     return 1, "reports"
 
 
-_RUNNERS: dict[str, Callable[[CampaignConfig, RunOptions, bool, Callable[[str], None]], tuple[int, str]]] = {
+_RUNNERS: dict[str, Callable[[CampaignConfig, RunOptions, Executor, bool, Callable[[str], None]], tuple[int, str]]] = {
     "crawl": _crawl, "process": _process, "index": _index, "pools": _pools, "report": _report}
 
 
@@ -175,9 +181,9 @@ def run_campaign(cfg: CampaignConfig, opts: RunOptions | None = None,
         for step in STEPS[STEPS.index(opts.restart_from):]:
             if steps.get(step, {}).get("status") == "done":
                 steps[step]["status"] = "redo"
-    from owd.ray_cluster import connect
+    from owd.ray_executor import RayExecutor
 
-    with connect(opts.address):
+    with RayExecutor(opts.address) as executor:
         for step in STEPS:
             previous = steps.get(step, {})
             if previous.get("status") == "done":
@@ -189,7 +195,8 @@ def run_campaign(cfg: CampaignConfig, opts: RunOptions | None = None,
             steps[step] = {"status": "running", "started": started, "attempts": previous.get("attempts", 0) + 1}
             _save_state(cfg, state)
             try:
-                items, unit = _RUNNERS[step](cfg, opts, resume, lambda line, s=step: progress(f"[{s}] {line}"))
+                items, unit = _RUNNERS[step](cfg, opts, executor, resume,
+                                             lambda line, s=step: progress(f"[{s}] {line}"))
             except BaseException as exc:
                 steps[step].update(status="failed", error=f"{type(exc).__name__}: {exc}"[:2000],
                                    finished=time.time())

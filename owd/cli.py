@@ -7,12 +7,13 @@ bad input met while working is counted, never fatal.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
 import sys
 from pathlib import Path
-from typing import IO, Callable, Sequence
+from typing import IO, Any, Callable, Sequence
 
 from owd.core.config import ConfigError, check_storage_root, load_campaign
 from owd.core.errors import OwdError
@@ -129,19 +130,37 @@ def _cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _executor(args: argparse.Namespace) -> Any:
+    """The executor the command line asks for: Ray with --ray/--address, else local processes."""
+    if getattr(args, "ray", False) or getattr(args, "address", None):
+        if getattr(args, "workers", None):
+            raise UsageError("--workers is for the local executor; on Ray the cluster's CPUs decide")
+        from owd.ray_executor import RayExecutor
+
+        return RayExecutor(args.address)
+    if getattr(args, "workers", None):
+        from owd.executors import LocalExecutor
+
+        return LocalExecutor(args.workers)
+    return contextlib.nullcontext()  # the command's own default: one process per CPU, at most one per shard
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def _cmd_process(args: argparse.Namespace) -> int:
     cfg = load_campaign(args.config)
     from owd.process import campaign_warcs, process_campaign
 
     if not campaign_warcs(cfg):
         raise UsageError(f"no closed WARC files under {cfg.campaign_dir / 'warc'}: run `owd crawl {args.config}` first")
-    if args.ray or args.address:
-        from owd.ray_process import process_campaign_ray
-
-        summary = process_campaign_ray(cfg, force=args.force, progress=lambda line: print(line, flush=True),
-                                       address=args.address)
-    else:
-        summary = process_campaign(cfg, force=args.force, progress=lambda line: print(line, flush=True))
+    with _executor(args) as executor:
+        summary = process_campaign(cfg, force=args.force, progress=lambda line: print(line, flush=True),
+                                   executor=executor)
     print(f"process finished in {summary.seconds:.1f}s: {summary.shards_done} shard(s) processed, "
           f"{summary.shards_skipped} already done; {summary.documents} documents, {summary.kept} kept, "
           f"{summary.duplicates} in {summary.clusters} duplicate clusters; "
@@ -184,10 +203,18 @@ def _cmd_index(args: argparse.Namespace) -> int:
 
     annotate, pools_key = pool_membership(cfg.pools)  # `pool:` filters and facets follow the pool rules
     try:
-        with _search_backend(cfg, args, create=True) as backend:
+        with _executor(args) as executor, _search_backend(cfg, args, create=True) as backend:
+            parallel = None
+            if executor is not None:  # --workers/--ray: one task per shard, for an engine with many writers
+                if args.backend != "opensearch":
+                    raise UsageError("--workers and --ray index in parallel, which needs --backend opensearch "
+                                     "(the embedded index has a single writer)")
+                from owd.campaign_run import shard_indexer
+
+                parallel = shard_indexer(cfg, args.backend, args.url, args.index_name, executor)
             summary = index_campaign(docs_dir, backend, state_path(cfg, args.backend, args.index_name),
                                      rebuild=args.rebuild, progress=lambda line: print(line, flush=True),
-                                     annotate=annotate, annotate_key=pools_key)
+                                     annotate=annotate, annotate_key=pools_key, shard_indexer=parallel)
     except BackendError as exc:
         # the engine failed (OpenSearch down after retries, documents refused): the shards done so
         # far are recorded, so a rerun continues from there
@@ -476,12 +503,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ray", action="store_true", help="run the shards and the dedup steps as Ray work "
                    "(a local Ray instance unless --address); same outputs as the local runner")
     p.add_argument("--address", default=None, help="join this Ray cluster (host:port, 'auto'); implies --ray")
+    p.add_argument("--workers", type=_positive_int, default=None,
+                   help="local worker processes (default: one per CPU, at most one per unfinished shard)")
 
     p = command("index", _cmd_index,
                 "index a campaign's documents for search (embedded engine or OpenSearch); incremental")
     p.add_argument("config", help="campaign YAML file")
     p.add_argument("--rebuild", action="store_true", help="clear the index and index every shard again")
     _add_backend_args(p)
+    p.add_argument("--workers", type=_positive_int, default=None,
+                   help="with --backend opensearch: index shards in this many local processes")
+    p.add_argument("--ray", action="store_true", help="with --backend opensearch: index shards as Ray tasks")
+    p.add_argument("--address", default=None, help="join this Ray cluster (host:port, 'auto'); implies --ray")
 
     p = command("search", _cmd_search, "search a campaign's index")
     p.add_argument("query", help='words, "phrases", -excluded, a OR b, lang:sl domain:.si pool:x media:image '

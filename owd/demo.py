@@ -35,8 +35,12 @@ def summarise_warcs(files: list[Path]) -> dict[str, object]:
                     if not rec.verify_block_digest(consume=False):
                         bad_digests += 1
                     rec.parse_http()
-                    statuses[rec.http_headers.status_code] += 1
-                    uri = rec.headers.get("WARC-Target-URI", "")
+                    status = rec.http_headers.status_code
+                    if status is None:  # our crawler writes a status line in every response record
+                        raise ValueError(f"{path}: a response record without an HTTP status line")
+                    statuses[status] += 1
+                    # a missing header reads as "" (fastwarc's stubs type get() with a default as Optional)
+                    uri = rec.headers.get("WARC-Target-URI") or ""
                     hosts.add(uri.split("/")[2].split(":")[0] if "//" in uri else uri)
                 else:
                     try:

@@ -93,7 +93,7 @@ class CrawlerActorImpl:
         import ray
 
         node_id = ray.get_runtime_context().get_node_id()
-        resources = next((n.get("Resources", {}) for n in ray.nodes() if n.get("NodeID") == node_id), {})
+        resources: dict[str, float] = next((n.get("Resources", {}) for n in ray.nodes() if n.get("NodeID") == node_id), {})
         facts = {"worker": worker, "site": site, "pid": os.getpid(), "node_id": node_id,
                  "node_sites": sorted(k.split(":", 1)[1] for k in resources if k.startswith("site:")),
                  "started": time.time()}
@@ -220,7 +220,10 @@ def run_distributed_crawl(cfg: CampaignConfig, *, crawlers: int | None = None, a
         import ray
 
         actor_cls = ray.remote(CrawlerActorImpl)
-        actors, runs = {}, {}
+        # The handles' methods (run.remote) are looked up at run time: ray types a handle as
+        # ActorHandle | type[CrawlerActorImpl], which only works with @ray.method methods.
+        actors: dict[str, Any] = {}
+        runs: dict[str, ray.ObjectRef[dict[str, Any]]] = {}  # worker -> the result of its run()
         for worker in partition.workers:
             site = partition.site_of_worker(worker)
             options: dict[str, Any] = {"max_restarts": -1, "max_task_retries": -1, "max_concurrency": 2,

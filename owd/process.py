@@ -1,30 +1,36 @@
 """``owd process``: a campaign's WARC files -> clean, language-tagged, deduplicated documents.
 
-The local runner. Per WARC file (the shard; ``.warc.gz`` as the crawler writes
-them, or uncompressed ``.warc``): extract -> language ID -> quality signals -> PII
-pseudonymisation -> MinHash signature, written as ``docs/<shard id>.parquet``
-(:func:`shard_id_of`; temporary name, then rename: a finished shard is skipped on
-rerun). Then the global dedup steps (band buckets -> clusters), and
-the cluster ids are applied to every shard. The stages are plain code; the Ray
-runner (issue 7) drives the same functions.
+Per WARC file (the shard; ``.warc.gz`` as the crawler writes them, or uncompressed
+``.warc``) the document steps of owd/pipeline.py run (extract -> language ID -> quality
+signals -> PII pseudonymisation -> MinHash signature) and write
+``docs/<shard id>.parquet`` (:func:`shard_id_of`; temporary name, then rename: a
+finished shard is skipped on rerun) and its ``.stats.json``. Then the campaign steps
+(band buckets -> clusters -> fetch dates -> cluster ids applied to every shard).
+
+Which executor runs the work is the caller's choice and nothing else changes: this
+process, a pool of local processes (the default: all CPUs, at most one per shard) or
+Ray (owd/ray_executor.py). The files are the same, byte for byte
+(tests/test_executors.py).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 from owd.core.config import CampaignConfig
-from owd.core.schema import Document, read_parquet, write_parquet
+from owd.core.step import CampaignStep, DocumentStep, Executor, Shard
+from owd.executors import LocalExecutor, available_cpus, quiet_libraries
+from owd.campaign_steps import ApplyClusters
+from owd.pipeline import CAMPAIGN_STEPS, DOCUMENT_STEPS, ShardResult, ShardTask, process_shard
 
-__all__ = ["ProcessSummary", "ShardProcessor", "process_campaign", "campaign_warcs", "shard_id_of", "warc_files",
-           "open_warc_files", "prepare_campaign_dirs", "apply_clusters_to_shard", "quiet_libraries"]
+__all__ = ["ProcessSummary", "process_campaign", "campaign_warcs", "campaign_shards", "shard_id_of", "warc_files",
+           "open_warc_files", "prepare_campaign_dirs", "quiet_libraries"]
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +58,19 @@ class ProcessSummary:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for name in ("languages", "drop_reasons", "stats"):
             getattr(self, name).update(getattr(other, name))
+
+    def add_tally(self, tally: Counter[str]) -> None:
+        """Add a document tally (:func:`owd.pipeline.tally`) to the document counts."""
+        self.documents += tally["documents"]
+        self.kept += tally["kept"]
+        self.duplicates += tally["duplicates"]
+        self.clusters += tally["clusters"]
+        for key, n in tally.items():
+            kind, _, value = key.partition("/")
+            if kind == "lang":
+                self.languages[value] += n
+            elif kind == "dropped":
+                self.drop_reasons[value] += n
 
 
 def warc_files(warc_root: Path) -> list[Path]:
@@ -97,50 +116,9 @@ def shard_id_of(warc: Path) -> str:
     raise ValueError(f"not a WARC file name (.warc.gz or .warc): {warc.name}")
 
 
-class ShardProcessor:
-    """Runs the per-document stages over one shard; heavy objects (the fastText model)
-    are built once per processor, i.e. once per worker."""
-
-    def __init__(self, cfg: CampaignConfig) -> None:
-        from owd.dedup.minhash import MinhashConfig
-        from owd.dedup.steps import SignatureStep
-        from owd.extract.html import ExtractLimits
-        from owd.langid.identify import LanguageIdentifier
-
-        p = cfg.process
-        self.cfg = cfg
-        self.limits = ExtractLimits(max_bytes=int(p.max_html_bytes), timeout_s=p.doc_timeout)
-        self.identifier = LanguageIdentifier(k=p.langid_top_k)
-        self.signatures = SignatureStep(cfg.campaign_dir / "dedup", MinhashConfig())
-
-    def run(self, warc: Path, stats: Counter[str]) -> list[Document]:
-        from owd.extract import pii, quality
-        from owd.extract.shard import extract_warc
-
-        # The language identifier counts into its own stats over the processor's life, the
-        # signature step per shard: this shard's share goes into ``stats`` (its .stats.json).
-        langid_before = Counter(self.identifier.stats)
-        docs = extract_warc(warc, campaign=self.cfg.campaign, worker=warc.parent.name, stats=stats,
-                            limits=self.limits)
-        p = self.cfg.process
-        # Each stage returns the annotated document (some return copies).
-        docs = [pii.annotate(quality.annotate(self.identifier.annotate(doc), p.quality), p.pii) for doc in docs]
-        docs.sort(key=lambda d: d.id)  # a shard's row order never depends on read order
-        self.signatures.run(shard_id_of(warc), docs)
-        stats.update(Counter(self.identifier.stats) - langid_before)
-        stats.update({f"dedup/signatures/{k}": n for k, n in self.signatures.last_shard_stats.items()})
-        return docs
-
-    def write_shard(self, warc: Path, docs_dir: Path) -> tuple[int, Counter[str]]:
-        """Run one shard and write ``docs/<stem>.parquet`` (+ ``.stats.json``); returns (documents, stats).
-
-        The Parquet file is renamed into place last, so its presence means the shard is done.
-        """
-        shard_stats: Counter[str] = Counter()
-        docs = self.run(warc, shard_stats)
-        write_parquet(docs, docs_dir / f"{shard_id_of(warc)}.parquet")
-        (docs_dir / f"{shard_id_of(warc)}.stats.json").write_text(json.dumps(dict(sorted(shard_stats.items())), indent=1))
-        return len(docs), shard_stats
+def campaign_shards(cfg: CampaignConfig) -> list[Shard]:
+    """Every shard of the campaign (one per closed WARC file), in a stable order."""
+    return [Shard(shard_id_of(w), w, cfg.campaign, cfg.campaign_dir) for w in campaign_warcs(cfg)]
 
 
 def prepare_campaign_dirs(cfg: CampaignConfig, force: bool) -> tuple[Path, Path]:
@@ -154,70 +132,53 @@ def prepare_campaign_dirs(cfg: CampaignConfig, force: bool) -> tuple[Path, Path]
     return docs_dir, dedup_dir
 
 
-def apply_clusters_to_shard(shard: Path, clusters: Path, fetch_dates: Path | None = None) -> ProcessSummary:
-    """Rewrite one ``docs/`` shard with its cluster ids and first/last-seen dates
-    (dedup/fetch_dates.py); returns that shard's document tally."""
-    from owd.dedup.fetch_dates import apply_fetch_dates
-    from owd.dedup.steps import apply_clusters
-
-    docs = apply_fetch_dates(apply_clusters(read_parquet(shard), clusters), fetch_dates)
-    write_parquet(docs, shard)
-    part = ProcessSummary()
-    _tally(part, docs)
-    return part
-
-
-def quiet_libraries() -> None:
-    # trafilatura logs every unusable page at ERROR; the extract stage already counts
-    # each one with its reason, so the log line is noise in a pipeline run.
-    logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
-
-
 def process_campaign(cfg: CampaignConfig, force: bool = False,
-                     progress: Callable[[str], None] = lambda line: log.info(line)) -> ProcessSummary:
-    """Process every WARC file of the campaign; skip finished shards unless ``force``."""
-    from owd.dedup.fetch_dates import FetchDatesStep
-    from owd.dedup.steps import BucketStep, ClusterStep
+                     progress: Callable[[str], None] = lambda line: log.info(line), *,
+                     executor: Executor | None = None,
+                     steps: Sequence[type[DocumentStep]] = DOCUMENT_STEPS,
+                     campaign_steps: Sequence[type[CampaignStep]] = CAMPAIGN_STEPS) -> ProcessSummary:
+    """Process every WARC file of the campaign; skip finished shards unless ``force``.
 
+    ``executor``: who runs the tasks (default: a :class:`~owd.executors.LocalExecutor` with
+    one process per CPU, at most one per unfinished shard). ``steps``: the document steps
+    (default: :data:`owd.pipeline.DOCUMENT_STEPS`; a test adds a toy step this way).
+    """
     quiet_libraries()
     started = time.time()
-    docs_dir, dedup_dir = prepare_campaign_dirs(cfg, force)
+    docs_dir, _ = prepare_campaign_dirs(cfg, force)
     summary = ProcessSummary()
-    warcs = campaign_warcs(cfg)
-    processor: ShardProcessor | None = None
-    for i, warc in enumerate(warcs, 1):
-        out = docs_dir / f"{shard_id_of(warc)}.parquet"
-        if out.exists():
-            summary.shards_skipped += 1
-            continue
-        processor = processor or ShardProcessor(cfg)
-        t0 = time.time()
-        n_docs, shard_stats = processor.write_shard(warc, docs_dir)
-        summary.shards_done += 1
-        summary.stats.update(shard_stats)
-        progress(f"process: shard {i}/{len(warcs)} {warc.name}: {n_docs} documents in {time.time() - t0:.1f} s")
-
-    shards = [docs_dir / f"{shard_id_of(w)}.parquet" for w in warcs]
-    if shards:
-        progress("process: dedup (band buckets, clusters, fetch dates)")
-        BucketStep(dedup_dir).run()
-        clusters = ClusterStep(dedup_dir, keep=cfg.process.dedup_keep).run()
-        dates = FetchDatesStep(dedup_dir).run(warcs)
-        for shard in shards:
-            summary.merge(apply_clusters_to_shard(shard, clusters, dates))
+    shards = campaign_shards(cfg)
+    todo = [s for s in shards if not (docs_dir / f"{s.id}.parquet").exists()]
+    summary.shards_skipped = len(shards) - len(todo)
+    own = executor is None
+    runner: Executor = executor or LocalExecutor(max(1, min(available_cpus(), len(todo))))
+    try:
+        if todo:
+            _run_shards(cfg, runner, todo, tuple(steps), docs_dir, summary, shards, progress)
+        if shards:
+            progress("process: dedup (band buckets, clusters, fetch dates, cluster ids)")
+            for step in campaign_steps:
+                counts = step().run(cfg, shards, runner)
+                if step is ApplyClusters:
+                    summary.add_tally(counts)
+    finally:
+        if own:
+            runner.close()
     summary.seconds = time.time() - started
     return summary
 
 
-def _tally(summary: ProcessSummary, docs: list[Document]) -> None:
-    for doc in docs:
-        summary.documents += 1
-        if doc.drop_reason:
-            summary.drop_reasons[doc.drop_reason.split(":")[0]] += 1
-        else:
-            summary.kept += 1
-            summary.languages[doc.lang or "?"] += 1
-        if doc.dup_cluster_size and doc.dup_cluster_size > 1:
-            summary.duplicates += 1
-            if doc.dup_cluster_id == doc.id:
-                summary.clusters += 1
+def _run_shards(cfg: CampaignConfig, executor: Executor, todo: list[Shard], steps: tuple[type[DocumentStep], ...],
+                docs_dir: Path, summary: ProcessSummary, shards: list[Shard],
+                progress: Callable[[str], None]) -> None:
+    position = {shard.id: i for i, shard in enumerate(shards, 1)}
+    progress(f"process: {len(todo)} shard(s) on {min(executor.workers, len(todo))} worker(s)")
+    results: dict[int, ShardResult] = {}
+    tasks = [ShardTask(cfg, shard, docs_dir, steps) for shard in todo]
+    for i, result in executor.map_unordered(process_shard, tasks):
+        results[i] = result
+        summary.shards_done += 1
+        progress(f"process: shard {position[result.shard_id]}/{len(shards)} {todo[i].warc.name}: "
+                 f"{result.documents} documents in {result.seconds:.1f} s")
+    for i in range(len(todo)):  # shard order, whatever order they finished in
+        summary.stats.update(results[i].stats)

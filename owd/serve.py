@@ -221,28 +221,34 @@ def _filters(lang: list[str], domain: list[str], pool: list[str], media: list[st
 
 # Query parameters shared by /api/search and /api/facets. The schema mirrors the
 # index's own checks (index.base.Filters) in ASCII (hosts are stored in punycode),
-# so a client can tell from the spec what the server accepts.
-def _values(description: str, pattern: str) -> Any:
-    return Annotated[list[Annotated[str, Field(max_length=253, pattern=pattern)]],
-                     Query(max_length=MAX_FILTER_VALUES, description=description)]
+# so a client can tell from the spec what the server accepts. The aliases are written
+# out as Annotated[...] (the helpers give only the metadata) so a type checker sees types.
+def _value(pattern: str) -> Any:
+    return Field(max_length=253, pattern=pattern)
+
+
+def _values(description: str) -> Any:
+    return Query(max_length=MAX_FILTER_VALUES, description=description)
 
 
 def _day(description: str) -> Any:
     # a string, not a date: pydantic would also take 0 or 1700000000 as a day
-    return Annotated[str | None, Query(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", description=description,
-                                       json_schema_extra={"format": "date"})]
+    return Query(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", description=description,
+                 json_schema_extra={"format": "date"})
 
 
 Q = Annotated[str, Query(max_length=MAX_QUERY_CHARS, description=(
     'owd query language: words, "phrases", -excluded, a OR b, lang:sl domain:.si pool:x media:image '
     f"after:2026-11-01 before:2026-12-01; at most {MAX_QUERY_CHARS} characters"))]
-Lang = _values("language code, e.g. sl (repeatable: any of them)", r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
-Domain = _values("registered domain, host, or suffix such as .si (repeatable; IDN as xn--)",
-                 r"^\.?[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.?$")
-Pool = _values("data pool name (repeatable)", r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+Lang = Annotated[list[Annotated[str, _value(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})?$")]],
+                 _values("language code, e.g. sl (repeatable: any of them)")]
+Domain = Annotated[list[Annotated[str, _value(r"^\.?[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.?$")]],
+                   _values("registered domain, host, or suffix such as .si (repeatable; IDN as xn--)")]
+Pool = Annotated[list[Annotated[str, _value(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]],
+                 _values("data pool name (repeatable)")]
 Media = Annotated[list[Literal["image", "audio", "video"]], Query(description="media kind (repeatable)")]
-After = _day("fetched on or after this day (UTC), YYYY-MM-DD")
-Before = _day("fetched before this day (UTC), YYYY-MM-DD")
+After = Annotated[str | None, _day("fetched on or after this day (UTC), YYYY-MM-DD")]
+Before = Annotated[str | None, _day("fetched before this day (UTC), YYYY-MM-DD")]
 FacetNames = Literal["lang", "domain", "pool", "media_kind"]
 assert set(FacetNames.__args__) == set(FACETS)  # type: ignore[attr-defined]  # keep the schema in step
 

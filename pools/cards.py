@@ -103,7 +103,7 @@ class _Processing:
         # The documents show what ran even if the settings changed since `owd process`:
         # a filter's drop reason, or replacements of a PII kind, count as applied.
         quality = [f for f in FILTERS if f in settings["quality_filters"] or drops.get(f)]
-        pii = [k for k in PII_KINDS if k in settings["pii_kinds"] or stats.pii_replacements.get(k)]
+        pii: list[str] = [k for k in PII_KINDS if k in settings["pii_kinds"] or stats.pii_replacements.get(k)]
         return cls(quality, sum(drops.get(f, 0) for f in FILTERS), pii, sum(stats.pii_replacements.values()),
                    stats.campaign_documents, stats.campaign_deduplicated, drops.get("duplicate", 0),
                    settings["dedup_keep"])

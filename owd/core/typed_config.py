@@ -125,7 +125,7 @@ def _convert(tp: Any, value: Any, path: str, file: str | None) -> Any:
             _convert(key_tp, k, f"{path}.{k}", file): _convert(val_tp, v, f"{path}.{k}", file)
             for k, v in value.items()
         }
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):  # a dataclass type, never an instance
         return build(tp, value, file=file, path=path)
     if tp is ByteSize:
         try:

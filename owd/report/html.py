@@ -138,10 +138,12 @@ def _crawl(r: dict[str, Any]) -> str:
     days = _table(r, ["day", "responses", "pages", "bytes"], (
         [escape(d), _num(r, ["crawl", "by_day", d, "responses"]), _num(r, ["crawl", "by_day", d, "pages"]),
          _num(r, ["crawl", "by_day", d, "bytes"], "mb")] for d in c["by_day"]))
-    site_day_rows = [(f'{row["day"]} · {row["site"]}', ["crawl", "by_site_day", i, "pages"])
-                     for i, row in enumerate(c["by_site_day"])]
-    site_day_bytes = [(f'{row["day"]} · {row["site"]}', ["crawl", "by_site_day", i, "bytes"])
-                      for i, row in enumerate(c["by_site_day"])]
+    site_day_rows: list[tuple[str, Path_]] = [
+        (f'{row["day"]} · {row["site"]}', ["crawl", "by_site_day", i, "pages"])
+        for i, row in enumerate(c["by_site_day"])]
+    site_day_bytes: list[tuple[str, Path_]] = [
+        (f'{row["day"]} · {row["site"]}', ["crawl", "by_site_day", i, "bytes"])
+        for i, row in enumerate(c["by_site_day"])]
     hosts = list(c["hosts"])[:_TOP_HOSTS]
     host_table = _table(r, ["host", "responses", "pages", "bytes"], (
         [escape(h), _num(r, ["crawl", "hosts", h, "responses"]), _num(r, ["crawl", "hosts", h, "pages"]),

@@ -17,7 +17,7 @@ import json
 import mmap
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Any, Iterator
 
 from fastwarc.warc import ArchiveIterator, WarcRecord, WarcRecordType
 
@@ -62,7 +62,9 @@ def _response(rec: WarcRecord) -> tuple[str, int, str, int] | None:
     if rec.http_headers is None or not rec.http_headers.status_code:
         return None
     payload = len(rec.reader.read())
-    return rec.record_id, int(rec.http_headers.status_code), rec.headers.get("WARC-Date", ""), payload
+    # a missing header reads as "" (fastwarc's stubs type get() with a default as Optional)
+    return (rec.record_id or "", int(rec.http_headers.status_code), rec.headers.get("WARC-Date") or "",
+            payload)
 
 
 def scan_warc(path: Path) -> WarcScan:
@@ -72,7 +74,7 @@ def scan_warc(path: Path) -> WarcScan:
     # Responses wait for their metadata record, which our writer puts right after.
     pending: dict[str, tuple[str, int, str, int]] = {}
 
-    def emit(uri: str, resp: tuple[str, int, str, int], meta: dict | None) -> None:  # type: ignore[type-arg]
+    def emit(uri: str, resp: tuple[str, int, str, int], meta: dict[str, Any] | None) -> None:
         _, status, date, size = resp
         tdm = (meta or {}).get("tdm") or {}
         fetches.append(Fetch(day=date[:10] or "?", host=host_of(uri), status=status, bytes=size,
@@ -96,7 +98,7 @@ def scan_warc(path: Path) -> WarcScan:
                             broken += 1
                             continue
                         pending[resp[0]] = resp
-                        uris[resp[0]] = rec.headers.get("WARC-Target-URI", "")
+                        uris[resp[0]] = rec.headers.get("WARC-Target-URI") or ""
                     else:
                         target = rec.headers.get("WARC-Concurrent-To")
                         if target not in pending:

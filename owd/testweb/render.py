@@ -269,8 +269,8 @@ def _errors(site: TestSite, host: Host, path: str, hits: int) -> Response | None
     if path == "/loop/b.html":
         return Response(302, [("Location", site.url(host.name, "/loop/a.html"))])
     if path == "/redirect-away.html":
-        target = next(h for h in site.hosts if h.kind == "lang")
-        return Response(301, [("Location", site.url(target.name, "/news/0.html"))])
+        lang_host = next(h for h in site.hosts if h.kind == "lang")
+        return Response(301, [("Location", site.url(lang_host.name, "/news/0.html"))])
     if path == "/broken.html":
         return Response(200, html_type, b"<html><head><title>Broken</title><body><div><p>Unclosed <b>tags <i>everywhere"
                         b"<table><tr><td>cell</div></p>&bogus; &#xFFFFFFF; <a href='/'>home</a><scr")
@@ -357,8 +357,8 @@ def respond(site: TestSite, host: Host, path: str, query: str, accept_gzip: bool
         elif host.kind == "media":
             resp = _media_page(site, host, path)
         elif host.kind == "real":
-            body = site.real_page(path[len("/page/"):-len(".html")])
-            resp = Response(200, [("Content-Type", "text/html")], body or b"")
+            page = site.real_page(path[len("/page/"):-len(".html")])
+            resp = Response(200, [("Content-Type", "text/html")], page or b"")
         else:  # robots and tdm hosts carry ordinary articles too
             resp = article(site, host, path)
     if resp is None:

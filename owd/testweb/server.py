@@ -14,6 +14,7 @@ shorter than their Content-Length, slow starts).
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import threading
@@ -125,7 +126,7 @@ class TestWebServer:
     async def _listen(self) -> None:
         for host in self.site.hosts:
             server = await asyncio.start_server(
-                lambda r, w, h=host: self._serve_connection(h, r, w),
+                functools.partial(self._serve_connection, host),
                 host=host.ip,
                 port=self.site.port,
                 reuse_address=True,

@@ -1,4 +1,5 @@
-"""`owd process` on Ray: byte-identical to the local runner, resumable; stages free of Ray."""
+"""The executor seam: `owd process` in one process, on a pool of local processes and on Ray
+gives byte-identical files; a toy step added in a few lines runs under each; stages free of Ray."""
 
 from __future__ import annotations
 
@@ -17,13 +18,19 @@ from typing import Any, Iterator
 
 import pytest
 
+from collections import Counter
+
 from owd.core.config import load_campaign
+from owd.core.schema import Document, read_parquet
+from owd.core.step import MapStep
+from owd.executors import LocalExecutor
+from owd.pipeline import DOCUMENT_STEPS
 from owd.process import ProcessSummary, campaign_warcs, process_campaign, shard_id_of
 from owd.testweb import TestSite, free_port
 from tests.conftest import REPO, crawl_testweb, run_owd
 from tests.test_process import clone_campaign
 
-STAGE_PACKAGES = ("extract", "langid", "dedup", "index", "pools")
+STAGE_PACKAGES = ("crawler", "extract", "langid", "dedup", "index", "pools")
 
 pytestmark = pytest.mark.slow
 
@@ -63,13 +70,34 @@ def summary_counts(s: ProcessSummary) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def local_run(crawled: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, ProcessSummary]:
+    """The reference: every task in this process (one worker)."""
     config = clone_campaign(crawled, tmp_path_factory.mktemp("local") / "c")
-    return config, process_campaign(load_campaign(config))
+    with LocalExecutor(1) as executor:
+        return config, process_campaign(load_campaign(config), executor=executor)
 
 
-def test_ray_runner_writes_byte_identical_outputs(local_run: tuple[Path, ProcessSummary], crawled: Path,
-                                                  ray_instance: Any, tmp_path: Path) -> None:
-    from owd.ray_process import process_campaign_ray
+def test_two_local_workers_write_byte_identical_outputs(local_run: tuple[Path, ProcessSummary], crawled: Path,
+                                                        tmp_path: Path) -> None:
+    local_config, local_summary = local_run
+    config = clone_campaign(crawled, tmp_path / "pool")
+    lines: list[str] = []
+    with LocalExecutor(2) as executor:
+        summary = process_campaign(load_campaign(config), progress=lines.append, executor=executor)
+    assert any("on 2 worker(s)" in line for line in lines), lines
+    expected, got = campaign_files(local_config), campaign_files(config)
+    assert sorted(got) == sorted(expected)
+    assert not [name for name in expected if got[name] != expected[name]]
+    assert summary_counts(summary) == summary_counts(local_summary)
+    assert summary.duplicates > 0 and summary.kept > 0
+
+
+def test_ray_executor_writes_byte_identical_outputs(local_run: tuple[Path, ProcessSummary], crawled: Path,
+                                                    ray_instance: Any, tmp_path: Path) -> None:
+    from owd.ray_executor import RayExecutor
+
+    def process_campaign_ray(cfg: Any, **kwargs: Any) -> ProcessSummary:
+        with RayExecutor(None) as executor:
+            return process_campaign(cfg, executor=executor, **kwargs)
 
     local_config, local_summary = local_run
     config = clone_campaign(crawled, tmp_path / "ray")
@@ -77,7 +105,7 @@ def test_ray_runner_writes_byte_identical_outputs(local_run: tuple[Path, Process
     summary = process_campaign_ray(load_campaign(config), progress=lines.append)
     n_warcs = len(list((load_campaign(config).campaign_dir / "warc" / "w0").glob("*.warc.gz")))
     assert summary.shards_done == n_warcs and summary.shards_skipped == 0
-    assert any("on 2 Ray worker(s)" in line for line in lines), lines
+    assert any("on 2 worker(s)" in line for line in lines), lines
     expected = campaign_files(local_config)
     got = campaign_files(config)
     # Everything the local runner writes: documents, per-shard stats, signatures, bucket
@@ -114,8 +142,55 @@ def test_cli_process_ray_force(local_run: tuple[Path, ProcessSummary], crawled: 
     stale.write_bytes(b"not a shard")  # without --force this shard would count as done
     result = run_owd("process", str(config), "--ray", "--force", timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "Ray worker(s)" in result.stdout and " 0 already done" in result.stdout
+    assert "worker(s)" in result.stdout and " 0 already done" in result.stdout
     assert campaign_files(config) == campaign_files(local_run[0])
+
+
+def test_cli_process_workers(local_run: tuple[Path, ProcessSummary], crawled: Path, tmp_path: Path) -> None:
+    config = clone_campaign(crawled, tmp_path / "cli-workers")
+    result = run_owd("process", str(config), "--workers", "2", timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "on 2 worker(s)" in result.stdout
+    assert campaign_files(config) == campaign_files(local_run[0])
+    bad = run_owd("process", str(config), "--workers", "2", "--ray", timeout=60)
+    assert bad.returncode == 2 and "--workers" in bad.stderr
+
+
+class WordCountStep(MapStep):
+    """The toy stage of the issue: a new stage is a class like this and one entry in a list."""
+
+    name = "words"
+    counters = ("words/docs", "words/total")
+
+    def apply(self, doc: Document, stats: Counter[str]) -> None:
+        stats["words/docs"] += 1
+        stats["words/total"] += len((doc.text or "").split())
+
+
+def test_a_toy_step_runs_under_every_executor(local_run: tuple[Path, ProcessSummary], crawled: Path,
+                                              ray_instance: Any, tmp_path: Path) -> None:
+    from owd.ray_executor import RayExecutor
+
+    steps = (*DOCUMENT_STEPS, WordCountStep)
+    runs = {}
+    for name, executor in (("local", LocalExecutor(2)), ("ray", RayExecutor(None))):
+        config = clone_campaign(crawled, tmp_path / name)
+        with executor:
+            summary = process_campaign(load_campaign(config), executor=executor, steps=steps)
+        runs[name] = (config, summary)
+    files = {name: campaign_files(config) for name, (config, _) in runs.items()}
+    assert files["local"] == files["ray"]
+    reference = campaign_files(local_run[0])
+    # The step counts and changes nothing else: the documents and dedup files are the default pipeline's.
+    assert {k: v for k, v in files["local"].items() if not k.endswith(".stats.json")} == \
+        {k: v for k, v in reference.items() if not k.endswith(".stats.json")}
+    docs_dir = load_campaign(runs["local"][0]).campaign_dir / "docs"
+    for stats_file in sorted(docs_dir.glob("*.stats.json")):
+        stats = json.loads(stats_file.read_text())
+        docs = read_parquet(stats_file.with_name(stats_file.name.replace(".stats.json", ".parquet")))
+        assert stats["words/docs"] == len(docs)
+        assert stats["words/total"] == sum(len((d.text or "").split()) for d in docs)
+    assert runs["local"][1].stats["words/total"] == runs["ray"][1].stats["words/total"] > 0
 
 
 def test_join_an_existing_cluster() -> None:
@@ -183,7 +258,7 @@ def test_stage_packages_do_not_import_ray(check: str) -> None:
                               if n == "ray" or n.startswith("ray.")]
         assert not offenders
         return
-    modules = [".".join(p.relative_to(REPO).with_suffix("").parts) for p in _stage_modules()]
+    modules = ["owd." + ".".join(p.relative_to(REPO).with_suffix("").parts) for p in _stage_modules()]
     modules = [m[: -len(".__init__")] if m.endswith(".__init__") else m for m in modules]
     script = ("import importlib, json, sys\n"
               f"for name in {modules!r}:\n"
@@ -194,18 +269,17 @@ def test_stage_packages_do_not_import_ray(check: str) -> None:
     assert len(modules) > 20 and json.loads(result.stdout) == []
 
 
-def test_actor_methods_run_where_the_extraction_timer_works(ray_instance: Any) -> None:
-    """The per-document time limit needs the main thread (SIGALRM); a shard worker's calls get it."""
-    from owd.ray_process import ShardWorker
+def _timer_armed(_: object) -> bool:
+    from owd.extract.guard import time_limit
 
-    # Same actor options as ShardWorker (a plain, non-threaded actor); ShardWorker itself
-    # would load the fastText model for nothing.
-    @ray_instance.remote(**ShardWorker._default_options)  # type: ignore[misc]
-    class Probe:
-        def armed(self) -> bool:
-            from owd.extract.guard import time_limit
+    with time_limit(5) as armed:
+        return armed
 
-            with time_limit(5) as armed:
-                return armed
 
-    assert ray_instance.get(Probe.remote().armed.remote()) is True
+def test_tasks_run_where_the_extraction_timer_works(ray_instance: Any) -> None:
+    """The per-document time limit needs the main thread (SIGALRM): every executor's tasks get it."""
+    from owd.ray_executor import RayExecutor
+
+    for executor in (LocalExecutor(2), RayExecutor(None)):
+        with executor:
+            assert [armed for _, armed in executor.map_unordered(_timer_armed, [1, 2])] == [True, True]

@@ -1,0 +1,39 @@
+"""The dedup package's per-shard step (owd.core.step): MinHash signatures."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Iterable, Iterator
+
+from owd.core.config import CampaignConfig
+from owd.core.schema import Document
+from owd.core.step import DocumentStep, Shard
+from owd.dedup.minhash import MinhashConfig
+from owd.dedup.steps import SignatureStep
+
+__all__ = ["SignatureShardStep"]
+
+_PREFIX = "dedup/signatures/"
+
+
+class SignatureShardStep(DocumentStep):
+    """Writes ``dedup/signatures/<shard>.parquet`` (:class:`SignatureStep`) and passes the
+    documents on unchanged. Counts ``dedup/signatures/{docs,signed,skipped_dropped,
+    skipped_no_words}``; a shard already signed (same fingerprint) is not signed again and
+    its counts are read back from the file."""
+
+    name = "dedup"
+    counters = tuple(f"{_PREFIX}{what}" for what in ("docs", "signed", "skipped_dropped", "skipped_no_words"))
+
+    def __init__(self, signatures: SignatureStep) -> None:
+        self.signatures = signatures
+
+    @classmethod
+    def from_config(cls, cfg: CampaignConfig) -> "SignatureShardStep":
+        return cls(SignatureStep(cfg.campaign_dir / "dedup", MinhashConfig()))
+
+    def run(self, docs: Iterable[Document], shard: Shard, stats: Counter[str]) -> Iterator[Document]:
+        held = list(docs)  # one file per shard, written when the shard is complete
+        self.signatures.run(shard.id, held)
+        stats.update({f"{_PREFIX}{k}": n for k, n in self.signatures.last_shard_stats.items()})
+        yield from held

@@ -1,0 +1,127 @@
+"""The campaign steps of ``owd process`` (owd.core.step.CampaignStep): dedup across shards.
+
+After every shard is processed: band buckets (a shuffle) -> connected components ->
+fetch dates -> cluster ids and dates written into every docs shard. Their task functions
+live here, apart from the document steps, so that a worker process running a dedup
+task imports the dedup package only (not trafilatura or fastText).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Sequence
+
+from owd.core.config import CampaignConfig
+from owd.core.schema import Document, read_parquet, write_parquet
+from owd.core.step import CampaignStep, Executor, Shard
+from owd.dedup.fetch_dates import FetchDatesStep, apply_fetch_dates
+from owd.dedup.steps import BucketPlan, BucketStep, ClusterStep, KeepPolicy, ShardPlan, apply_clusters
+
+__all__ = ["CAMPAIGN_STEPS", "BandBuckets", "Clusters", "FetchDates", "ApplyClusters", "tally"]
+
+
+def _dedup_dir(cfg: CampaignConfig) -> Path:
+    return cfg.campaign_dir / "dedup"
+
+
+def _bucket_map(args: tuple[Path, BucketPlan, ShardPlan]) -> Path:
+    dedup_dir, plan, shard = args
+    return BucketStep(dedup_dir, plan.num_partitions).map_shard(plan, shard)
+
+
+def _bucket_reduce(args: tuple[Path, BucketPlan, int]) -> Path:
+    dedup_dir, plan, partition = args
+    return BucketStep(dedup_dir, plan.num_partitions).reduce_partition(plan, partition)
+
+
+class BandBuckets(CampaignStep):
+    """MinHash band buckets -> candidate edges, as a shuffle: one task per signature file
+    scatters its entries into partitions, then one task per partition gathers them
+    (:class:`owd.dedup.steps.BucketStep`). A bucket never spans partitions, so no edge is
+    lost or doubled, whichever worker ran what."""
+
+    name = "dedup/buckets"
+
+    def run(self, cfg: CampaignConfig, shards: Sequence[Shard], executor: Executor) -> Counter[str]:
+        dedup_dir = _dedup_dir(cfg)
+        plan = BucketStep(dedup_dir).plan()  # reads only the signature files' metadata
+        list(executor.map_unordered(_bucket_map, [(dedup_dir, plan, s) for s in plan.shards]))
+        list(executor.map_unordered(_bucket_reduce, [(dedup_dir, plan, k) for k in range(plan.num_partitions)]))
+        return Counter({"dedup/buckets/map_tasks": len(plan.shards), "dedup/buckets/partitions": plan.num_partitions})
+
+
+def _cluster(args: tuple[Path, KeepPolicy]) -> Path:
+    dedup_dir, keep = args
+    return ClusterStep(dedup_dir, keep=keep).run()
+
+
+class Clusters(CampaignStep):
+    """Connected components of the edges -> ``dedup/clusters.parquet``: one task. It holds
+    ~160 bytes per document that has an edge (120 MB at 750k), independent of corpus size,
+    so one task goes well past the campaigns this service runs; a distributed connected
+    components pass would cost more shuffles than it saves."""
+
+    name = "dedup/clusters"
+
+    def run(self, cfg: CampaignConfig, shards: Sequence[Shard], executor: Executor) -> Counter[str]:
+        for _, _path in executor.map_unordered(_cluster, [(_dedup_dir(cfg), cfg.process.dedup_keep)]):
+            pass
+        return Counter()
+
+
+class FetchDates(CampaignStep):
+    """First and last time each page was fetched, from the crawl's CDXJ indexes (a few
+    hundred bytes per fetch: done where the driver runs)."""
+
+    name = "dedup/fetch_dates"
+
+    def run(self, cfg: CampaignConfig, shards: Sequence[Shard], executor: Executor) -> Counter[str]:
+        FetchDatesStep(_dedup_dir(cfg)).run([s.warc for s in shards])
+        return Counter()
+
+
+def _apply(args: tuple[Path, Path, Path]) -> Counter[str]:
+    shard, clusters, dates = args
+    docs = apply_fetch_dates(apply_clusters(read_parquet(shard), clusters), dates)
+    write_parquet(docs, shard)
+    return tally(docs)
+
+
+def tally(docs: Sequence[Document]) -> Counter[str]:
+    """The document counts the summary and the report show, for one shard."""
+    out: Counter[str] = Counter()
+    for doc in docs:
+        out["documents"] += 1
+        if doc.drop_reason:
+            out[f"dropped/{doc.drop_reason.split(':')[0]}"] += 1
+        else:
+            out["kept"] += 1
+            out[f"lang/{doc.lang or '?'}"] += 1
+        if doc.dup_cluster_size and doc.dup_cluster_size > 1:
+            out["duplicates"] += 1
+            if doc.dup_cluster_id == doc.id:
+                out["clusters"] += 1
+    return out
+
+
+class ApplyClusters(CampaignStep):
+    """Cluster ids and first/last-seen dates written into every docs shard: one task per
+    shard; returns the campaign's document tally (kept, dropped by reason, languages,
+    duplicates, clusters)."""
+
+    name = "dedup/apply"
+
+    def run(self, cfg: CampaignConfig, shards: Sequence[Shard], executor: Executor) -> Counter[str]:
+        dedup_dir = _dedup_dir(cfg)
+        clusters = ClusterStep(dedup_dir).output_path
+        dates = FetchDatesStep(dedup_dir).output_path
+        docs_dir = cfg.campaign_dir / "docs"
+        total: Counter[str] = Counter()
+        for _, part in executor.map_unordered(_apply, [(docs_dir / f"{s.id}.parquet", clusters, dates)
+                                                       for s in shards]):
+            total.update(part)  # a sum: the order parts arrive in does not matter
+        return total
+
+
+CAMPAIGN_STEPS: tuple[type[CampaignStep], ...] = (BandBuckets, Clusters, FetchDates, ApplyClusters)

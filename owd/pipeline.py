@@ -1,0 +1,89 @@
+"""The pipeline of ``owd process``, written once: which steps, in which order.
+
+``DOCUMENT_STEPS`` run over every shard (owd.core.step.DocumentStep); ``CAMPAIGN_STEPS``
+(owd/campaign_steps.py) then over the whole campaign (owd.core.step.CampaignStep). An executor
+(owd/executors.py: in this process, a pool of local processes, or Ray) runs the work;
+nothing here knows which. A new stage is a new step class and one line in a list.
+
+Per shard, :func:`process_shard` writes ``docs/<shard>.parquet`` (renamed into place
+last: its presence means the shard is done) and ``docs/<shard>.stats.json``, every
+step's counters, the ones the steps declare included when zero.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Sequence
+
+from owd.core.config import CampaignConfig
+from owd.core.schema import Document, write_parquet
+from owd.campaign_steps import CAMPAIGN_STEPS
+from owd.core.step import DocumentStep, Shard
+from owd.dedup.step import SignatureShardStep
+from owd.extract.steps import ExtractStep, PiiStep, QualityStep
+from owd.langid.step import LanguageStep
+
+__all__ = ["DOCUMENT_STEPS", "CAMPAIGN_STEPS", "ShardTask", "ShardResult", "process_shard", "declared_counters"]
+
+DocumentStepType = type[DocumentStep]
+
+DOCUMENT_STEPS: tuple[DocumentStepType, ...] = (
+    ExtractStep,  # WARC -> documents (the reader)
+    LanguageStep,
+    QualityStep,
+    PiiStep,
+    SignatureShardStep,
+)
+
+
+def declared_counters(steps: Sequence[DocumentStepType]) -> list[str]:
+    """Every counter the steps report for each shard, zero or not."""
+    return [name for step in steps for name in step.counters]
+
+
+@dataclass(frozen=True)
+class ShardTask:
+    """What a worker needs to process one shard (pickled to the worker)."""
+
+    cfg: CampaignConfig
+    shard: Shard
+    docs_dir: Path
+    steps: tuple[DocumentStepType, ...] = DOCUMENT_STEPS
+
+
+@dataclass(frozen=True)
+class ShardResult:
+    shard_id: str
+    documents: int
+    stats: Counter[str]
+    seconds: float
+
+
+# The steps of this worker process, built on its first shard and kept for the next ones
+# (a fastText model loads once per worker). Keyed by what they were built from.
+_built: tuple[str, list[DocumentStep]] | None = None
+
+
+def _steps_for(task: ShardTask) -> list[DocumentStep]:
+    global _built
+    key = repr((task.cfg, [f"{s.__module__}.{s.__qualname__}" for s in task.steps]))
+    if _built is None or _built[0] != key:
+        _built = (key, [step.from_config(task.cfg) for step in task.steps])
+    return _built[1]
+
+
+def process_shard(task: ShardTask) -> ShardResult:
+    """Run every document step over one shard and write its Parquet and stats files."""
+    started = time.time()
+    stats: Counter[str] = Counter({name: 0 for name in declared_counters(task.steps)})
+    stream: Iterator[Document] = iter(())
+    for step in _steps_for(task):
+        stream = step.run(stream, task.shard, stats)
+    done = list(stream)
+    write_parquet(done, task.docs_dir / f"{task.shard.id}.parquet")
+    (task.docs_dir / f"{task.shard.id}.stats.json").write_text(json.dumps(dict(sorted(stats.items())), indent=1))
+    return ShardResult(task.shard.id, len(done), stats, time.time() - started)
