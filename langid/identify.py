@@ -272,10 +272,11 @@ class LanguageIdentifier:
         if declared_lang and declared is None:
             self.stats["langid/declared_unusable"] += 1
         top, top_prob = ranked[0]
+        evidence: str | None
         second = self._second
         if second is not None and top != "mt" and second.maltese(text[:MAX_CHARS], scores):
             # Script-level evidence: the displaced label's mass goes to Maltese.
-            lang, evidence = "mt", "maltese-letters"
+            lang, evidence = "mt", "maltese-letters"  # (evidence: str | None, declared below)
             score = min(1.0, scores["mt"] + top_prob)
         else:
             opinion = second.ask(top, top_prob, script, text) if second is not None else None

@@ -169,6 +169,10 @@ _RUNNERS: dict[str, Callable[[CampaignConfig, RunOptions, Executor, bool, Callab
     "crawl": _crawl, "process": _process, "index": _index, "pools": _pools, "report": _report}
 
 
+def _prefixed(progress: Callable[[str], None], step: str) -> Callable[[str], None]:
+    return lambda line: progress(f"[{step}] {line}")
+
+
 def run_campaign(cfg: CampaignConfig, opts: RunOptions | None = None,
                  progress: Callable[[str], None] = print) -> dict[str, Any]:
     """Run (or resume) every step of the campaign; return the final state."""
@@ -195,8 +199,7 @@ def run_campaign(cfg: CampaignConfig, opts: RunOptions | None = None,
             steps[step] = {"status": "running", "started": started, "attempts": previous.get("attempts", 0) + 1}
             _save_state(cfg, state)
             try:
-                items, unit = _RUNNERS[step](cfg, opts, executor, resume,
-                                             lambda line, s=step: progress(f"[{s}] {line}"))
+                items, unit = _RUNNERS[step](cfg, opts, executor, resume, _prefixed(progress, step))
             except BaseException as exc:
                 steps[step].update(status="failed", error=f"{type(exc).__name__}: {exc}"[:2000],
                                    finished=time.time())

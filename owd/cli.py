@@ -13,10 +13,17 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import IO, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from owd.core.config import ConfigError, check_storage_root, load_campaign
 from owd.core.errors import OwdError
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
+
+    from owd.core.config import CampaignConfig
+    from owd.index.base import SearchBackend
+    from owd.testweb import TestSite
 from owd.shared_data import repo_root
 
 __all__ = ["main"]
@@ -72,7 +79,7 @@ def _cmd_crawl(args: argparse.Namespace) -> int:
     return 0
 
 
-def _crawl_distributed(cfg, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
+def _crawl_distributed(cfg: CampaignConfig, args: argparse.Namespace) -> int:
     from owd.crawler.partition import PartitionError
     from owd.crawler.run import CrawlStateExists
     from owd.distributed_crawl import CrawlFailed, run_distributed_crawl
@@ -168,13 +175,13 @@ def _cmd_process(args: argparse.Namespace) -> int:
     return 0
 
 
-def _embedded_backend(cfg, create: bool):  # type: ignore[no-untyped-def]
+def _embedded_backend(cfg: CampaignConfig, create: bool) -> SearchBackend:
     from owd.index.open import open_backend
 
     return open_backend(cfg, "embedded", create=create)
 
 
-def _search_backend(cfg, args: argparse.Namespace, create: bool):  # type: ignore[no-untyped-def]
+def _search_backend(cfg: CampaignConfig, args: argparse.Namespace, create: bool) -> SearchBackend:
     """The index chosen by --backend/--url/--index-name (see _add_backend_args)."""
     from owd.index.open import open_backend
 
@@ -239,8 +246,8 @@ def _cmd_search(args: argparse.Namespace) -> int:
     try:
         query = SearchQuery(
             text=args.query,
-            filters=Filters(langs=args.lang or None, domains=args.domain or None, pools=args.pool or None,
-                            media_kinds=args.media or None),
+            filters=Filters(langs=args.lang or (), domains=args.domain or (), pools=args.pool or (),
+                            media_kinds=args.media or ()),
             facets=("lang", "domain") if args.facets else (), page=args.page, page_size=args.size)
         with _search_backend(cfg, args, create=False) as backend:
             result = backend.search(query)
@@ -371,7 +378,7 @@ def _cmd_pools_pull(args: argparse.Namespace) -> int:
     return 0
 
 
-def _testweb_site(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _testweb_site(args: argparse.Namespace) -> TestSite:
     from owd.testweb import TestSite
 
     return TestSite(seed=args.seed, port=args.port, pages_per_host=args.pages_per_host,
@@ -450,11 +457,13 @@ class _Parser(argparse.ArgumentParser):
     """argparse swallows write errors of --help and usage messages; a closed stdout must
     surface as BrokenPipeError so that main() can end with exit 1 like every command."""
 
-    def _print_message(self, message: str, file: IO[str] | None = None) -> None:
+    def _print_message(self, message: str, file: SupportsWrite[str] | None = None) -> None:
         if message:
             out = file or sys.stderr
             out.write(message)
-            out.flush()
+            flush = getattr(out, "flush", None)
+            if flush is not None:
+                flush()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -463,7 +472,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def command(name: str, func: Callable[[argparse.Namespace], int], help: str,
-                parent: argparse._SubParsersAction = sub) -> argparse.ArgumentParser:  # type: ignore[type-arg]
+                parent: "argparse._SubParsersAction[Any]" = sub) -> argparse.ArgumentParser:
         p = parent.add_parser(name, help=help, description=help)
         p.set_defaults(func=func)
         return p
