@@ -57,7 +57,7 @@ Memory (MB = 2**20 bytes):
   only the processes that were reaped, so the table uses the sampled numbers.
 
     python bench/bench_process_workers.py                  # 990 pages, 8 shards, 1 round of 3 runs (~3 min)
-    python bench/bench_process_workers.py --repeat 2       # two rounds, rotated order (~6 min)
+    python bench/bench_process_workers.py --repeat 2       # two rounds, rotated order (~5 min)
     python bench/bench_process_workers.py --pages 120 --shards 4 --wait-quiet 0   # smoke run (~1 min)
 
 Writes bench/results/process-workers.json.

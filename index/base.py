@@ -342,6 +342,32 @@ def excerpt(text: str | None, limit: int = SNIPPET_CHARS) -> str:
     return html.escape(cut[: space if space > limit // 2 else limit]) + "…"
 
 
+#: how far around a fragment to look for a cut-off word (characters or bytes)
+CUT_OFF_WINDOW = 64
+
+
+def has_word(text: str) -> bool:
+    """Whether ``text`` holds part of a word: a fragment that ends before one was cut off there."""
+    return any(ch.isalnum() for ch in text)
+
+
+def marked_snippet(fragment: str, spans: Iterable[tuple[int, int]], *, before: bool, after: bool) -> str:
+    """A highlighted fragment as every backend's snippet HTML: the text escaped, each
+    ``(start, end)`` character span wrapped in ``<mark>`` (overlaps skipped), whitespace
+    collapsed (newlines from the page text; tags hold none), and an ellipsis on a side
+    where words were cut off (``before``/``after``), not after a final full stop."""
+    out, pos = [], 0
+    for start, end in sorted(spans):
+        if start < pos:
+            continue
+        out.append(html.escape(fragment[pos:start]))
+        out.append("<mark>" + html.escape(fragment[start:end]) + "</mark>")
+        pos = end
+    out.append(html.escape(fragment[pos:]))
+    body = " ".join("".join(out).split())
+    return ("…" if before else "") + body + ("…" if after else "")
+
+
 class SearchBackend(ABC):
     """One search index. Subclasses implement the engine-specific hooks; this class
     owns the add loop (drop filtering, de-duplication within a batch, batching).

@@ -31,7 +31,6 @@ Scoring is BM25 summed over fields; title matches weigh :data:`TITLE_BOOST`.
 from __future__ import annotations
 
 import datetime as dt
-import html
 import json
 import logging
 import os
@@ -43,7 +42,10 @@ import tantivy
 from tantivy import FieldType, Filter, Occur, Query, SnippetGenerator, TextAnalyzer, TextAnalyzerBuilder, Tokenizer
 
 from owd.index.base import (
+    CUT_OFF_WINDOW,
     SNIPPET_CHARS,
+    has_word,
+    marked_snippet,
     excerpt,
     BackendError,
     Filters,
@@ -430,23 +432,11 @@ def _utc(value: dt.datetime | None) -> dt.datetime | None:
     return value.replace(tzinfo=_UTC) if value.tzinfo is None else value.astimezone(_UTC)
 
 
-def _has_word(data: bytes) -> bool:
-    return any(ch.isalnum() for ch in data.decode("utf-8", "ignore"))
-
-
-def _mark(fragment: str, ranges: list[Any], before: bool, after: bool) -> str:
-    """Escape a snippet fragment and wrap its highlighted byte ranges in <mark>."""
-    data = fragment.encode("utf-8")
-    out, pos = [], 0
-    for r in sorted(ranges, key=lambda r: r.start):
-        if r.start < pos:
-            continue
-        out.append(html.escape(data[pos:r.start].decode("utf-8", "replace")))
-        out.append("<mark>" + html.escape(data[r.start:r.end].decode("utf-8", "replace")) + "</mark>")
-        pos = r.end
-    out.append(html.escape(data[pos:].decode("utf-8", "replace")))
-    body = " ".join("".join(out).split())  # newlines from the page text; tags hold no whitespace
-    return ("…" if before else "") + body + ("…" if after else "")
+def _char_spans(data: bytes, ranges: list[Any]) -> list[tuple[int, int]]:
+    """tantivy's highlighted byte ranges of a UTF-8 fragment as character spans."""
+    def chars(n: int) -> int:
+        return len(data[:n].decode("utf-8", "replace"))
+    return [(chars(r.start), chars(r.end)) for r in ranges]
 
 
 class _Snippets:
@@ -472,7 +462,9 @@ class _Snippets:
             if ranges:
                 span = snippet.fragment_range()
                 data = value.encode("utf-8")
-                # an ellipsis only where words were cut off, not a final full stop
-                return _mark(snippet.fragment(), ranges, before=_has_word(data[max(0, span.start - 64):span.start]),
-                             after=_has_word(data[span.end:span.end + 64]))
+                fragment = snippet.fragment()
+                around_before = data[max(0, span.start - CUT_OFF_WINDOW):span.start].decode("utf-8", "ignore")
+                around_after = data[span.end:span.end + CUT_OFF_WINDOW].decode("utf-8", "ignore")
+                return marked_snippet(fragment, _char_spans(fragment.encode("utf-8"), ranges),
+                                      before=has_word(around_before), after=has_word(around_after))
         return excerpt(doc.get_first("text") or doc.get_first("description"))

@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import html
 import json
 import logging
 import re
@@ -55,7 +54,10 @@ from opensearchpy.exceptions import ConnectionError as OSConnectionError
 from opensearchpy.exceptions import NotFoundError, TransportError
 
 from owd.index.base import (
+    CUT_OFF_WINDOW,
     SNIPPET_CHARS,
+    has_word,
+    marked_snippet,
     excerpt,
     RECORD_FIELDS,
     BackendError,
@@ -680,10 +682,6 @@ def _parse_time(value: str | None) -> dt.datetime | None:
     return t.replace(tzinfo=_UTC) if t.tzinfo is None else t.astimezone(_UTC)
 
 
-def _has_word(text: str) -> bool:
-    return any(ch.isalnum() for ch in text)
-
-
 _MARKED = re.compile(f"{_PRE}(.*?){_POST}", re.S)
 
 
@@ -697,16 +695,17 @@ def _snippet(src: dict[str, Any], highlight: dict[str, list[str]]) -> str:
         if not fragments or not value:
             continue
         fragment = fragments[0]
-        out, pos = [], 0
-        for m in _MARKED.finditer(fragment):
-            out.append(html.escape(fragment[pos:m.start()]))
-            out.append("<mark>" + html.escape(m.group(1)) + "</mark>")
+        plain, spans, pos = [], [], 0
+        for m in _MARKED.finditer(fragment):  # the highlighter's markers -> character spans
+            plain.append(fragment[pos:m.start()])
+            start = sum(map(len, plain))
+            plain.append(m.group(1))
+            spans.append((start, start + len(m.group(1))))
             pos = m.end()
-        out.append(html.escape(fragment[pos:]))
-        plain = fragment.replace(_PRE, "").replace(_POST, "").strip()
-        at = value.find(plain)
-        before = at > 0 and _has_word(value[max(0, at - 64):at])
-        after = at >= 0 and _has_word(value[at + len(plain):at + len(plain) + 64])
-        body = " ".join("".join(out).split())  # newlines from the page text; tags hold no whitespace
-        return ("…" if before else "") + body + ("…" if after else "")
+        plain.append(fragment[pos:])
+        text = "".join(plain)
+        at = value.find(text.strip())
+        end = at + len(text.strip())
+        return marked_snippet(text, spans, before=at > 0 and has_word(value[max(0, at - CUT_OFF_WINDOW):at]),
+                              after=at >= 0 and has_word(value[end:end + CUT_OFF_WINDOW]))
     return excerpt(src.get("text") or src.get("description"))
