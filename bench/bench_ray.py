@@ -1,8 +1,8 @@
 """Issue 7's benchmark in one run: crawl scaling (1 vs 2 crawler actors) and processing
-(local runner vs Ray with 2 workers), on this machine, one after the other.
+(one local worker vs Ray with 2 workers), on this machine, one after the other.
 
-It runs ``bench_distributed_crawl.py`` and ``bench_process_ray.py`` (each compares its two
-variants within its own run, alternating their order with ``--repeat``) and prints both
+It runs ``bench_distributed_crawl.py`` and ``bench_process_workers.py`` (each compares its
+variants within its own run, rotating their order with ``--repeat``) and prints both
 ratios in one table; the merged JSON goes to ``bench/results/ray.json``.
 
     python bench/bench_ray.py                 # one pair each
@@ -30,8 +30,8 @@ def main() -> int:
     steps = [
         ("crawl", [sys.executable, str(BENCH / "bench_distributed_crawl.py"), "--repeat", str(args.repeat),
                    "--hosts", str(args.hosts), "--pages", str(args.pages)], RESULTS / "distributed_crawl.json"),
-        ("process", [sys.executable, str(BENCH / "bench_process_ray.py"), "--repeat", str(args.repeat)],
-         RESULTS / "process_ray.json"),
+        ("process", [sys.executable, str(BENCH / "bench_process_workers.py"), "--repeat", str(args.repeat)],
+         RESULTS / "process-workers.json"),
     ]
     merged = {}
     for name, cmd, out in steps:
@@ -47,13 +47,13 @@ def main() -> int:
           f"{crawl['median_pages_per_s']['2']:>12.1f} {crawl['ratio_2_vs_1']:>7.2f}")
     import statistics
 
-    local = statistics.median(r["docs_per_s"] for r in process["runs"]["local"])
+    local = statistics.median(r["docs_per_s"] for r in process["runs"]["local1"])
     ray = statistics.median(r["docs_per_s"] for r in process["runs"]["ray"])
-    print(f"{'process docs/s, local vs Ray (2)':<34} {local:>12.1f} {ray:>12.1f} "
-          f"{process['ratio_docs_per_s']['median']:>7.2f}")
+    print(f"{'process docs/s, 1 local vs Ray (2)':<34} {local:>12.1f} {ray:>12.1f} "
+          f"{process['ratio_docs_per_s']['ray_vs_local1']['median']:>7.2f}")
     print(f"(crawl: every page fetched {crawl['complete']}; process: outputs byte-identical "
           f"{process['outputs_identical']}; the process ratio counting Ray's start-up: "
-          f"{process['ratio_docs_per_s_incl_init']['median']:.2f})")
+          f"{process['ratio_docs_per_s']['ray_incl_init_vs_local1']['median']:.2f})")
     (RESULTS / "ray.json").write_text(json.dumps(merged, indent=1))
     print(f"JSON: {RESULTS / 'ray.json'}")
     return 0

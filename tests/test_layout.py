@@ -155,3 +155,9 @@ def test_wheel_installs_beside_the_pypi_langid(tmp_path: Path) -> None:
     assert Path(pypi_file).parent == site / "langid"
     assert Path(ours_file).parent == site / "owd" / "langid"
     assert (pypi_lang, our_lang) == ("en", "de")
+
+
+def test_only_the_executor_and_the_cluster_connection_import_ray() -> None:
+    importers = {module for module, path in _module_files().items()
+                 if any(name == "ray" or name.startswith("ray.") for name, _ in _imports(path))}
+    assert "owd.ray_cluster" in importers <= {"owd.ray_cluster", "owd.ray_executor", "owd.distributed_crawl"}
