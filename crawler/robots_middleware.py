@@ -43,11 +43,9 @@ from typing import TYPE_CHECKING, Self
 from scrapy import Request, signals
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http.request import NO_CALLBACK
-from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
-from twisted.internet.defer import Deferred
-from twisted.python.failure import Failure
 
+from owd.crawler.origin_files import OriginFileCache
 from owd.crawler.robots import (
     DEFAULT_MAX_AGE_S,
     DEFAULT_UNREACHABLE_RETRY_S,
@@ -103,9 +101,13 @@ class RobotsMiddleware:
         self.max_crawl_delay = max_crawl_delay
         self._clock = clock
         self._stats = crawler.stats
-        self._verdicts: dict[str, RobotsVerdict] = {}
-        # origin -> Deferreds of the requests waiting for its in-flight fetch
-        self._waiting: dict[str, list[Deferred[RobotsVerdict]]] = {}
+        self._verdicts: OriginFileCache[RobotsVerdict] = OriginFileCache(
+            self._fetch,
+            expires_at=lambda verdict: verdict.expires_at,  # set by rules_for_fetch, per outcome
+            clock=clock,
+            stats=self._stats,
+            deferred_stat="robots/deferred",
+        )
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -126,7 +128,7 @@ class RobotsMiddleware:
 
     def verdict_for(self, origin: str) -> RobotsVerdict | None:
         """The cached verdict for ``origin`` (see :func:`robots_origin`), if any."""
-        return self._verdicts.get(origin)
+        return self._verdicts.cached(origin)
 
     async def process_request(self, request: Request) -> None:
         """Let ``request`` through, or raise IgnoreRequest if robots.txt forbids it."""
@@ -134,12 +136,12 @@ class RobotsMiddleware:
             return
         if request.meta.get("dont_obey_robotstxt"):
             # Exempt from the rules (robots.txt itself, tdmrep.json), not from the pace.
-            known = self._verdicts.get(robots_origin(request)[0])
+            known = self._verdicts.cached(robots_origin(request)[0])
             if known is not None:
                 request.meta[CRAWL_DELAY_META] = known.rules.crawl_delay(self.user_agent_token) or 0.0
             return
         origin, robots_url = robots_origin(request)
-        verdict = await self._verdict(origin, robots_url, request)
+        verdict = await self._verdicts.current(origin, request)
         allowed = verdict.allowed(request.url, self.user_agent_token)
         crawl_delay = verdict.rules.crawl_delay(self.user_agent_token) or 0.0
         request.meta[CRAWL_DELAY_META] = crawl_delay
@@ -167,37 +169,9 @@ class RobotsMiddleware:
         logger.debug("Forbidden by robots.txt (%s): %s", verdict.reason, request)
         raise IgnoreRequest(f"Forbidden by robots.txt ({verdict.reason})")
 
-    async def _verdict(self, origin: str, robots_url: str, request: Request) -> RobotsVerdict:
-        """The current verdict for ``origin``: cached, or fetched now when there
-        is none or it expired, or the one a fetch in flight will give."""
-        cached = self._verdicts.get(origin)
-        if cached is not None and not cached.expired(self._clock()):
-            return cached
-        waiting = self._waiting.get(origin)
-        if waiting is not None:
-            self._stats.inc_value("robots/deferred")
-            waiter: Deferred[RobotsVerdict] = Deferred()
-            waiting.append(waiter)
-            return await maybe_deferred_to_future(waiter)
-
-        waiting = self._waiting[origin] = []
-        try:
-            verdict = await self._fetch(robots_url, request)
-        except BaseException as exc:
-            # Only cancellation gets here (_fetch turns errors into verdicts);
-            # the waiters must not hang on a fetch that will never finish.
-            del self._waiting[origin]
-            for waiter in waiting:
-                waiter.errback(Failure(exc))
-            raise
-        self._verdicts[origin] = verdict
-        del self._waiting[origin]
-        for waiter in waiting:
-            waiter.callback(verdict)
-        return verdict
-
-    async def _fetch(self, robots_url: str, request: Request) -> RobotsVerdict:
-        """Download ``robots_url`` through the engine and judge the outcome."""
+    async def _fetch(self, origin: str, request: Request) -> RobotsVerdict:
+        """Download the origin's robots.txt through the engine and judge the outcome."""
+        robots_url = f"{origin}/robots.txt"
         robots_request = Request(
             robots_url,
             priority=self.DOWNLOAD_PRIORITY,

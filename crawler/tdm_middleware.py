@@ -61,11 +61,10 @@ from typing import TYPE_CHECKING, Any, Self
 from scrapy import Request, signals
 from scrapy.exceptions import DownloadCancelledError, IgnoreRequest, StopDownload
 from scrapy.http.request import NO_CALLBACK
-from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
-from twisted.internet.defer import CancelledError, Deferred
-from twisted.python.failure import Failure
+from twisted.internet.defer import CancelledError
 
+from owd.crawler.origin_files import OriginFileCache
 from owd.crawler.robots import product_token
 from owd.crawler.robots_middleware import robots_origin
 from owd.core.tdm import (
@@ -105,13 +104,6 @@ def _header_pairs(headers: Headers) -> list[tuple[bytes, bytes]]:
     return [(name, value) for name, values in headers.items() for value in values]
 
 
-class _CachedFile:
-    __slots__ = ("file", "expires")
-
-    def __init__(self, file: TdmFile, expires: float) -> None:
-        self.file, self.expires = file, expires
-
-
 class TdmMiddleware:
     """Fetch each origin's tdmrep.json once, judge every response, skip if asked."""
 
@@ -136,9 +128,13 @@ class TdmMiddleware:
         self.user_agent_token = user_agent_token
         self._clock = clock
         self._stats = crawler.stats
-        self._files: dict[str, _CachedFile] = {}
-        # origin -> Deferreds of the requests waiting for its in-flight fetch
-        self._waiting: dict[str, list[Deferred[TdmFile]]] = {}
+        self._files: OriginFileCache[TdmFile] = OriginFileCache(
+            self._fetch,
+            expires_at=lambda _file: self._clock() + self.max_age_s,  # counted from the end of the fetch
+            clock=clock,
+            stats=self._stats,
+            deferred_stat="tdm/deferred",
+        )
         if self.skip:
             crawler.signals.connect(self._on_headers_received, signal=signals.headers_received)
 
@@ -156,8 +152,7 @@ class TdmMiddleware:
 
     def file_for(self, origin: str) -> TdmFile | None:
         """The cached tdmrep.json outcome of ``origin`` (``scheme://host[:port]``), if any."""
-        cached = self._files.get(origin)
-        return cached.file if cached else None
+        return self._files.cached(origin)
 
     # ---- requests ------------------------------------------------------------------------------
     @staticmethod
@@ -173,7 +168,7 @@ class TdmMiddleware:
         if self._exempt(request):
             return
         origin, _ = robots_origin(request)
-        file = await self._file(origin, request)
+        file = await self._files.current(origin, request)
         declaration = file.declaration_for(self._path(request))
         verdict = tdm_verdict(file=declaration)
         skip = self.skip and verdict.reserved
@@ -188,37 +183,10 @@ class TdmMiddleware:
         parsed = urlparse_cached(request)
         return (parsed.path or "/") + (f"?{parsed.query}" if parsed.query else "")
 
-    async def _file(self, origin: str, request: Request) -> TdmFile:
-        """The origin's current tdmrep.json outcome: cached, fetched now, or the one a
-        fetch in flight will give."""
-        cached = self._files.get(origin)
-        if cached is not None and cached.expires > self._clock():
-            return cached.file
-        waiting = self._waiting.get(origin)
-        if waiting is not None:
-            self._stats.inc_value("tdm/deferred")
-            waiter: Deferred[TdmFile] = Deferred()
-            waiting.append(waiter)
-            return await maybe_deferred_to_future(waiter)
-
-        waiting = self._waiting[origin] = []
-        try:
-            file = await self._fetch(f"{origin}{TDMREP_PATH}")
-        except BaseException as exc:
-            # Only cancellation gets here (_fetch turns errors into outcomes);
-            # the waiters must not hang on a fetch that will never finish.
-            del self._waiting[origin]
-            for waiter in waiting:
-                waiter.errback(Failure(exc))
-            raise
-        self._files[origin] = _CachedFile(file, self._clock() + self.max_age_s)
-        del self._waiting[origin]
-        for waiter in waiting:
-            waiter.callback(file)
-        return file
-
-    async def _fetch(self, url: str) -> TdmFile:
-        """Download ``url`` through the engine (so it is polite, guarded and in the WARC)."""
+    async def _fetch(self, origin: str, _request: Request) -> TdmFile:
+        """Download the origin's tdmrep.json through the engine (so it is polite, guarded
+        and in the WARC)."""
+        url = f"{origin}{TDMREP_PATH}"
         file_request = Request(
             url,
             priority=self.DOWNLOAD_PRIORITY,
