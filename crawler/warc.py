@@ -30,7 +30,6 @@ import json
 import logging
 import os
 import re
-import tempfile
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
@@ -50,6 +49,7 @@ from warcio.statusandheaders import (StatusAndHeaders, StatusAndHeadersParser,
 from warcio.warcwriter import WARCWriter
 
 from owd.core.cdxj import CdxjEntry, make_entry, to_uri, write_cdxj, index_warc
+from owd.core.gzip_members import iter_members
 
 log = logging.getLogger(__name__)
 
@@ -552,27 +552,6 @@ class _Scanned:
     payload_digest: str | None
 
 
-def _next_member(f: IO[bytes], pending: bytes, spool: IO[bytes]) -> tuple[int, bytes, str | None]:
-    """Decompress one gzip member into ``spool``, starting with the already-read
-    bytes ``pending`` then reading ``f`` on. Returns (compressed bytes used, bytes
-    read past the member, problem or None)."""
-    d = zlib.decompressobj(zlib.MAX_WBITS + 16)
-    used, chunk = 0, pending
-    while True:
-        if not chunk:
-            chunk = f.read(1 << 20)
-            if not chunk:
-                return used, b"", "gzip member cut short (end of file)"
-        try:
-            spool.write(d.decompress(chunk))
-        except zlib.error as e:
-            return used, b"", f"gzip error: {e}"
-        if d.eof:
-            return used + len(chunk) - len(d.unused_data), d.unused_data, None
-        used += len(chunk)
-        chunk = b""
-
-
 def _check_record(spool: IO[bytes]) -> _Scanned | str:
     """Parse one decompressed member strictly: one record, full block, digests pass."""
     spool.seek(0)
@@ -623,12 +602,9 @@ def repair_open_warc(path: Path) -> RepairResult:
     entries: list[CdxjEntry] = []
     kept: Counter[str] = Counter()
     good_end = 0
-    pending = b""
     with open(path, "rb") as f:
-        while good_end < size:
-            with tempfile.SpooledTemporaryFile(max_size=16 << 20) as spool:
-                used, pending, problem = _next_member(f, pending, spool)
-                facts = problem or _check_record(spool)
+        for member in iter_members(f):
+            facts = member.problem or _check_record(member.data)
             if isinstance(facts, str):
                 result.problem = f"at offset {good_end}: {facts}"
                 break
@@ -640,10 +616,10 @@ def repair_open_warc(path: Path) -> RepairResult:
                 entries.append(make_entry(url=facts.url, warc_date=facts.date, rec_type=facts.rec_type,
                                           mime=facts.mime, status=facts.status,
                                           payload_digest=facts.payload_digest, offset=good_end,
-                                          length=used, filename=final.name))
+                                          length=member.length, filename=final.name))
                 if facts.rec_type != "resource":
                     result.response_urls.append(facts.url)
-            good_end += used
+            good_end += member.length
     result.records_kept, result.records_by_type = sum(kept.values()), dict(kept)
     result.bytes_kept, result.bytes_dropped = good_end, size - good_end
     if not kept:

@@ -39,6 +39,7 @@ from warcio.archiveiterator import ArchiveIterator as WarcioArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 from warcio.statusandheaders import StatusAndHeadersParserException
 
+from owd.core.gzip_members import GZIP_MAGIC, GZIP_WBITS, member_end
 from owd.core.links import MediaRef
 from owd.extract.http import BodyError, decode_content, dechunk, header_value, parse_http_block
 
@@ -155,33 +156,11 @@ def _declared_length(value: str | None) -> int | None:
         return None
 
 
-def _gzip_member_end(f: Any, offset: int) -> int | None:
-    """End offset of the gzip member starting at ``offset``; None when it is cut short
-    or corrupt. Reads (and discards) the member once."""
-    f.seek(offset)
-    d = zlib.decompressobj(zlib.MAX_WBITS | 16)
-    consumed = 0
-    buf = b""
-    try:
-        while True:
-            if not buf:
-                buf = f.read(1 << 20)
-                if not buf:
-                    return None
-            d.decompress(buf, 1 << 20)  # output is not needed, only where the member ends
-            if d.eof:
-                return offset + consumed + len(buf) - len(d.unused_data)
-            consumed += len(buf) - len(d.unconsumed_tail)
-            buf = d.unconsumed_tail
-    except zlib.error:
-        return None
-
-
 def _fastwarc_raw(path: Path, max_block: int, only_metadata: bool = False) -> Iterator[_Raw]:
     size = path.stat().st_size
     types = WarcRecordType.metadata if only_metadata else WarcRecordType.any_type
     with open(path, "rb") as f:
-        gzipped = f.read(2) == b"\x1f\x8b"
+        gzipped = f.read(2) == GZIP_MAGIC
         f.seek(0)
         # quirks_mode: LF-only header lines and other real-world deviations are read, not refused
         it = iter(FastArchiveIterator(f, record_types=types, parse_http=False, quirks_mode=True))
@@ -214,7 +193,7 @@ def _fastwarc_raw(path: Path, max_block: int, only_metadata: bool = False) -> It
             return
         # (records sharing one gzip stream report the stream's end as their offset: no member to check)
         check = gzipped and pending.complete and pending.offset < size and not only_metadata
-        end = _gzip_member_end(f, pending.offset) if check else size
+        end = member_end(f, pending.offset) if check else size
         if end is not None:
             pending.length = end - pending.offset
         yield pending
@@ -247,9 +226,9 @@ def _sniff(path: Path) -> Literal["warc", "arc", "empty"]:
         head = f.read(_SNIFF_BYTES)
     if not head:
         return "empty"
-    if head.startswith(b"\x1f\x8b"):
+    if head.startswith(GZIP_MAGIC):
         try:
-            head = zlib.decompressobj(zlib.MAX_WBITS | 16).decompress(head, 64)
+            head = zlib.decompressobj(GZIP_WBITS).decompress(head, 64)
         except zlib.error:
             return "warc"  # the engine meets the same damage and counts it
     return "arc" if head.lstrip().startswith(b"filedesc://") else "warc"
