@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import re
 from dataclasses import asdict, dataclass
 from typing import Callable, Literal
@@ -35,6 +34,7 @@ import numpy as np
 from datasketch import MinHash
 from datasketch.hashfunc import sha1_hash32
 
+from owd.core.done import fingerprint
 from owd.dedup.text import NORMALISATION_VERSION, normalise
 
 __all__ = [
@@ -116,11 +116,9 @@ def _template(cfg: MinhashConfig) -> MinHash:
 def _fingerprint(cfg: MinhashConfig) -> str:
     sig = signature(_CANARY, cfg)
     assert sig is not None
-    payload = json.dumps({**asdict(cfg), "batch_shingles": None, "scheme": _SCHEME,
-                          "normalisation": NORMALISATION_VERSION,
-                          "canary": sig.astype("<u4").tobytes().hex(), "bands": [str(b) for b in bands(sig, cfg)]},
-                         sort_keys=True)
-    return hashlib.blake2b(payload.encode(), digest_size=8).hexdigest()
+    return fingerprint({**asdict(cfg), "batch_shingles": None, "scheme": _SCHEME,
+                        "normalisation": NORMALISATION_VERSION,
+                        "canary": sig.astype("<u4").tobytes().hex(), "bands": [str(b) for b in bands(sig, cfg)]})
 
 
 def tokenise(text: str) -> list[str]:

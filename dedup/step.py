@@ -19,8 +19,8 @@ _PREFIX = "dedup/signatures/"
 class SignatureShardStep(DocumentStep):
     """Writes ``dedup/signatures/<shard>.parquet`` (:class:`SignatureStep`) and passes the
     documents on unchanged. Counts ``dedup/signatures/{docs,signed,skipped_dropped,
-    skipped_no_words}``; a shard already signed (same fingerprint) is not signed again and
-    its counts are read back from the file."""
+    skipped_no_words}``; a shard already signed from the same documents (same MinHash config,
+    same ``shard.made_from``) is not signed again and its counts are read back from the file."""
 
     name = "dedup"
     counters = tuple(f"{_PREFIX}{what}" for what in ("docs", "signed", "skipped_dropped", "skipped_no_words"))
@@ -34,6 +34,6 @@ class SignatureShardStep(DocumentStep):
 
     def run(self, docs: Iterable[Document], shard: Shard, stats: Counter[str]) -> Iterator[Document]:
         held = list(docs)  # one file per shard, written when the shard is complete
-        self.signatures.run(shard.id, held)
+        self.signatures.run(shard.id, held, shard.made_from)
         stats.update({f"{_PREFIX}{k}": n for k, n in self.signatures.last_shard_stats.items()})
         yield from held

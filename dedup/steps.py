@@ -77,6 +77,7 @@ import pyarrow.parquet as pq
 
 from owd.dedup.minhash import MinhashConfig, bands, signature_of_words, words
 from owd.dedup.text import exact_digest, normalise
+from owd.core.done import MADE_FROM, fingerprint
 from owd.core.schema import Document
 
 __all__ = [
@@ -229,12 +230,15 @@ class SignatureStep:
         _check_shard_id(shard_id)
         return self.dedup_dir / "signatures" / f"{shard_id}.parquet"
 
-    def run(self, shard_id: str, docs: Iterable[Document]) -> Path:
-        """Sign one shard; a complete file made with the same config is kept and ``docs`` not read."""
+    def run(self, shard_id: str, docs: Iterable[Document], made_from: str = "") -> Path:
+        """Sign one shard; a complete file made with the same config from the same documents
+        is kept and ``docs`` not read. ``made_from``: the fingerprint of what the documents
+        were made from (owd.core.done), recorded in the file; "" when the caller has none."""
         out = self.output_path(shard_id)
         fingerprint = self.config.fingerprint().encode()
         meta = _metadata(out)
-        if meta is not None and meta.get(_META_CONFIG) == fingerprint:
+        if meta is not None and meta.get(_META_CONFIG) == fingerprint and \
+                meta.get(MADE_FROM, b"").decode() == made_from:
             self.stats["shards_skipped_complete"] += 1
             # what signing this shard counted, as the file recorded it
             self.last_shard_stats = collections.Counter(json.loads(meta.get(_META_STATS, b"{}")))
@@ -243,7 +247,7 @@ class SignatureStep:
         tmp = _tmp_path(out)
         shard_stats: collections.Counter[str] = collections.Counter()
         try:
-            self._write(tmp, docs, fingerprint, shard_stats)
+            self._write(tmp, docs, fingerprint, shard_stats, made_from)
         except BaseException:
             # A failing input iterator (or a kill signal) must not leave a partial
             # temporary file behind; nothing was renamed into place.
@@ -257,7 +261,7 @@ class SignatureStep:
         return out
 
     def _write(self, tmp: Path, docs: Iterable[Document], fingerprint: bytes,
-               shard_stats: collections.Counter[str]) -> None:
+               shard_stats: collections.Counter[str], made_from: str) -> None:
         digest = hashlib.blake2b(digest_size=16)
         rows: dict[str, list[Any]] = {name: [] for name in self.schema.names}
         with pq.ParquetWriter(tmp, self.schema, compression="zstd") as writer:
@@ -277,6 +281,7 @@ class SignatureStep:
                 _META_CONFIG: fingerprint,
                 _META_DIGEST: digest.hexdigest().encode(),
                 _META_STATS: json.dumps(dict(sorted(shard_stats.items()))).encode(),
+                MADE_FROM: made_from.encode(),
             })
 
     def _add(self, doc: Document, rows: dict[str, list[Any]], stats: collections.Counter[str]) -> bool:
@@ -342,8 +347,7 @@ class BucketPlan:
     @property
     def fingerprint(self) -> str:
         """Digest of the whole plan; stamped on every bucket, edge and cluster file."""
-        payload = json.dumps(dataclasses.asdict(self), sort_keys=True).encode()
-        return hashlib.blake2b(payload, digest_size=12).hexdigest()
+        return fingerprint("bucket plan", self)
 
     @property
     def num_docs(self) -> int:

@@ -19,7 +19,6 @@ a failed rebuild leaves the old index in place); on the embedded index after a c
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from owd.index.base import SearchBackend
+from owd.core.done import file_sha256
 from owd.core.schema import Document, SchemaError, read_parquet
 
 __all__ = ["IndexSummary", "index_campaign", "index_shard", "ShardIndexer", "STATE_FORMAT"]
@@ -52,12 +52,6 @@ class IndexSummary:
     seconds: float = 0.0
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _load_state(path: Path) -> dict[str, Any]:
@@ -143,7 +137,7 @@ def _index_shards(docs_dir: Path, backend: SearchBackend, state_path: Path, stat
         if known and known.get("size") == stat.st_size and known.get("mtime_ns") == stat.st_mtime_ns:
             summary.shards_skipped += 1
             continue
-        digest = _sha256(shard)
+        digest = file_sha256(shard)
         if known and known.get("sha256") == digest:  # touched, not changed
             known.update(size=stat.st_size, mtime_ns=stat.st_mtime_ns)
             if save:

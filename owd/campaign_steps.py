@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Sequence
 
 from owd.core.config import CampaignConfig
-from owd.core.schema import Document, read_parquet, write_parquet
+from owd.core.done import parquet_made_from, stamp_table
+from owd.core.schema import Document, read_parquet, to_table, write_parquet
 from owd.core.step import CampaignStep, Executor, Shard
 from owd.dedup.fetch_dates import FetchDatesStep, apply_fetch_dates
 from owd.dedup.steps import BucketPlan, BucketStep, ClusterStep, KeepPolicy, ShardPlan, apply_clusters
@@ -83,8 +84,9 @@ class FetchDates(CampaignStep):
 
 def _apply(args: tuple[Path, Path, Path]) -> Counter[str]:
     shard, clusters, dates = args
+    made_from = parquet_made_from(shard) or ""  # what the shard was made from stays recorded
     docs = apply_fetch_dates(apply_clusters(read_parquet(shard), clusters), dates)
-    write_parquet(docs, shard)
+    write_parquet(stamp_table(to_table(docs), made_from), shard)
     return tally(docs)
 
 

@@ -20,14 +20,16 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from owd.core.config import CampaignConfig
-from owd.core.schema import Document, write_parquet
+from owd.core.done import fingerprint, stamp_table
+from owd.core.schema import SCHEMA_VERSION, Document, to_table, write_parquet
 from owd.campaign_steps import CAMPAIGN_STEPS
 from owd.core.step import DocumentStep, Shard
 from owd.dedup.step import SignatureShardStep
 from owd.extract.steps import ExtractStep, PiiStep, QualityStep
 from owd.langid.step import LanguageStep
 
-__all__ = ["DOCUMENT_STEPS", "CAMPAIGN_STEPS", "ShardTask", "ShardResult", "process_shard", "declared_counters"]
+__all__ = ["DOCUMENT_STEPS", "CAMPAIGN_STEPS", "ShardTask", "ShardResult", "process_shard", "declared_counters",
+           "shard_made_from"]
 
 DocumentStepType = type[DocumentStep]
 
@@ -38,6 +40,14 @@ DOCUMENT_STEPS: tuple[DocumentStepType, ...] = (
     PiiStep,
     SignatureShardStep,
 )
+
+
+def shard_made_from(cfg: CampaignConfig, warc: Path, steps: Sequence[DocumentStepType]) -> str:
+    """What a docs shard is made from (owd.core.done): the WARC file (a closed WARC file
+    never changes, so its name and size identify it), the schema version, the campaign,
+    the steps and the processing settings. Changing any of them redoes the shard."""
+    return fingerprint("docs shard", SCHEMA_VERSION, warc.name, warc.stat().st_size, cfg.campaign,
+                       [f"{s.__module__}.{s.__qualname__}" for s in steps], cfg.process)
 
 
 def declared_counters(steps: Sequence[DocumentStepType]) -> list[str]:
@@ -84,6 +94,6 @@ def process_shard(task: ShardTask) -> ShardResult:
     for step in _steps_for(task):
         stream = step.run(stream, task.shard, stats)
     done = list(stream)
-    write_parquet(done, task.docs_dir / f"{task.shard.id}.parquet")
+    write_parquet(stamp_table(to_table(done), task.shard.made_from), task.docs_dir / f"{task.shard.id}.parquet")
     (task.docs_dir / f"{task.shard.id}.stats.json").write_text(json.dumps(dict(sorted(stats.items())), indent=1))
     return ShardResult(task.shard.id, len(done), stats, time.time() - started)

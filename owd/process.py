@@ -5,7 +5,10 @@ Per WARC file (the shard; ``.warc.gz`` as the crawler writes them, or uncompress
 signals -> PII pseudonymisation -> MinHash signature) and write
 ``docs/<shard id>.parquet`` (:func:`shard_id_of`; temporary name, then rename: a
 finished shard is skipped on rerun) and its ``.stats.json``. Then the campaign steps
-(band buckets -> clusters -> fetch dates -> cluster ids applied to every shard).
+(band buckets -> clusters -> fetch dates -> cluster ids applied to every shard). A shard
+is finished when its Parquet file records the fingerprint of what it was made from (the
+WARC file, the steps, the settings: owd.core.done), so a rerun redoes exactly the shards
+whose inputs or settings changed.
 
 Which executor runs the work is the caller's choice and nothing else changes: this
 process, a pool of local processes (the default: all CPUs, at most one per shard) or
@@ -24,10 +27,11 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from owd.core.config import CampaignConfig
+from owd.core.done import parquet_made_from
 from owd.core.step import CampaignStep, DocumentStep, Executor, Shard
 from owd.executors import LocalExecutor, available_cpus, quiet_libraries
 from owd.campaign_steps import ApplyClusters
-from owd.pipeline import CAMPAIGN_STEPS, DOCUMENT_STEPS, ShardResult, ShardTask, process_shard
+from owd.pipeline import CAMPAIGN_STEPS, DOCUMENT_STEPS, ShardResult, ShardTask, process_shard, shard_made_from
 
 __all__ = ["ProcessSummary", "process_campaign", "campaign_warcs", "campaign_shards", "shard_id_of", "warc_files",
            "open_warc_files", "prepare_campaign_dirs", "quiet_libraries"]
@@ -116,9 +120,11 @@ def shard_id_of(warc: Path) -> str:
     raise ValueError(f"not a WARC file name (.warc.gz or .warc): {warc.name}")
 
 
-def campaign_shards(cfg: CampaignConfig) -> list[Shard]:
-    """Every shard of the campaign (one per closed WARC file), in a stable order."""
-    return [Shard(shard_id_of(w), w, cfg.campaign, cfg.campaign_dir) for w in campaign_warcs(cfg)]
+def campaign_shards(cfg: CampaignConfig, steps: Sequence[type[DocumentStep]] = DOCUMENT_STEPS) -> list[Shard]:
+    """Every shard of the campaign (one per closed WARC file), in a stable order, each with
+    the fingerprint of what its documents are made from (:func:`owd.pipeline.shard_made_from`)."""
+    return [Shard(shard_id_of(w), w, cfg.campaign, cfg.campaign_dir, shard_made_from(cfg, w, steps))
+            for w in campaign_warcs(cfg)]
 
 
 def prepare_campaign_dirs(cfg: CampaignConfig, force: bool) -> tuple[Path, Path]:
@@ -147,8 +153,10 @@ def process_campaign(cfg: CampaignConfig, force: bool = False,
     started = time.time()
     docs_dir, _ = prepare_campaign_dirs(cfg, force)
     summary = ProcessSummary()
-    shards = campaign_shards(cfg)
-    todo = [s for s in shards if not (docs_dir / f"{s.id}.parquet").exists()]
+    shards = campaign_shards(cfg, steps)
+    # finished: the docs shard records that it was made from this WARC file with these
+    # steps and settings (owd.core.done); a changed setting redoes every shard it touches
+    todo = [s for s in shards if parquet_made_from(docs_dir / f"{s.id}.parquet") != s.made_from]
     summary.shards_skipped = len(shards) - len(todo)
     own = executor is None
     runner: Executor = executor or LocalExecutor(max(1, min(available_cpus(), len(todo))))

@@ -34,7 +34,6 @@ Decisions:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -46,9 +45,9 @@ from typing import Any, Callable
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import xxhash
 
 from owd.core.config import CampaignConfig, PoolConfig
+from owd.core.done import file_sha256, files_fingerprint, fingerprint
 from owd.core.schema import DOCUMENT_SCHEMA, SchemaError, validate_table
 from owd.pools.cards import processing_settings, write_cards
 from owd.pools.rules import Candidate, PoolRule, compile_pool
@@ -128,12 +127,8 @@ class BuildSummary:
 
 
 def _fingerprint(shards: list[Path], cfg: CampaignConfig) -> str:
-    h = xxhash.xxh3_128()
-    for shard in shards:
-        h.update(shard.name.encode() + b"\0")
-        with open(shard, "rb") as fh:
-            while chunk := fh.read(8 * 2**20):
-                h.update(chunk)
+    """What the pools are made from (owd.core.done): the documents' content, the rules, the
+    settings the cards describe, the format."""
     described = {
         "format": FORMAT, "pyarrow": pa.__version__, "campaign": cfg.campaign, "description": cfg.description,
         "user_agent": cfg.politeness.user_agent, "contact_url": cfg.politeness.contact_url,
@@ -141,8 +136,7 @@ def _fingerprint(shards: list[Path], cfg: CampaignConfig) -> str:
         "pools": [asdict(p) for p in cfg.pools],
         "process": processing_settings(cfg),
     }
-    h.update(json.dumps(described, sort_keys=True).encode())
-    return h.hexdigest()
+    return fingerprint("pools", files_fingerprint(shards), described)
 
 
 def validate_pool_file(path: Path) -> int | None:
@@ -232,14 +226,6 @@ class _PartitionWriter:
         return self.files
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(8 * 2**20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _read_shard(shard: Path) -> pa.Table:
     try:
         table = pq.read_table(shard)
@@ -293,7 +279,7 @@ def _finish(folder: Path, pool: PoolConfig, cfg: CampaignConfig, parts: dict[str
         for f in part.close():
             path: Path = f["path"]
             files.append({"path": path.relative_to(folder).as_posix(), "lang": lang, "rows": f["rows"],
-                          "row_groups": f["row_groups"], "bytes": path.stat().st_size, "sha256": _sha256(path)})
+                          "row_groups": f["row_groups"], "bytes": path.stat().st_size, "sha256": file_sha256(path)})
     manifest = {"format": FORMAT, "pool": pool.name, "campaign": cfg.campaign, "fingerprint": fingerprint,
                 "documents": sum(f["rows"] for f in files), "bytes": sum(f["bytes"] for f in files),
                 "row_group_max_bytes": ROW_GROUP_BYTES, "row_group_max_rows": ROW_GROUP_MAX_ROWS,

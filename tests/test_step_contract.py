@@ -82,3 +82,22 @@ def test_every_declared_counter_reaches_the_stats_file_and_the_report(small: tup
     counters = build_report(cfg)["documents"]["counters"]
     assert not [name for name in declared if name not in counters]
     assert counters == dict(sorted(stats.items()))  # one shard: the report's sums are its counts
+
+
+def test_a_changed_setting_redoes_the_shards_it_changes(tmp_path: Path) -> None:
+    """One way to skip finished work (owd.core.done): a rerun skips a shard whose recorded
+    fingerprint still matches and redoes it, signatures included, when a setting changed."""
+    config, warc = write_small_campaign(tmp_path)
+    first = process_campaign(load_campaign(config), progress=lambda line: None)
+    assert first.shards_done == 1
+    assert process_campaign(load_campaign(config), progress=lambda line: None).shards_done == 0
+    cfg = load_campaign(config)
+    signatures = cfg.campaign_dir / "dedup" / "signatures" / f"{shard_id_of(warc)}.parquet"
+    signed_before = signatures.stat().st_mtime_ns
+    # Quality rules that drop every page: the documents change, so must their signatures.
+    config.write_text(config.read_text() + "process:\n  quality:\n    gopher_min_words: 100000\n")
+    again = process_campaign(load_campaign(config), progress=lambda line: None)
+    assert again.shards_done == 1 and again.kept == 0 and first.kept == 3
+    stats = json.loads((cfg.campaign_dir / "docs" / f"{shard_id_of(warc)}.stats.json").read_text())
+    assert stats["dedup/signatures/skipped_dropped"] == 3
+    assert signatures.stat().st_mtime_ns != signed_before

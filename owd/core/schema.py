@@ -69,6 +69,9 @@ PII_COUNTS_TYPE = pa.struct(
 
 _UTC_MS = pa.timestamp("ms", tz="UTC")
 
+# Raised when a column is added or changes meaning (older files are upgraded on read).
+SCHEMA_VERSION = 3
+
 DOCUMENT_SCHEMA = pa.schema(
     [
         # identity and provenance
@@ -120,7 +123,7 @@ DOCUMENT_SCHEMA = pa.schema(
         pa.field("dup_cluster_size", pa.int32()),
         pa.field("pools", pa.list_(pa.string())),
     ],
-    metadata={b"owd.schema_version": b"3"},
+    metadata={b"owd.schema_version": str(SCHEMA_VERSION).encode()},
 )
 # Columns added since schema 2, filled with nulls when an older file is read.
 _ADDED_SINCE_2 = ("first_seen", "last_seen")

@@ -62,6 +62,10 @@ class Shard:
     warc: Path
     campaign: str
     campaign_dir: Path
+    # the fingerprint of what the shard's documents are made from (the WARC file, the
+    # steps, the settings; owd.core.done): recorded in its outputs, which a rerun skips
+    # only when it still matches
+    made_from: str = ""
 
     @property
     def worker(self) -> str:
