@@ -22,7 +22,7 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from owd.core.config import CampaignConfig
 from owd.core.step import Executor
@@ -99,61 +99,27 @@ def _process(cfg: CampaignConfig, opts: RunOptions, executor: Executor, resume: 
 
 def _index(cfg: CampaignConfig, opts: RunOptions, executor: Executor, resume: bool,
            say: Callable[[str], None]) -> tuple[int, str]:
-    from owd.index.build import index_campaign
-    from owd.index.open import open_backend, state_path
-    from owd.pools.rules import pool_membership
+    from owd.campaign_steps import IndexDocuments
 
-    annotate, pools_key = pool_membership(cfg.pools)
     # OpenSearch takes writes from many clients: one task per shard. The embedded index
     # has a single writer, so it is filled from here.
-    parallel = shard_indexer(cfg, opts.backend, opts.url, opts.index_name, executor) \
-        if opts.backend == "opensearch" else None
-    with open_backend(cfg, opts.backend, url=opts.url, index_name=opts.index_name, create=True) as backend:
-        summary = index_campaign(cfg.campaign_dir / "docs", backend,
-                                 state_path(cfg, opts.backend, opts.index_name), progress=say,
-                                 annotate=annotate, annotate_key=pools_key, shard_indexer=parallel)
-    if summary.shards_failed:
-        raise RuntimeError(f"index: {summary.shards_failed} shard(s) failed (see the log); run again to retry them")
-    say(f"index: {summary.total} documents searchable ({opts.backend})")
-    return summary.documents_indexed, "documents"
-
-
-def _index_shard_task(args: tuple[str, str, str | None, str | None, Path]) -> tuple[Path, int, Any, float]:
-    """A task: one docs shard into the campaign's OpenSearch index (pool membership included)."""
-    from owd.core.config import load_campaign
-    from owd.index.build import index_shard
-    from owd.index.open import open_backend
-    from owd.pools.rules import pool_membership
-
-    config_path, backend, url, index_name, shard = args
-    cfg = load_campaign(config_path)
-    annotate, _ = pool_membership(cfg.pools)
-    with open_backend(cfg, backend, url=url, index_name=index_name, create=False) as target:
-        return index_shard(shard, target, annotate)
-
-
-def shard_indexer(cfg: CampaignConfig, backend: str, url: str | None, index_name: str | None,
-                  executor: Executor) -> Callable[[list[Path]], Iterator[Any]]:
-    """Index docs shards as the executor's tasks (for a backend that takes many writers)."""
-    source = str(Path(cfg.source).resolve()) if cfg.source else None
-    if source is None:
-        raise ValueError("indexing in parallel needs a campaign loaded from a file (the tasks read it)")
-
-    def run(shards: list[Path]) -> Iterator[Any]:
-        tasks = [(source, backend, url, index_name, shard) for shard in shards]
-        for _, result in executor.map_unordered(_index_shard_task, tasks):
-            yield result  # a backend failure (after its retries) ends the step here
-
-    return run
+    step = IndexDocuments(opts.backend, opts.url, opts.index_name, progress=say)
+    step.run(cfg, [], executor)
+    if step.summary.shards_failed:
+        raise RuntimeError(f"index: {step.summary.shards_failed} shard(s) failed (see the log); "
+                           "run again to retry them")
+    say(f"index: {step.summary.total} documents searchable ({opts.backend})")
+    return step.summary.documents_indexed, "documents"
 
 
 def _pools(cfg: CampaignConfig, opts: RunOptions, executor: Executor, resume: bool,
            say: Callable[[str], None]) -> tuple[int, str]:
-    from owd.pools.build import build_pools
+    from owd.campaign_steps import BuildPools
 
-    summary = build_pools(cfg, progress=say)
-    say("pools: " + (", ".join(f"{n} {c} docs" for n, c in summary.documents.items()) or "none built"))
-    return summary.input_documents, "documents"
+    step = BuildPools(progress=say)
+    step.run(cfg, [], executor)
+    say("pools: " + (", ".join(f"{n} {c} docs" for n, c in step.summary.documents.items()) or "none built"))
+    return step.summary.input_documents, "documents"
 
 
 def _report(cfg: CampaignConfig, opts: RunOptions, executor: Executor, resume: bool,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from owd.core.config import CampaignConfig
 from owd.core.done import parquet_made_from, stamp_table
@@ -19,7 +19,8 @@ from owd.core.step import CampaignStep, Executor, Shard
 from owd.dedup.fetch_dates import FetchDatesStep, apply_fetch_dates
 from owd.dedup.steps import BucketPlan, BucketStep, ClusterStep, KeepPolicy, ShardPlan, apply_clusters
 
-__all__ = ["CAMPAIGN_STEPS", "BandBuckets", "Clusters", "FetchDates", "ApplyClusters", "tally"]
+__all__ = ["CAMPAIGN_STEPS", "BandBuckets", "Clusters", "FetchDates", "ApplyClusters", "tally",
+           "IndexDocuments", "BuildPools", "shard_indexer"]
 
 
 def _dedup_dir(cfg: CampaignConfig) -> Path:
@@ -127,3 +128,89 @@ class ApplyClusters(CampaignStep):
 
 
 CAMPAIGN_STEPS: tuple[type[CampaignStep], ...] = (BandBuckets, Clusters, FetchDates, ApplyClusters)
+
+
+# The steps after processing: each campaign step of `owd run` after `process`. Not in
+# CAMPAIGN_STEPS (which is `owd process`); `owd run` and the CLI commands call them.
+
+class IndexDocuments(CampaignStep):
+    """The kept documents into a search backend, incrementally by shard (owd.index.build);
+    with a backend that takes many writers (OpenSearch), one executor task per shard."""
+
+    name = "index"
+
+    def __init__(self, backend: str = "embedded", url: str | None = None, index_name: str | None = None, *,
+                 rebuild: bool = False, progress: Callable[[str], None] = lambda line: None) -> None:
+        self.backend, self.url, self.index_name = backend, url, index_name
+        self.rebuild = rebuild
+        self.progress = progress
+
+    def run(self, cfg: CampaignConfig, shards: Sequence[Shard], executor: Executor | None) -> Counter[str]:
+        from owd.index.build import index_campaign
+        from owd.index.open import open_backend, state_path
+        from owd.pools.rules import pool_membership
+
+        annotate, pools_key = pool_membership(cfg.pools)  # `pool:` filters and facets follow the pool rules
+        parallel = shard_indexer(cfg, self.backend, self.url, self.index_name, executor) \
+            if executor is not None and self.backend == "opensearch" else None
+        with open_backend(cfg, self.backend, url=self.url, index_name=self.index_name, create=True) as target:
+            summary = index_campaign(cfg.campaign_dir / "docs", target,
+                                     state_path(cfg, self.backend, self.index_name), rebuild=self.rebuild,
+                                     progress=self.progress, annotate=annotate, annotate_key=pools_key,
+                                     shard_indexer=parallel)
+        self.summary = summary
+        return Counter({"index/shards_indexed": summary.shards_indexed, "index/shards_skipped": summary.shards_skipped,
+                        "index/shards_failed": summary.shards_failed,
+                        "index/documents_indexed": summary.documents_indexed,
+                        "index/documents_dropped": summary.documents_dropped, "index/total": summary.total})
+
+
+def _index_shard_task(args: tuple[str, str, str | None, str | None, Path]) -> tuple[Path, int, Any, float]:
+    """A task: one docs shard into the campaign's index (pool membership included)."""
+    from owd.core.config import load_campaign
+    from owd.index.build import index_shard
+    from owd.index.open import open_backend
+    from owd.pools.rules import pool_membership
+
+    config_path, backend, url, index_name, shard = args
+    cfg = load_campaign(config_path)
+    annotate, _ = pool_membership(cfg.pools)
+    with open_backend(cfg, backend, url=url, index_name=index_name, create=False) as target:
+        return index_shard(shard, target, annotate)
+
+
+def shard_indexer(cfg: CampaignConfig, backend: str, url: str | None, index_name: str | None,
+                  executor: Executor) -> Callable[[list[Path]], Iterator[Any]]:
+    """Index docs shards as the executor's tasks (for a backend that takes many writers)."""
+    source = str(Path(cfg.source).resolve()) if cfg.source else None
+    if source is None:
+        raise ValueError("indexing in parallel needs a campaign loaded from a file (the tasks read it)")
+
+    def run(paths: list[Path]) -> Iterator[Any]:
+        tasks = [(source, backend, url, index_name, path) for path in paths]
+        for _, result in executor.map_unordered(_index_shard_task, tasks):
+            yield result  # a backend failure (after its retries) ends the step here
+
+    return run
+
+
+class BuildPools(CampaignStep):
+    """Every pool of the campaign (owd.pools.build); skipped when its fingerprint matches.
+    Bound by reading Parquet, not by CPU: done where the driver runs."""
+
+    name = "pools"
+
+    def __init__(self, *, force: bool = False, progress: Callable[[str], None] = lambda line: None) -> None:
+        self.force = force
+        self.progress = progress
+
+    def run(self, cfg: CampaignConfig, shards: Sequence[Shard], executor: Executor | None) -> Counter[str]:
+        from owd.pools.build import build_pools
+
+        summary = build_pools(cfg, force=self.force, progress=self.progress)
+        self.summary = summary
+        counts = Counter({"pools/built": len(summary.built), "pools/skipped": len(summary.skipped),
+                          "pools/input_documents": summary.input_documents,
+                          "pools/failed_shards": len(summary.failed_shards)})
+        counts.update({f"pools/documents/{name}": n for name, n in summary.documents.items()})
+        return counts

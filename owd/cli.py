@@ -199,29 +199,22 @@ def _add_backend_args(p: argparse.ArgumentParser) -> None:
 
 def _cmd_index(args: argparse.Namespace) -> int:
     cfg = load_campaign(args.config)
-    from owd.index.build import index_campaign
 
     docs_dir = cfg.campaign_dir / "docs"
     if not any(docs_dir.glob("*.parquet")):
         raise UsageError(f"no documents under {docs_dir}: run `owd process {args.config}` first")
+    from owd.campaign_steps import IndexDocuments
     from owd.index.base import BackendError
-    from owd.index.open import state_path
-    from owd.pools.rules import pool_membership
 
-    annotate, pools_key = pool_membership(cfg.pools)  # `pool:` filters and facets follow the pool rules
     try:
-        with _executor(args) as executor, _search_backend(cfg, args, create=True) as backend:
-            parallel = None
-            if executor is not None:  # --workers/--ray: one task per shard, for an engine with many writers
-                if args.backend != "opensearch":
-                    raise UsageError("--workers and --ray index in parallel, which needs --backend opensearch "
-                                     "(the embedded index has a single writer)")
-                from owd.campaign_run import shard_indexer
-
-                parallel = shard_indexer(cfg, args.backend, args.url, args.index_name, executor)
-            summary = index_campaign(docs_dir, backend, state_path(cfg, args.backend, args.index_name),
-                                     rebuild=args.rebuild, progress=lambda line: print(line, flush=True),
-                                     annotate=annotate, annotate_key=pools_key, shard_indexer=parallel)
+        with _executor(args) as executor:
+            if executor is not None and args.backend != "opensearch":
+                raise UsageError("--workers and --ray index in parallel, which needs --backend opensearch "
+                                 "(the embedded index has a single writer)")
+            step = IndexDocuments(args.backend, args.url, args.index_name, rebuild=args.rebuild,
+                                  progress=lambda line: print(line, flush=True))
+            step.run(cfg, [], executor)
+            summary = step.summary
     except BackendError as exc:
         # the engine failed (OpenSearch down after retries, documents refused): the shards done so
         # far are recorded, so a rerun continues from there

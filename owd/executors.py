@@ -20,6 +20,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import sys
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from types import TracebackType
 from typing import Callable, Iterator, Sequence, TypeVar
@@ -58,8 +59,16 @@ def _die_with_parent(parent: int) -> None:
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
-def _init_worker(parent: int) -> None:
+def _init_worker(parent: int, threads: int) -> None:
     _die_with_parent(parent)
+    # Each worker gets its share of the CPUs for the thread pools of the libraries it loads
+    # (Arrow and OpenMP read OMP_NUM_THREADS when first imported, which is after this):
+    # N workers each starting one thread per CPU would oversubscribe the machine. Ray does
+    # the same for its one-CPU tasks. A value the user set is kept.
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    arrow = sys.modules.get("pyarrow")  # already imported by the parent's main module
+    if arrow is not None:
+        arrow.set_cpu_count(int(os.environ["OMP_NUM_THREADS"]))
     quiet_libraries()
 
 
@@ -100,7 +109,8 @@ class LocalExecutor:
             return
         if self._pool is None:
             self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_init_worker, initargs=(os.getpid(),))
+                                             initializer=_init_worker,
+                                             initargs=(os.getpid(), max(1, available_cpus() // self.workers)))
         futures: dict[Future[R], int] = {self._pool.submit(fn, item): i for i, item in enumerate(items)}
         pending = set(futures)
         try:

@@ -132,4 +132,7 @@ class CampaignStep(ABC):
 
     @abstractmethod
     def run(self, cfg: "CampaignConfig", shards: Sequence[Shard], executor: Executor) -> Counter[str]:
-        """Do the step for ``shards`` (every shard of the campaign, in a stable order)."""
+        """Do the step for ``shards`` (every shard of the campaign, in a stable order).
+
+        A step whose work is not worth splitting (pools: bound by reading Parquet) may run
+        it here, where the driver runs; the executor is then unused."""
