@@ -5,9 +5,10 @@
 (owd/executors.py: in this process, a pool of local processes, or Ray) runs the work;
 nothing here knows which. A new stage is a new step class and one line in a list.
 
-Per shard, :func:`process_shard` writes ``docs/<shard>.parquet`` (renamed into place
-last: its presence means the shard is done) and ``docs/<shard>.stats.json``, every
-step's counters, the ones the steps declare included when zero.
+Per shard, :func:`process_shard` writes ``docs/<shard>.stats.json`` (every step's
+counters, the ones the steps declare included when zero) and then ``docs/<shard>.parquet``,
+renamed into place last and stamped with what the shard was made from
+(:func:`shard_made_from`): a rerun skips the shard while that stamp matches.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
+from owd.campaign_steps import CAMPAIGN_STEPS
 from owd.core.config import CampaignConfig
 from owd.core.done import fingerprint, stamp_table
 from owd.core.schema import SCHEMA_VERSION, Document, to_table, write_parquet
-from owd.campaign_steps import CAMPAIGN_STEPS
 from owd.core.step import DocumentStep, Shard
 from owd.dedup.step import SignatureShardStep
 from owd.extract.steps import ExtractStep, PiiStep, QualityStep
@@ -47,7 +48,11 @@ def shard_made_from(cfg: CampaignConfig, warc: Path, steps: Sequence[DocumentSte
     never changes, so its name and size identify it), the schema version, the campaign,
     the steps and the processing settings. Changing any of them redoes the shard."""
     return fingerprint("docs shard", SCHEMA_VERSION, warc.name, warc.stat().st_size, cfg.campaign,
-                       [f"{s.__module__}.{s.__qualname__}" for s in steps], cfg.process)
+                       _names(steps), cfg.process)
+
+
+def _names(steps: Sequence[DocumentStepType]) -> list[str]:
+    return [f"{step.__module__}.{step.__qualname__}" for step in steps]
 
 
 def declared_counters(steps: Sequence[DocumentStepType]) -> list[str]:
@@ -80,7 +85,7 @@ _built: tuple[str, list[DocumentStep]] | None = None
 
 def _steps_for(task: ShardTask) -> list[DocumentStep]:
     global _built
-    key = repr((task.cfg, [f"{s.__module__}.{s.__qualname__}" for s in task.steps]))
+    key = repr((task.cfg, _names(task.steps)))
     if _built is None or _built[0] != key:
         _built = (key, [step.from_config(task.cfg) for step in task.steps])
     return _built[1]
@@ -94,6 +99,11 @@ def process_shard(task: ShardTask) -> ShardResult:
     for step in _steps_for(task):
         stream = step.run(stream, task.shard, stats)
     done = list(stream)
+    # The counts first, the documents last: a kill between the two leaves an unstamped
+    # shard, which a rerun redoes, never a finished shard without its counts.
+    stats_file = task.docs_dir / f"{task.shard.id}.stats.json"
+    tmp = stats_file.with_name(stats_file.name + ".tmp")
+    tmp.write_text(json.dumps(dict(sorted(stats.items())), indent=1))
+    tmp.replace(stats_file)
     write_parquet(stamp_table(to_table(done), task.shard.made_from), task.docs_dir / f"{task.shard.id}.parquet")
-    (task.docs_dir / f"{task.shard.id}.stats.json").write_text(json.dumps(dict(sorted(stats.items())), indent=1))
     return ShardResult(task.shard.id, len(done), stats, time.time() - started)

@@ -2,13 +2,12 @@
 
 Per WARC file (the shard; ``.warc.gz`` as the crawler writes them, or uncompressed
 ``.warc``) the document steps of owd/pipeline.py run (extract -> language ID -> quality
-signals -> PII pseudonymisation -> MinHash signature) and write
-``docs/<shard id>.parquet`` (:func:`shard_id_of`; temporary name, then rename: a
-finished shard is skipped on rerun) and its ``.stats.json``. Then the campaign steps
-(band buckets -> clusters -> fetch dates -> cluster ids applied to every shard). A shard
-is finished when its Parquet file records the fingerprint of what it was made from (the
-WARC file, the steps, the settings: owd.core.done), so a rerun redoes exactly the shards
-whose inputs or settings changed.
+signals -> PII pseudonymisation -> MinHash signature) and write its ``.stats.json`` and
+then ``docs/<shard id>.parquet`` (:func:`shard_id_of`; temporary name, then rename).
+Then the campaign steps (band buckets -> clusters -> fetch dates -> cluster ids applied
+to every shard). A shard is finished when its Parquet file records the fingerprint of
+what it was made from (the WARC file, the steps, the settings: owd.core.done), so a rerun
+redoes exactly the shards whose inputs or settings changed.
 
 Which executor runs the work is the caller's choice and nothing else changes: this
 process, a pool of local processes (the default: all CPUs, at most one per shard) or
