@@ -5,7 +5,7 @@ crawler may still find links for its hosts. This extension keeps the spider
 open (``DontCloseSpider``) until the campaign's coordinator drops a ``stop`` file
 into the crawler's folder; meanwhile it polls the inbox (links forwarded by
 other crawlers) and writes ``status.json``: whether this crawler is idle and how
-far it has read each inbox file. The coordinator (owd/distributed_crawl.py) ends
+far it has read each inbox file. The coordinator (owd/ray_crawl.py) ends
 the crawl when every crawler is idle and has read every byte sent to it, twice
 in a row.
 

@@ -4,7 +4,8 @@ This package is the orchestration layer: the command line, the executors that ru
 pipeline locally or on Ray, the report, the server and the local test web. Below it sit
 the stage packages (``owd.crawler``, ``owd.extract``, ``owd.langid``, ``owd.dedup``,
 ``owd.index``, ``owd.pools``: the folders at the top of the repository) and, at the
-bottom, :mod:`owd.core`. Only ``owd.ray_*`` modules import Ray.
+bottom, :mod:`owd.core`. Only the ``owd.ray_*`` modules (the cluster connection, the Ray
+executor, the crawler actors) import Ray.
 """
 
 from owd.core import VERSION as __version__

@@ -8,7 +8,7 @@ crawl with ``--resume`` semantics, processing skips finished shards, indexing is
 incremental, pool building is idempotent). ``owd status`` reads the same file, and
 for a step it does not list (run with its own command), that step's outputs.
 
-Where each step runs: the crawl on crawler actors (owd.distributed_crawl); processing
+Where each step runs: the crawl on crawler actors (owd.ray_crawl); processing
 and indexing are handed to the Ray executor (owd/ray_executor.py), the same pipeline
 ``owd process`` runs on local processes: the per-shard steps and the dedup shuffle as
 Ray tasks, and with ``--backend opensearch`` one task per docs shard indexing it (this
@@ -68,7 +68,7 @@ def _save_state(cfg: CampaignConfig, state: dict[str, Any]) -> None:
 
 def _crawl(cfg: CampaignConfig, opts: RunOptions, executor: Executor, resume: bool,
            say: Callable[[str], None]) -> tuple[int, str]:
-    from owd.distributed_crawl import run_distributed_crawl
+    from owd.ray_crawl import run_distributed_crawl
 
     server = None
     if cfg.testweb is not None:  # a campaign on the local test web (configs/demo.yaml) brings it along
@@ -207,7 +207,7 @@ def campaign_status(cfg: CampaignConfig) -> list[str]:
         elif status == "running":
             detail = f"since {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(info.get('started', 0)))}"
         lines.append(f"  {step:8} {status:8} {detail}".rstrip())
-    from owd.distributed_crawl import read_crawler_status
+    from owd.ray_crawl import read_crawler_status
 
     crawlers = [s for s in map(read_crawler_status, sorted((cfg.campaign_dir / "crawl").glob("w*/"))) if s]
     for s in crawlers:

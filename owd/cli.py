@@ -82,7 +82,7 @@ def _cmd_crawl(args: argparse.Namespace) -> int:
 def _crawl_distributed(cfg: CampaignConfig, args: argparse.Namespace) -> int:
     from owd.crawler.partition import PartitionError
     from owd.crawler.run import CrawlStateExists
-    from owd.distributed_crawl import CrawlFailed, run_distributed_crawl
+    from owd.ray_crawl import CrawlFailed, run_distributed_crawl
 
     try:
         summary = run_distributed_crawl(cfg, crawlers=args.crawlers, address=args.address, resume=args.resume,

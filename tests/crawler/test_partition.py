@@ -13,7 +13,7 @@ from owd.crawler.coordination import STATUS_FILE
 from owd.crawler.mailbox import Inbox, Outbox
 from owd.crawler.partition import Partition, PartitionError, SitePin, plan_partition, stable_hash
 from owd.core.config import load_campaign
-from owd.distributed_crawl import crawl_is_over
+from owd.ray_crawl import crawl_is_over
 from owd.testweb import TestSite
 
 SITE = TestSite(port=8631)
