@@ -200,12 +200,14 @@ def _doc(text: str | None, host: str = "www.example.org", declared: str | None =
 
 def test_annotate_fills_the_language_columns(lid: LanguageIdentifier) -> None:
     doc = _doc(SENTENCES["cs"], host="www.example.cz", declared="cs-CZ")
+    before = dataclasses.replace(doc)
     out = lid.annotate(doc)
-    assert out is not doc and doc.lang is None  # the input is left as it was
+    assert out is doc  # in place, the step contract's rule (owd.core.step)
     assert out.lang == "cs" and out.script == "Latn"
     assert out.lang_score == pytest.approx(out.lang_topk[0].score)
     assert all(isinstance(s, LangScore) for s in out.lang_topk) and len(out.lang_topk) == 5
-    assert dataclasses.replace(out, lang=None, lang_score=None, lang_topk=[], script=None) == doc
+    # nothing but the four language columns changed
+    assert dataclasses.replace(out, lang=None, lang_score=None, lang_topk=[], script=None) == before
     validate_table(to_table([out, lid.annotate(_doc(None))]))
 
 
