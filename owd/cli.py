@@ -506,7 +506,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "(a local Ray instance unless --address); same outputs as the local runner")
     p.add_argument("--address", default=None, help="join this Ray cluster (host:port, 'auto'); implies --ray")
     p.add_argument("--workers", type=_positive_int, default=None,
-                   help="local worker processes (default: one per CPU, at most one per unfinished shard)")
+                   help="local worker processes (default: one per CPU, at most one per unfinished shard and per 4 MiB of WARC)")
 
     p = command("index", _cmd_index,
                 "index a campaign's documents for search (embedded engine or OpenSearch); incremental")

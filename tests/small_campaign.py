@@ -39,6 +39,38 @@ def write_small_campaign(folder: Path, worker: str = "w0", **sections: Any) -> t
     return config, warc
 
 
+def write_sharded_campaign(folder: Path, shards: int = 5, pages: int = 5) -> Path:
+    """A campaign of ``shards`` WARC files under ``<folder>/data/multi/warc/w0/``, without a
+    crawl: ``pages`` pages per file in several languages, an exact duplicate of one page
+    and a near duplicate (one paragraph changed) of another in later files, so the dedup
+    steps find clusters across shards. Returns the campaign file."""
+    data = {"campaign": "multi", "seeds": {"urls": ["https://news.example.eu/"]}, "storage_root": str(folder / "data")}
+    config = folder / "multi.yaml"
+    config.write_text(yaml.safe_dump(data, sort_keys=False))
+    site = TestSite(port=1)
+    langs = ("de", "sl", "en", "fr", "hr", "pl", "it")
+
+    def body(paragraphs: list[str], i: int) -> bytes:
+        return (f"<html><head><title>Page {i}</title></head><body><article><h1>Page {i}</h1>"
+                + "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs) + "</article></body></html>").encode()
+
+    first = site.paragraphs("de", "multi-dup", 12)
+    second = site.paragraphs("en", "multi-near", 12)
+    for shard in range(shards):
+        fetches = []
+        for page in range(pages):
+            lang = langs[(shard + page) % len(langs)]
+            fetches.append(Fetch(f"https://news.example.eu/{shard}/{page}.html",
+                                 body(site.paragraphs(lang, f"multi-{shard}-{page}", 8), page)))
+        if shard % 2 == 0:  # the same page under another URL in every other file
+            fetches.append(Fetch(f"https://mirror.example.eu/{shard}/dup.html", body(first, 100)))
+        if shard >= 1:  # one paragraph of twelve changed per file
+            fetches.append(Fetch(f"https://news.example.eu/{shard}/near.html",
+                                 body(second[:-1] + site.paragraphs("en", f"multi-tail-{shard}", 1), 101)))
+        write_warc(folder / "data" / "multi" / "warc" / "w0", fetches, prefix=f"w0-{shard}")
+    return config
+
+
 def uncompressed_copy(warc: Path, name: str | None = None) -> Path:
     """The same records as an uncompressed ``.warc`` file beside ``warc`` (default: its name without ``.gz``)."""
     plain = warc.with_name(name or warc.name.removesuffix(".gz"))

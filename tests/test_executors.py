@@ -27,8 +27,9 @@ from owd.core.step import MapStep
 from owd.executors import LocalExecutor
 from owd.pipeline import DOCUMENT_STEPS
 from owd.process import ProcessSummary, campaign_warcs, process_campaign, shard_id_of
-from owd.testweb import TestSite, free_port
-from tests.conftest import REPO, crawl_testweb, run_owd
+from owd.testweb import free_port
+from tests.conftest import REPO, run_owd
+from tests.small_campaign import write_sharded_campaign
 from tests.test_process import clone_campaign
 
 STAGE_PACKAGES = ("crawler", "extract", "langid", "dedup", "index", "pools")
@@ -38,13 +39,10 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def crawled(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small crawl of the test web over several WARC files, with exact and near duplicates."""
-    tmp = tmp_path_factory.mktemp("rayprocess")
-    site = TestSite(port=free_port(), pages_per_host=2, real_pages=8)
-    config, _ = crawl_testweb(
-        site, tmp, politeness={"delay": 0.01, "concurrency_per_host": 2, "concurrency": 32, "autothrottle": False},
-        limits={"timeout": 3}, warc={"max_file_bytes": "400 kB"})
-    assert len(list((tmp / "data/tw/warc/w0").glob("*.warc.gz"))) >= 4
+    """A campaign of several WARC files with exact and near duplicates across them (written
+    directly: the executors are under test here, not the crawler)."""
+    config = write_sharded_campaign(tmp_path_factory.mktemp("executors"))
+    assert len(list((config.parent / "data/multi/warc/w0").glob("*.warc.gz"))) >= 4
     return config
 
 
