@@ -67,8 +67,9 @@ def _init_worker(parent: int, threads: int) -> None:
     # the same for its one-CPU tasks. A value the user set is kept.
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))
     arrow = sys.modules.get("pyarrow")  # already imported by the parent's main module
-    if arrow is not None:
-        arrow.set_cpu_count(int(os.environ["OMP_NUM_THREADS"]))
+    value = os.environ["OMP_NUM_THREADS"]
+    if arrow is not None and value.isdigit() and int(value) > 0:  # OpenMP also allows lists ("4,2")
+        arrow.set_cpu_count(int(value))
     quiet_libraries()
 
 
