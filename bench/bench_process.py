@@ -62,6 +62,7 @@ import sys
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 from machine_load import system_busy_s, wait_quiet  # bench/ is sys.path[0] when run as a script
@@ -95,6 +96,25 @@ def warc_url(url: str) -> str:
     return to_uri(page_url(url))
 
 
+def page_entries(pages_dir: Path, limit: int) -> list[dict]:
+    """pages-A's manifest entries, the first ``limit`` (0: all)."""
+    entries = [json.loads(line) for line in open(pages_dir / "manifest.jsonl", encoding="utf-8") if line.strip()]
+    return entries[:limit] if limit else entries
+
+
+def write_page(writer: Any, entry: dict, body: bytes) -> None:
+    """One pages-A page as our crawler records a fetch: status 200 at FETCH_TIME, the
+    Content-Type naming UTF-8 only for a body that is UTF-8 (27 pages say their charset
+    only in the page, as many servers leave it)."""
+    try:
+        body.decode("utf-8")
+        ctype = "text/html; charset=utf-8"
+    except UnicodeDecodeError:
+        ctype = "text/html"
+    writer.write_fetch(page_url(entry["url"]), status=200, body=body, fetch_time=FETCH_TIME,
+                       response_headers=[("Content-Type", ctype)])
+
+
 def build_warc(pages_dir: Path, limit: int, payload_type: bool = True) -> Path:
     """pages-A (first ``limit`` pages, 0: all) as one WARC written by our WarcWriter; reused.
 
@@ -113,9 +133,7 @@ def build_warc(pages_dir: Path, limit: int, payload_type: bool = True) -> Path:
                 h["WARC-Identified-Payload-Type"] = "text/html"
             return h
 
-    entries = [json.loads(line) for line in open(pages_dir / "manifest.jsonl", encoding="utf-8") if line.strip()]
-    if limit:
-        entries = entries[:limit]
+    entries = page_entries(pages_dir, limit)
     folder = WORK / f"warc-pagesA-{len(entries)}{'' if payload_type else '-nopt'}"
     done = folder / "complete.json"
     if done.exists():
@@ -126,14 +144,7 @@ def build_warc(pages_dir: Path, limit: int, payload_type: bool = True) -> Path:
     with Writer(folder, "pagesA", fsync=False, max_size=10**12,
                     warcinfo={"operator": "owd bench", "description": "shared/data/pages-A"}) as writer:
         for e in entries:
-            body = gzip.decompress((pages_dir / e["html_path"]).read_bytes())
-            try:
-                body.decode("utf-8")
-                ctype = "text/html; charset=utf-8"
-            except UnicodeDecodeError:  # 27 pages: no charset in the header, the page says it
-                ctype = "text/html"
-            writer.write_fetch(page_url(e["url"]), status=200, body=body, fetch_time=FETCH_TIME,
-                               response_headers=[("Content-Type", ctype)])
+            write_page(writer, e, gzip.decompress((pages_dir / e["html_path"]).read_bytes()))
     warc = writer.finished[0]
     done.write_text(json.dumps({"warc": warc.name, "pages": len(entries), "payload_type": payload_type}))
     return warc

@@ -91,7 +91,6 @@ sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "bench" / "results"
 WORK = RESULTS / "process_workers"
 CAMPAIGN = "pagesa"
-FETCH_TIME = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
 VARIANTS = ("local1", "local2", "ray")
 BASELINE = "local1"
 DISTURBED = 0.2  # other processes' cores per second above which a run is marked
@@ -99,13 +98,11 @@ DISTURBED = 0.2  # other processes' cores per second above which a run is marked
 
 def build_warcs(pages_dir: Path, limit: int, shards: int) -> list[Path]:
     """pages-A (first ``limit`` pages, 0: all) as about ``shards`` WARC files; reused."""
-    from bench_process import page_url  # the same URLs bench_process.py gives these pages
+    from bench_process import page_entries, write_page  # the same records bench_process.py writes
 
     from owd.crawler.warc import WarcWriter
 
-    entries = [json.loads(line) for line in open(pages_dir / "manifest.jsonl", encoding="utf-8") if line.strip()]
-    if limit:
-        entries = entries[:limit]
+    entries = page_entries(pages_dir, limit)
     folder = WORK / f"warc-{len(entries)}-{shards}"
     done = folder / "complete.json"
     if done.exists():
@@ -118,13 +115,7 @@ def build_warcs(pages_dir: Path, limit: int, shards: int) -> list[Path]:
     with WarcWriter(folder, "pagesA", fsync=False, max_size=max_size,
                     warcinfo={"operator": "owd bench", "description": "shared/data/pages-A"}) as writer:
         for e, body in zip(entries, bodies):
-            try:
-                body.decode("utf-8")
-                ctype = "text/html; charset=utf-8"
-            except UnicodeDecodeError:  # no charset in the header, the page says it
-                ctype = "text/html"
-            writer.write_fetch(page_url(e["url"]), status=200, body=body, fetch_time=FETCH_TIME,
-                               response_headers=[("Content-Type", ctype)])
+            write_page(writer, e, body)
     warcs = sorted(writer.finished)
     done.write_text(json.dumps({"warcs": [w.name for w in warcs], "pages": len(entries)}))
     return warcs

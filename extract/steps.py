@@ -8,7 +8,7 @@ from typing import Iterable, Iterator
 from owd.core.config import CampaignConfig
 from owd.core.pii_config import PII_KINDS, PiiConfig
 from owd.core.quality_config import QualityConfig
-from owd.core.schema import Document
+from owd.core.schema import Document, drop_kind
 from owd.core.step import DocumentStep, MapStep, Shard
 from owd.extract import pii, quality
 from owd.extract.html import ExtractLimits
@@ -60,7 +60,7 @@ class QualityStep(MapStep):
         quality.annotate(doc, self.cfg)
         if doc.drop_reason is not None and doc.drop_reason != before:
             stats["quality/dropped"] += 1
-            stats[f"quality/dropped/{doc.drop_reason.split(':')[0]}"] += 1
+            stats[f"quality/dropped/{drop_kind(doc.drop_reason)}"] += 1
 
 
 class PiiStep(MapStep):

@@ -704,8 +704,9 @@ def _snippet(src: dict[str, Any], highlight: dict[str, list[str]]) -> str:
             pos = m.end()
         plain.append(fragment[pos:])
         text = "".join(plain)
-        at = value.find(text.strip())
-        end = at + len(text.strip())
+        stripped = text.strip()
+        at = value.find(stripped)
+        end = at + len(stripped)
         return marked_snippet(text, spans, before=at > 0 and has_word(value[max(0, at - CUT_OFF_WINDOW):at]),
                               after=at >= 0 and has_word(value[end:end + CUT_OFF_WINDOW]))
     return excerpt(src.get("text") or src.get("description"))

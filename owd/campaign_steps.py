@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from owd.core.config import CampaignConfig
 from owd.core.done import parquet_made_from, stamp_table
-from owd.core.schema import Document, read_parquet, to_table, write_parquet
+from owd.core.schema import Document, drop_kind, read_parquet, to_table, write_parquet
 from owd.core.step import CampaignStep, Executor, Shard
 from owd.dedup.fetch_dates import FetchDatesStep, apply_fetch_dates
 from owd.dedup.steps import BucketPlan, BucketStep, ClusterStep, KeepPolicy, ShardPlan, apply_clusters
@@ -67,8 +67,7 @@ class Clusters(CampaignStep):
     name = "dedup/clusters"
 
     def run(self, cfg: CampaignConfig, shards: Sequence[Shard], executor: Executor) -> Counter[str]:
-        for _, _path in executor.map_unordered(_cluster, [(_dedup_dir(cfg), cfg.process.dedup_keep)]):
-            pass
+        list(executor.map_unordered(_cluster, [(_dedup_dir(cfg), cfg.process.dedup_keep)]))
         return Counter()
 
 
@@ -97,7 +96,7 @@ def tally(docs: Sequence[Document]) -> Counter[str]:
     for doc in docs:
         out["documents"] += 1
         if doc.drop_reason:
-            out[f"dropped/{doc.drop_reason.split(':')[0]}"] += 1
+            out[f"dropped/{drop_kind(doc.drop_reason)}"] += 1
         else:
             out["kept"] += 1
             out[f"lang/{doc.lang or '?'}"] += 1

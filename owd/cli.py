@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from owd.core.config import ConfigError, check_storage_root, load_campaign
 from owd.core.errors import OwdError
+from owd.shared_data import repo_root
 
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
     from owd.core.config import CampaignConfig
     from owd.index.base import SearchBackend
     from owd.testweb import TestSite
-from owd.shared_data import repo_root
 
 __all__ = ["main"]
 

@@ -11,8 +11,7 @@ redoes exactly the shards whose inputs or settings changed.
 
 Which executor runs the work is the caller's choice and nothing else changes: this
 process, a pool of local processes (the default: all CPUs, at most one per shard and per
-4 MiB of WARC) or
-Ray (owd/ray_executor.py). The files are the same, byte for byte
+4 MiB of WARC) or Ray (owd/ray_executor.py). The files are the same, byte for byte
 (tests/test_executors.py).
 """
 
@@ -26,11 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
+from owd.campaign_steps import ApplyClusters
 from owd.core.config import CampaignConfig
 from owd.core.done import parquet_made_from
 from owd.core.step import CampaignStep, DocumentStep, Executor, Shard
 from owd.executors import LocalExecutor, available_cpus, quiet_libraries
-from owd.campaign_steps import ApplyClusters
 from owd.pipeline import CAMPAIGN_STEPS, DOCUMENT_STEPS, ShardResult, ShardTask, process_shard, shard_made_from
 
 __all__ = ["ProcessSummary", "process_campaign", "campaign_warcs", "campaign_shards", "default_workers",
@@ -57,15 +56,8 @@ class ProcessSummary:
     stats: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
 
-    def merge(self, other: "ProcessSummary") -> None:
-        """Add another (partial) summary's counts; ``seconds`` is the caller's to set."""
-        for name in ("shards_done", "shards_skipped", "documents", "kept", "duplicates", "clusters"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        for name in ("languages", "drop_reasons", "stats"):
-            getattr(self, name).update(getattr(other, name))
-
     def add_tally(self, tally: Counter[str]) -> None:
-        """Add a document tally (:func:`owd.pipeline.tally`) to the document counts."""
+        """Add a document tally (:func:`owd.campaign_steps.tally`) to the document counts."""
         self.documents += tally["documents"]
         self.kept += tally["kept"]
         self.duplicates += tally["duplicates"]

@@ -227,12 +227,11 @@ def pool_membership(pools: "Sequence[PoolConfig]") -> "tuple[Callable[[Document]
     indexer to re-index when a pool rule changes.
     """
     import dataclasses
-    import hashlib
-    import json
+
+    from owd.core.done import fingerprint as fingerprint_of
 
     rules = [compile_pool(p) for p in pools]
-    fingerprint = hashlib.sha256(json.dumps([dataclasses.asdict(p) for p in pools], sort_keys=True,
-                                            default=str).encode()).hexdigest()[:16]
+    fingerprint = fingerprint_of("pool rules", list(pools))
 
     def annotate(doc: "Document") -> "Document":
         c = Candidate.of_document(doc)

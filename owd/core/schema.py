@@ -319,6 +319,12 @@ def validate_file(path: Path) -> int:
     return table.num_rows
 
 
+def drop_kind(reason: str) -> str:
+    """What dropped a document: the part of its ``drop_reason`` before the first ``:``
+    (reasons are ``<filter or stage>:<rule>``, e.g. ``gopher_quality:too_few_words``)."""
+    return reason.split(":", 1)[0]
+
+
 def document_id(url: str, warc_file: str, warc_offset: int) -> str:
     """The deterministic id of the document extracted from one WARC record."""
     return hashlib.sha1(f"{url}\n{warc_file}\n{warc_offset}".encode("utf-8", "surrogatepass")).hexdigest()

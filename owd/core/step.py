@@ -47,9 +47,8 @@ if TYPE_CHECKING:
 
     from owd.core.config import CampaignConfig
 
-__all__ = ["Shard", "DocumentStep", "MapStep", "CampaignStep", "Executor", "Stats"]
+__all__ = ["Shard", "DocumentStep", "MapStep", "CampaignStep", "Executor"]
 
-Stats = Counter  # the one stats object: ``stats[name] += n``
 T = TypeVar("T")
 R = TypeVar("R")
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import Counter, defaultdict
+from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from owd.core.config import CampaignConfig
+from owd.core.schema import drop_kind
 from owd.process import open_warc_files, warc_files
 from owd.report.warcs import scan_warc
 
@@ -234,7 +235,7 @@ def _docs_section(root: Path) -> tuple[dict[str, Any], Counter[str], dict[str, A
             total += 1
             langs_all[lang] += 1
             if drop:
-                drops[drop.split(":")[0]] += 1
+                drops[drop_kind(drop)] += 1
                 drop_details[drop] += 1
             else:
                 kept += 1
