@@ -77,7 +77,9 @@ DT_VENV = Path(os.environ.get("OWD_BENCH_DATATROVE_VENV", BENCH / ".venv-datatro
 DT_SCRIPT = BENCH / "datatrove_pipeline.py"
 # Pinned: the comparison must not move under us. datatrove 0.10.1 pins trafilatura<1.12.
 DT_REQUIREMENTS = ["datatrove[processing]==0.10.1", "warcio==1.8.1", "faust-cchardet==3.2.0",
-                   "python-magic==0.4.27", "spacy==3.8.18"]
+                   "python-magic==0.4.27", "spacy==3.8.18",
+                   # justext (via trafilatura 1.11) imports lxml.html.clean, a separate package since lxml 5.2
+                   "lxml_html_clean==0.4.7"]
 FETCH_TIME = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)  # = extract.snippet_eval.EVAL_FETCH_TIME
 
 

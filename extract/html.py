@@ -24,19 +24,20 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import unicodedata
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from copy import copy
+
 from lxml import etree
-from trafilatura import bare_extraction
-from trafilatura.settings import Document as TrafilaturaDocument
+from trafilatura.metadata import extract_metadata
 from trafilatura.utils import load_html
 
 from owd.core.urls import registered_domain
 from owd.extract.encoding import decode_html
+from owd.extract.extractors import EXTRACTORS, TextOptions, clean_text, main_text
 from owd.extract.guard import ExtractionTimeout, time_limit, timer_available
 from owd.extract.page import (base_url, canonical_url, declared_language, license_url, media_items, outlinks,
                           page_media_refs)
@@ -70,12 +71,15 @@ class ExtractLimits:
     max_media: int = 500
     include_comments: bool = False
     include_tables: bool = True
+    extractor: str = "trafilatura"  # the main-text extractor (owd.extract.extractors)
 
     def __post_init__(self) -> None:
         if self.max_bytes <= 0 or self.max_elements <= 0 or self.max_outlinks < 0 or self.max_media < 0:
             raise ValueError(f"ExtractLimits: sizes must be positive: {self}")
         if self.timeout_s < 0:
             raise ValueError(f"ExtractLimits: timeout_s must be >= 0, got {self.timeout_s}")
+        if self.extractor not in EXTRACTORS:
+            raise ValueError(f"ExtractLimits: extractor must be one of {', '.join(EXTRACTORS)}, got {self.extractor!r}")
         if self.oversize not in ("truncate", "drop"):
             raise ValueError(f"ExtractLimits: oversize must be 'truncate' or 'drop', got {self.oversize!r}")
 
@@ -114,15 +118,9 @@ def _published(value: str | None) -> dt.date | None:
         return None
 
 
-def _clean(value: Any) -> str | None:
-    # NFC, as trafilatura.extract() normalises its output (bare_extraction does not):
-    # gold data and downstream matching expect one normal form.
-    return unicodedata.normalize("NFC", value).strip() or None if isinstance(value, str) else None
-
-
 def _title_element(tree: Any) -> str | None:
     for el in tree.iter("title"):
-        return _clean(" ".join(el.text_content().split()))
+        return clean_text(" ".join(el.text_content().split()))
     return None
 
 
@@ -151,20 +149,21 @@ def extract_page(html: str, url: str, *, fetch_time: dt.datetime | None, http_he
         stats["extract/media/from_crawl_refs"] += 1
     refs = media_refs or tuple(page_media_refs(tree, url, stats))
     media = media_items(refs, limits.max_media, stats)
-    # as_dict=False (the default): a trafilatura Document, or None when nothing was extracted
-    result = cast("TrafilaturaDocument | None", bare_extraction(
-        tree, url=url, with_metadata=True, deduplicate=False, include_comments=limits.include_comments,
-        include_tables=limits.include_tables, date_extraction_params=_date_params(fetch_time),
-    ))
-    text = _clean(getattr(result, "text", None)) if result is not None else None
-    if result is None or not text:
+    meta = _metadata(tree, url, fetch_time)
+    text = main_text(limits.extractor, tree, html, url,
+                     TextOptions(include_comments=limits.include_comments, include_tables=limits.include_tables))
+    if not text:
         stats["extract/dropped/no_main_text"] += 1
         return None
     return PageExtraction(
-        text=text, title=_clean(result.title) or _title_element(tree), description=_clean(result.description),
-        author=_clean(result.author), published=_published(result.date), declared_lang=lang,
+        text=text, title=clean_text(meta.title) or _title_element(tree), description=clean_text(meta.description),
+        author=clean_text(meta.author), published=_published(meta.date), declared_lang=lang,
         license_url=licence, canonical_url=canonical, outlinks=links, media=media,
     )
+
+
+def _metadata(tree: Any, url: str, fetch_time: dt.datetime | None) -> Any:
+    return extract_metadata(copy(tree), url, _date_params(fetch_time))
 
 
 def extract_document(rec: FetchRecord, *, campaign: str, worker: str | None, stats: Counter[str],

@@ -1,32 +1,35 @@
 """One WARC file -> the documents of its HTML pages (the unit of parallelism).
 
-Every record is looked at once, in file order: HTML responses with status 200
-become documents (:func:`owd.extract.html.extract_document`); media responses
-(``image/*``, ``audio/*``, ``video/*``) are remembered by URL; everything else is
-counted by reason under ``extract/skipped/``. At the end each document's media
-items are joined with the media records of the same file by URL (a redirected
-media fetch is found under every URL of its redirect chain): such items get
-MIME, size, digest, ``in_warc=True`` and, for images, width and height. Media a
-page references but this WARC does not hold stay ``in_warc=False``.
+Two passes over the file. The first (:func:`warc_media`) remembers every media
+response (``image/*``, ``audio/*``, ``video/*``) by URL (a redirected media fetch
+under every URL of its redirect chain). The second looks at every record in file
+order: HTML responses with status 200 become documents
+(:func:`owd.extract.html.extract_document`), each handed on as soon as it is made
+(memory does not grow with the file), its media items joined with the file's media
+records by URL: such items get MIME, size, digest, ``in_warc=True`` and, for images,
+width and height. Media a page references but this WARC does not hold stay
+``in_warc=False``. Everything else is counted by reason under ``extract/skipped/``.
 
 Each document depends only on its own record and on the media records of the
 file, and a URL fetched twice picks its media record by content (see
 :meth:`owd.extract.media.MediaInfo.rank`), so the order of records in the file does
-not change any document (only its provenance: offset, length, id).
+not change any document (only its provenance: offset, length, id, and the order of
+the documents, which is the file's).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
+from typing import Iterator
 
 from owd.core.tdm import looks_like_html
 from owd.extract.html import ExtractLimits, extract_document
 from owd.extract.media import MediaInfo, apply_media_info, media_info, media_key
 from owd.extract.warc_reader import FetchRecord, read_warc
-from owd.core.schema import Document
+from owd.core.schema import Document, MediaItem
 
-__all__ = ["HTML_MIMES", "extract_warc", "is_html"]
+__all__ = ["HTML_MIMES", "extract_warc", "is_html", "iter_documents", "warc_media"]
 
 HTML_MIMES = frozenset({"text/html", "application/xhtml+xml"})
 _NOT_CONTENT = frozenset({"request", "metadata", "warcinfo"})
@@ -48,12 +51,34 @@ def _media_keys(rec: FetchRecord) -> list[str]:
     return [media_key(u) for u in urls]
 
 
-def extract_warc(path: Path, *, campaign: str, worker: str | None, stats: Counter[str],
-                 limits: ExtractLimits) -> list[Document]:
-    """Documents of every HTML page in one WARC, media items joined with the file's
-    media records. Never raises for bad input: every skip and drop is counted."""
-    docs: list[Document] = []
+def warc_media(path: Path) -> dict[str, MediaInfo]:
+    """The media records of one WARC by every URL they answer (a redirected fetch under
+    each URL of its chain), the best-ranked record where a URL was fetched twice. A
+    first pass over the file: pages may come before or after their media, and the
+    documents are streamed, so their media must be known before the first page."""
     media: dict[str, MediaInfo] = {}
+    quiet: Counter[str] = Counter()  # the second pass counts the file's records once
+    for rec in read_warc(Path(path), quiet):
+        if rec.record_type not in ("response", "resource") or \
+                (rec.record_type == "response" and rec.http_status != 200):
+            continue
+        info = media_info(rec, quiet)
+        if info is None:
+            continue
+        for key in _media_keys(rec):
+            known = media.get(key)
+            if known is None or info.rank() > known.rank():
+                media[key] = info
+    return media
+
+
+def iter_documents(path: Path, *, campaign: str, worker: str | None, stats: Counter[str],
+                   limits: ExtractLimits) -> Iterator[Document]:
+    """Documents of every HTML page in one WARC, in file order, each as soon as it is
+    extracted, media items joined with the file's media records (:func:`warc_media`).
+    Memory: one page at a time plus the file's media table. Never raises for bad input:
+    every skip and drop is counted."""
+    media = warc_media(path)
     for rec in read_warc(Path(path), stats):
         if rec.record_type in _NOT_CONTENT:
             continue
@@ -63,13 +88,8 @@ def extract_warc(path: Path, *, campaign: str, worker: str | None, stats: Counte
         if rec.record_type == "response" and rec.http_status != 200:
             stats[f"extract/skipped/status/{rec.http_status}"] += 1
             continue
-        info = media_info(rec, stats)
-        if info is not None:
+        if media_info(rec, stats) is not None:  # counted here; joined from the first pass
             stats["extract/media/records"] += 1
-            for key in _media_keys(rec):
-                known = media.get(key)
-                if known is None or info.rank() > known.rank():
-                    media[key] = info
             continue
         if rec.record_type == "resource":
             stats["extract/skipped/resource"] += 1
@@ -79,16 +99,20 @@ def extract_warc(path: Path, *, campaign: str, worker: str | None, stats: Counte
             continue
         doc = extract_document(rec, campaign=campaign, worker=worker, stats=stats, limits=limits)
         if doc is not None:
-            docs.append(doc)
-    for doc in docs:
-        joined = []
-        for item in doc.media:
-            info = media.get(media_key(item.url))
-            if info is None:
-                stats["extract/media/not_in_warc"] += 1
-                joined.append(item)
-            else:
-                stats["extract/media/in_warc"] += 1
-                joined.append(apply_media_info(item, info))
-        doc.media = joined
-    return docs
+            doc.media = [_joined(item, media, stats) for item in doc.media]
+            yield doc
+
+
+def _joined(item: MediaItem, media: dict[str, MediaInfo], stats: Counter[str]) -> MediaItem:
+    info = media.get(media_key(item.url))
+    if info is None:
+        stats["extract/media/not_in_warc"] += 1
+        return item
+    stats["extract/media/in_warc"] += 1
+    return apply_media_info(item, info)
+
+
+def extract_warc(path: Path, *, campaign: str, worker: str | None, stats: Counter[str],
+                 limits: ExtractLimits) -> list[Document]:
+    """:func:`iter_documents` as a list (tests and tools that want them all at once)."""
+    return list(iter_documents(path, campaign=campaign, worker=worker, stats=stats, limits=limits))

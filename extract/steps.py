@@ -12,15 +12,14 @@ from owd.core.schema import Document, drop_kind
 from owd.core.step import DocumentStep, MapStep, Shard
 from owd.extract import pii, quality
 from owd.extract.html import ExtractLimits
-from owd.extract.shard import extract_warc
+from owd.extract.shard import iter_documents
 
 __all__ = ["ExtractStep", "QualityStep", "PiiStep"]
 
 
 class ExtractStep(DocumentStep):
     """The reader: every HTML page of the shard's WARC file as a document, media joined
-    (:func:`owd.extract.shard.extract_warc`), in document-id order so that a shard's row
-    order never depends on the order of records in the file."""
+    (:func:`owd.extract.shard.iter_documents`), in file order, one at a time."""
 
     name = "extract"
     counters = ("warc/records", "extract/documents")
@@ -31,13 +30,11 @@ class ExtractStep(DocumentStep):
     @classmethod
     def from_config(cls, cfg: CampaignConfig) -> "ExtractStep":
         p = cfg.process
-        return cls(ExtractLimits(max_bytes=int(p.max_html_bytes), timeout_s=p.doc_timeout))
+        return cls(ExtractLimits(max_bytes=int(p.max_html_bytes), timeout_s=p.doc_timeout, extractor=p.extractor))
 
     def run(self, docs: Iterable[Document], shard: Shard, stats: Counter[str]) -> Iterator[Document]:
-        found = extract_warc(shard.warc, campaign=shard.campaign, worker=shard.worker, stats=stats,
-                             limits=self.limits)
-        found.sort(key=lambda d: d.id)
-        yield from found
+        yield from iter_documents(shard.warc, campaign=shard.campaign, worker=shard.worker, stats=stats,
+                                  limits=self.limits)
 
 
 class QualityStep(MapStep):

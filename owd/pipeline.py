@@ -22,8 +22,8 @@ from typing import Iterator, Sequence
 
 from owd.campaign_steps import CAMPAIGN_STEPS
 from owd.core.config import CampaignConfig
-from owd.core.done import fingerprint, stamp_table
-from owd.core.schema import SCHEMA_VERSION, Document, to_table, write_parquet
+from owd.core.done import fingerprint
+from owd.core.schema import SCHEMA_VERSION, Document, DocumentWriter
 from owd.core.step import DocumentStep, Shard
 from owd.dedup.step import SignatureShardStep
 from owd.extract.steps import ExtractStep, PiiStep, QualityStep
@@ -98,12 +98,17 @@ def process_shard(task: ShardTask) -> ShardResult:
     stream: Iterator[Document] = iter(())
     for step in _steps_for(task):
         stream = step.run(stream, task.shard, stats)
-    done = list(stream)
-    # The counts first, the documents last: a kill between the two leaves an unstamped
-    # shard, which a rerun redoes, never a finished shard without its counts.
-    stats_file = task.docs_dir / f"{task.shard.id}.stats.json"
-    tmp = stats_file.with_name(stats_file.name + ".tmp")
-    tmp.write_text(json.dumps(dict(sorted(stats.items())), indent=1))
-    tmp.replace(stats_file)
-    write_parquet(stamp_table(to_table(done), task.shard.made_from), task.docs_dir / f"{task.shard.id}.parquet")
-    return ShardResult(task.shard.id, len(done), stats, time.time() - started)
+    # Documents go to disk in row groups as the steps hand them on: a worker holds a row
+    # group, never the shard (memory does not grow with the WARC).
+    with DocumentWriter(task.docs_dir / f"{task.shard.id}.parquet", task.shard.made_from) as out:
+        for doc in stream:
+            out.write(doc)
+        out.close()
+        # The counts first, the documents last: a kill between the two leaves an unstamped
+        # shard (still under its temporary name), which a rerun redoes, never a finished
+        # shard without its counts.
+        stats_file = task.docs_dir / f"{task.shard.id}.stats.json"
+        tmp = stats_file.with_name(stats_file.name + ".tmp")
+        tmp.write_text(json.dumps(dict(sorted(stats.items())), indent=1))
+        tmp.replace(stats_file)
+    return ShardResult(task.shard.id, out.rows, stats, time.time() - started)

@@ -23,6 +23,7 @@ __all__ = [
     "DOCUMENT_SCHEMA",
     "MEDIA_ITEM_TYPE",
     "Document",
+    "DocumentWriter",
     "MediaItem",
     "LangScore",
     "PiiCounts",
@@ -285,6 +286,82 @@ def write_parquet(docs: Iterable[Document] | pa.Table, path: Path) -> Path:
     pq.write_table(table, tmp, compression="zstd")
     tmp.replace(path)
     return path
+
+
+class DocumentWriter:
+    """Documents into one Parquet file as they come, in row groups of at most ``max_rows``
+    documents or about ``max_bytes`` of text, so that memory does not grow with the shard.
+
+    Written under a temporary name; :meth:`commit` renames it into place (a reader never
+    sees half a file), :meth:`abort` removes it. ``made_from`` (owd.core.done) is stamped
+    in the schema metadata, as :func:`owd.core.done.stamp_table` does for whole tables.
+    Used as a context manager it commits on success and aborts on an exception.
+    """
+
+    def __init__(self, path: Path, made_from: str | None = None, *, max_rows: int = 1000,
+                 max_bytes: int = 8 * 2**20) -> None:
+        from owd.core.done import MADE_FROM  # (done does not import the schema; no cycle)
+
+        if max_rows < 1 or max_bytes < 1:
+            raise ValueError(f"DocumentWriter: max_rows and max_bytes must be >= 1, got {max_rows}, {max_bytes}")
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = self.path.with_name(self.path.name + ".tmp")
+        schema = DOCUMENT_SCHEMA if made_from is None else DOCUMENT_SCHEMA.with_metadata({MADE_FROM: made_from.encode()})
+        self._writer: pq.ParquetWriter | None = pq.ParquetWriter(self.tmp, schema, compression="zstd")
+        self.max_rows, self.max_bytes = max_rows, max_bytes
+        self._pending: list[Document] = []
+        self._pending_bytes = 0
+        self.rows = 0
+        self._committed = False
+
+    def write(self, doc: Document) -> None:
+        if self._writer is None:
+            raise ValueError(f"DocumentWriter for {self.path} is closed")
+        self._pending.append(doc)
+        # text dominates a row; outlinks are the other big list (~60 bytes each)
+        self._pending_bytes += len(doc.text or "") + 64 * len(doc.outlinks)
+        if len(self._pending) >= self.max_rows or self._pending_bytes >= self.max_bytes:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._pending and self._writer is not None:
+            table = to_table(self._pending)
+            self._writer.write_table(table, row_group_size=table.num_rows)
+            self.rows += table.num_rows
+        self._pending, self._pending_bytes = [], 0
+
+    def close(self) -> None:
+        """Write what is pending and close the temporary file (not yet in place)."""
+        if self._writer is not None:
+            self._flush()
+            self._writer.close()
+            self._writer = None
+
+    def commit(self) -> Path:
+        if not self._committed:
+            self.close()
+            self.tmp.replace(self.path)
+            self._committed = True
+        return self.path
+
+    def abort(self) -> None:
+        if self._committed:
+            return
+        if self._writer is not None:
+            self._pending = []
+            self._writer.close()
+            self._writer = None
+        self.tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> "DocumentWriter":
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
+        if kind is None:
+            self.commit()
+        else:
+            self.abort()
 
 
 def upgrade_table(table: pa.Table) -> pa.Table:

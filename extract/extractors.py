@@ -1,0 +1,99 @@
+"""Main-text extractors: the one choice of ``process.extractor`` in a campaign.
+
+Every extractor gets the page twice, as the lxml tree owd parsed once (links, media and
+metadata are read from it by the caller, whatever the extractor) and as the decoded HTML
+string, and returns the main text or None. None of them modifies the tree.
+
+* ``trafilatura`` (default): trafilatura's full cascade (its main extractor, the
+  readability/justext comparison, the baseline rescue and the recall escalation), the
+  text owd has always had.
+* ``trafilatura-fast``: trafilatura with ``fast=True`` (no comparison with the external
+  extractors); where the fast text is less than half of what resiliparse's main-content
+  heuristic finds on the same page, the fast pass probably missed a part of the page and
+  the full cascade runs instead. The estimate costs ~1.5 ms and the full cascade runs on a
+  small share of pages (bench/README.md, "Extractors").
+* ``resiliparse``: resiliparse's ``extract_plain_text(main_content=True)`` (DCLM's
+  choice for its speed): several times faster, lower F1 on pages-A (bench/README.md).
+
+The numbers behind the choices are in bench/README.md ("Extractors"); rerun them with
+``python bench/bench_process.py --extractors``.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from typing import Any, Callable, Literal, cast, get_args
+
+from trafilatura import bare_extraction
+from trafilatura.settings import Document as TrafilaturaDocument
+
+__all__ = ["EXTRACTORS", "ExtractorName", "TextOptions", "main_text"]
+
+ExtractorName = Literal["trafilatura", "trafilatura-fast", "resiliparse"]
+EXTRACTORS: tuple[str, ...] = get_args(ExtractorName)
+
+# trafilatura-fast: the fast text must reach this share of resiliparse's main-content
+# length, or the full cascade runs. One half: the two algorithms disagree on boilerplate
+# by tens of percent on ordinary pages, a fast pass that lost a whole section shows up
+# as a factor.
+FAST_SHARE_OF_ESTIMATE = 0.5
+
+
+@dataclass(frozen=True)
+class TextOptions:
+    include_comments: bool = False
+    include_tables: bool = True
+
+
+def clean_text(value: Any) -> str | None:
+    """NFC and stripped, None when empty (as trafilatura.extract() normalises its output;
+    bare_extraction does not): gold data and downstream matching expect one normal form."""
+    return unicodedata.normalize("NFC", value).strip() or None if isinstance(value, str) else None
+
+
+def _trafilatura(tree: Any, url: str, options: TextOptions, *, fast: bool) -> str | None:
+    # as_dict=False (the default): a trafilatura Document, or None when nothing was extracted;
+    # deduplicate off: its process-wide LRU would make a page's text depend on the pages before
+    result = cast("TrafilaturaDocument | None", bare_extraction(
+        tree, url=url, fast=fast, with_metadata=False, deduplicate=False,
+        include_comments=options.include_comments, include_tables=options.include_tables,
+    ))
+    return clean_text(result.text) if result is not None else None
+
+
+def _resiliparse(html: str) -> str | None:
+    from resiliparse.extract.html2text import extract_plain_text
+
+    return clean_text(extract_plain_text(html, main_content=True, alt_texts=False, links=False,
+                                         form_fields=False, noscript=False))
+
+
+def _full(tree: Any, html: str, url: str, options: TextOptions) -> str | None:
+    return _trafilatura(tree, url, options, fast=False)
+
+
+def _fast(tree: Any, html: str, url: str, options: TextOptions) -> str | None:
+    text = _trafilatura(tree, url, options, fast=True)
+    estimate = _resiliparse(html)
+    if estimate and len(text or "") < FAST_SHARE_OF_ESTIMATE * len(estimate):
+        return _trafilatura(tree, url, options, fast=False)
+    return text
+
+
+def _resiliparse_only(tree: Any, html: str, url: str, options: TextOptions) -> str | None:
+    return _resiliparse(html)
+
+
+_BY_NAME: dict[str, Callable[[Any, str, str, TextOptions], str | None]] = {
+    "trafilatura": _full, "trafilatura-fast": _fast, "resiliparse": _resiliparse_only,
+}
+
+
+def main_text(name: str, tree: Any, html: str, url: str, options: TextOptions) -> str | None:
+    """The page's main text by the extractor ``name`` (one of :data:`EXTRACTORS`)."""
+    try:
+        extract = _BY_NAME[name]
+    except KeyError:
+        raise ValueError(f"unknown extractor {name!r}: use one of {', '.join(EXTRACTORS)}") from None
+    return extract(tree, html, url, options)
