@@ -1,0 +1,147 @@
+"""``owd process`` on one WARC file of growing size: peak RSS, and docs/s per core end to end.
+
+Why: a worker must not hold a shard's documents (issue 14: Common Crawl WARC files hold
+~40,000 records). The reader hands documents on one at a time and the shard is written
+in row groups, so the peak should stay where it is for a small file. This measures it.
+
+Input: the real pages of shared/data/pages-A, repeated until a WARC file holds ``--pages``
+pages, each copy under its own URL (``?copy=K`` appended), written once with our
+``owd.crawler.warc.WarcWriter`` (as bench_process.py writes them) into
+bench/results/process_memory/warc-<pages>/ and reused. The copies are exact duplicates,
+so dedup has real work (990 clusters of ``pages / 990`` documents).
+
+Each size runs ``python -m owd process <campaign> --workers 1`` (everything in one process:
+the peak is one worker's) on a fresh campaign directory (the WARC hard-linked in) as a
+subprocess, and reads its ``os.wait4`` rusage:
+
+* **peak MB**: ``ru_maxrss`` of that process (MB = 2**20 bytes);
+* **CPU s**: its user + system time (imports and model loads included, as a user pays them);
+* **docs/s per core**: documents written (the campaign's ``docs/*.parquet`` rows) / CPU s.
+
+The ratio is peak(largest) / peak(smallest). Target (issue 14): <= 1.2 for 20,000 pages
+against 990; and >= 30 docs/s per core on the 990-page WARC (18.2 before issue 14).
+
+    python bench/bench_process_memory.py                         # 990 and 20,000 pages (~15 min)
+    python bench/bench_process_memory.py --sizes 990             # the end-to-end speed only (~40 s)
+    python bench/bench_process_memory.py --sizes 990 3960 --extractor trafilatura-fast
+
+Writes bench/results/process-memory.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from machine_load import system_busy_s, wait_quiet  # bench/ is sys.path[0] when run as a script
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+RESULTS = ROOT / "bench" / "results"
+WORK = RESULTS / "process_memory"
+CAMPAIGN = "pagesa"
+
+
+def build_warc(pages_dir: Path, pages: int) -> Path:
+    """One WARC file of ``pages`` pages: pages-A in manifest order, repeated, each copy
+    under a distinct URL; reused when complete."""
+    from bench_process import page_entries, write_page
+
+    from owd.crawler.warc import WarcWriter
+
+    folder = WORK / f"warc-{pages}"
+    done = folder / "complete.json"
+    if done.exists():
+        return folder / json.loads(done.read_text())["warc"]
+    shutil.rmtree(folder, ignore_errors=True)
+    entries = page_entries(pages_dir, 0)
+    bodies = [gzip.decompress((pages_dir / e["html_path"]).read_bytes()) for e in entries]
+    with WarcWriter(folder, "pagesA", fsync=False, max_size=10**13,
+                    warcinfo={"operator": "owd bench", "description": "shared/data/pages-A, repeated"}) as writer:
+        for i in range(pages):
+            copy, k = divmod(i, len(entries))
+            entry = dict(entries[k])
+            if copy:
+                sep = "&" if "?" in entry["url"] else "?"
+                entry["url"] = f"{entry['url']}{sep}copy={copy}"
+            write_page(writer, entry, bodies[k])
+    (warc,) = writer.finished
+    done.write_text(json.dumps({"warc": warc.name, "pages": pages}))
+    return warc
+
+
+def make_campaign(warc: Path, folder: Path, extractor: str) -> Path:
+    shutil.rmtree(folder, ignore_errors=True)
+    warc_dir = folder / "data" / CAMPAIGN / "warc" / "w0"
+    warc_dir.mkdir(parents=True)
+    os.link(warc, warc_dir / warc.name)
+    config = folder / f"{CAMPAIGN}.yaml"
+    config.write_text(f"campaign: {CAMPAIGN}\nseeds: {{urls: ['https://pages-a.invalid/']}}\n"
+                      f"storage_root: {folder / 'data'}\nprocess: {{extractor: {extractor}}}\n")
+    return config
+
+
+def run_one(pages: int, warc: Path, extractor: str) -> dict[str, Any]:
+    import pyarrow.parquet as pq
+
+    folder = WORK / f"run-{pages}"
+    config = make_campaign(warc, folder, extractor)
+    busy0, wall0 = system_busy_s(), time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "owd", "process", str(config), "--workers", "1"],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    assert proc.stderr is not None
+    err = proc.stderr.read()  # read in full before waiting (a full pipe would block the child)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - wall0
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"owd process failed on {pages} pages:\n{err.decode(errors='replace')[-2000:]}")
+    cpu = usage.ru_utime + usage.ru_stime
+    docs = sum(pq.ParquetFile(p).metadata.num_rows for p in (folder / "data" / CAMPAIGN / "docs").glob("*.parquet"))
+    other = max(0.0, (system_busy_s() - busy0 - cpu) / wall)
+    return {"pages": pages, "docs": docs, "peak_mb": usage.ru_maxrss / 1024, "cpu_s": cpu, "wall_s": wall,
+            "docs_per_core_s": docs / cpu, "other_cores": other}
+
+
+def main() -> int:
+    from owd.shared_data import shared_data_dir
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[990, 20_000], help="pages per WARC file")
+    ap.add_argument("--extractor", default="trafilatura", help="process.extractor")
+    ap.add_argument("--wait-quiet", type=float, default=120.0, help="s to wait for the machine to go quiet")
+    ap.add_argument("--out", type=Path, default=RESULTS / "process-memory.json")
+    args = ap.parse_args()
+    shared = shared_data_dir()
+    if shared is None:
+        print("shared/data is absent: nothing to measure", file=sys.stderr)
+        return 2
+    rows = []
+    for pages in args.sizes:
+        warc = build_warc(shared / "pages-A", pages)
+        wait_quiet(args.wait_quiet)
+        row = run_one(pages, warc, args.extractor)
+        rows.append(row)
+        print(f"{pages:>7} pages  {row['docs']:>7} docs  peak {row['peak_mb']:7.0f} MB  CPU {row['cpu_s']:7.1f} s  "
+              f"{row['docs_per_core_s']:6.1f} docs/s per core  other cores {row['other_cores']:.2f}", flush=True)
+    ratio = rows[-1]["peak_mb"] / rows[0]["peak_mb"]
+    print(f"\npeak RSS {rows[-1]['pages']} pages / {rows[0]['pages']} pages: {ratio:.2f}x (target <= 1.2)")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"extractor": args.extractor, "rows": rows, "peak_ratio": ratio,
+                                    "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+                                    "date": time.strftime("%Y-%m-%d %H:%M:%S")}, indent=1) + "\n")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
