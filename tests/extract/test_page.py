@@ -137,3 +137,52 @@ def test_media_items_dedupe_and_skip_tracks() -> None:
         ("https://e.eu/a.png", "image", "A", "C", False), ("https://e.eu/f.mp4", "video", None, None, False)]
     assert stats == {"extract/media/skipped_kind/track": 1, "extract/media/skipped_scheme": 1}
     assert len(media_items(refs, 1, Counter())) == 1
+
+
+@pytest.mark.parametrize("href", [
+    "http://a.com", "https://a.com/x?y=1", "http://a.com?", "http://a.com/x;p", "http:///x", "http://[::1]/",
+    "http://[bad]/", "HTTP://a.com", "https://a.com/a/../b", "https://a.com/x?#", "https://a.com/x#frag",
+    "http://a.com:80/x", "https://a.com//x", " https://a.com/x ", "https://a.com/\tx", "relative/x", "/abs",
+    "//proto.relative/x", "mailto:a@b.eu", "javascript:void(0)",
+])
+def test_the_absolute_url_fast_path_gives_what_urljoin_gives(href: str) -> None:
+    from urllib.parse import urljoin
+
+    from owd.extract.page import _absolute_http
+
+    for base in (URL, "http://example.eu/", "https://a.com/p/q"):
+        try:
+            expected = urljoin(base, href.strip())
+        except ValueError:
+            expected = None
+        if expected is not None and not expected.lower().startswith(("http://", "https://")):
+            expected = None
+        assert _absolute_http(base, href) == expected
+
+
+@pytest.mark.shared_data
+def test_the_fast_path_matches_urljoin_on_real_links(shared_data) -> None:  # type: ignore[no-untyped-def]
+    """Every href of 200 real pages resolves as urljoin resolves it."""
+    from urllib.parse import urljoin
+
+    from owd.extract.page import _absolute_http
+    from owd.extract.snippet_eval import load_pages
+
+    checked = 0
+    for page in load_pages(shared_data / "pages-A")[:200]:
+        doc = load_html(page.html())
+        if doc is None:
+            continue
+        for el in doc.iter("a", "link", "img"):
+            href = el.get("href") or el.get("src")
+            if not href or not href.strip():
+                continue
+            try:
+                expected: str | None = urljoin(page.url, href.strip())
+            except ValueError:
+                expected = None
+            if expected is not None and not expected.lower().startswith(("http://", "https://")):
+                expected = None
+            assert _absolute_http(page.url, href) == expected, href
+            checked += 1
+    assert checked > 10_000
