@@ -9,8 +9,9 @@
    ``--repeat``; wall time is reported too.
 2. Memory: ``--sizes`` synthetic signature sets made directly with numpy (not
    via MinHash): ``--dup-frac`` of the documents copy an earlier one (half
-   exactly, half sharing each band with probability 0.6), 24 languages. Each
-   phase (bucket map, bucket reduce, cluster) runs in a fresh process that
+   exactly, half keeping each 16-bit MinHash value with probability 0.85, band
+   keys hashed from the values), 24 languages. Each phase (bucket map, bucket
+   reduce, unverified components, verified clusters) runs in a fresh process that
    reports its peak RSS (``VmHWM``), its RSS after imports, the tracemalloc
    peak (Python and numpy allocations) and pyarrow's pool peak.
 
@@ -47,7 +48,8 @@ from datasketch import MinHash  # noqa: E402
 
 from owd.dedup import BucketStep, ClusterStep, MinhashConfig, SignatureStep  # noqa: E402
 from owd.dedup.minhash import _template, shingles, words  # noqa: E402
-from owd.dedup.steps import _META_CONFIG, _META_DIGEST, signature_schema  # noqa: E402
+from owd.dedup.steps import (  # noqa: E402
+    _META_CONFIG, _META_DIGEST, _mix64, signature_file_fingerprint, signature_schema)
 from owd.dedup.text import normalise  # noqa: E402
 from owd.core.schema import Document  # noqa: E402
 from owd.shared_data import shared_data_dir  # noqa: E402
@@ -147,10 +149,16 @@ def bench_speed(n: int, repeat: int) -> dict[str, Any]:
 
 
 def make_signatures(dedup_dir: Path, n: int, dup_frac: float, shard_rows: int = 50_000, seed: int = 1) -> dict:
-    """Write ``n`` synthetic signature rows as SignatureStep would, in shards of ``shard_rows``."""
+    """Write ``n`` synthetic signature rows as SignatureStep would, in shards of ``shard_rows``.
+
+    Every document has random 16-bit MinHash values; ``dup_frac`` of them copy an earlier
+    document (which may itself be a copy): half exactly, half keeping each value with
+    probability 0.85 (a near duplicate at Jaccard ~0.85). Band keys are hashes of each
+    band's values, so two documents share a band exactly when its rows are equal.
+    """
     cfg = MinhashConfig()
     rng = np.random.default_rng(seed)
-    bands = rng.integers(0, 2**64, size=(n, cfg.num_bands), dtype=np.uint64, endpoint=False)
+    values = rng.integers(0, 2**16, size=(n, cfg.num_perm), dtype=np.uint16)
     exact = rng.integers(0, 2**64, size=n, dtype=np.uint64)
     lang_p = 1.0 / np.arange(1, len(LANGS) + 1)
     lang = rng.choice(len(LANGS), size=n, p=lang_p / lang_p.sum())
@@ -158,18 +166,28 @@ def make_signatures(dedup_dir: Path, n: int, dup_frac: float, shard_rows: int = 
     copies = copies[copies > 0]
     sources = (rng.random(len(copies)) * copies).astype(np.int64)  # an earlier document
     exact_copy = rng.random(len(copies)) < 0.5
-    for c, s, ex in zip(copies.tolist(), sources.tolist(), exact_copy.tolist()):
-        lang[c] = lang[s]
+    keep_row = rng.random((len(copies), cfg.num_perm)) < 0.85
+    for k, (c, s, ex) in enumerate(zip(copies.tolist(), sources.tolist(), exact_copy.tolist())):
+        lang[c] = lang[s]  # in index order, so a source that is a copy is final already
         if ex:
-            bands[c] = bands[s]
+            values[c] = values[s]
             exact[c] = exact[s]
         else:
-            share = rng.random(cfg.num_bands) < 0.6
-            bands[c, share] = bands[s, share]
+            values[c, keep_row[k]] = values[s, keep_row[k]]
+    del keep_row
+    rows = cfg.rows_per_band
+    bands = np.empty((n, cfg.num_bands), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for b in range(cfg.num_bands):
+            packed = np.ascontiguousarray(values[:, b * rows:(b + 1) * rows]).view(np.uint64)
+            h = np.full(n, b + 1, dtype=np.uint64)
+            for j in range(packed.shape[1]):
+                h = _mix64(h * np.uint64(0x9E3779B97F4A7C15) ^ packed[:, j])
+            bands[:, b] = h
     doc_ids = np.char.add("doc-", rng.permutation(n).astype("U9"))
     length = rng.integers(200, 20_000, size=n)
     fetch = rng.integers(1_700_000_000_000, 1_800_000_000_000, size=n)
-    schema = signature_schema(cfg.num_bands)
+    schema = signature_schema(cfg.num_bands, cfg.num_perm)
     dedup_dir.mkdir(parents=True, exist_ok=True)
     (dedup_dir / "signatures").mkdir(exist_ok=True)
     for k, lo in enumerate(range(0, n, shard_rows)):
@@ -183,8 +201,10 @@ def make_signatures(dedup_dir: Path, n: int, dup_frac: float, shard_rows: int = 
         }
         for b in range(cfg.num_bands):
             cols[f"band_{b}"] = bands[lo:hi, b]
+        cols["minhash"] = pa.FixedSizeBinaryArray.from_buffers(
+            pa.binary(2 * cfg.num_perm), hi - lo, [None, pa.py_buffer(values[lo:hi].astype("<u2").tobytes())])
         table = pa.table(cols, schema=schema).replace_schema_metadata({
-            _META_CONFIG: cfg.fingerprint().encode(),
+            _META_CONFIG: signature_file_fingerprint(cfg).encode(),
             _META_DIGEST: hashlib.blake2b(f"synthetic-{seed}-{n}-{k}".encode(), digest_size=16).hexdigest().encode()})
         pq.write_table(table, dedup_dir / "signatures" / f"synth-{k:05d}.parquet", compression="zstd")
     return {"docs": n, "copies": len(copies), "exact_copies": int(exact_copy.sum()), "shards": -(-n // shard_rows)}
@@ -231,8 +251,10 @@ def child(phase: str, dedup_dir: Path, partitions: int) -> None:
         plan = bucket.plan()
         for k in range(plan.num_partitions):
             bucket.reduce_partition(plan, k)
-    elif phase == "cluster":
-        step = ClusterStep(dedup_dir)
+    elif phase in ("cluster", "components"):
+        # "components": FineWeb's unverified connected components (the clustering before
+        # representatives), on the same edges, for comparison.
+        step = ClusterStep(dedup_dir, method="representative" if phase == "cluster" else "components")
         step.run()
     else:
         raise SystemExit(f"unknown phase {phase}")
@@ -244,7 +266,7 @@ def child(phase: str, dedup_dir: Path, partitions: int) -> None:
                            "tracemalloc_peak_mb": round(traced_peak / 2**20, 1),
                            "arrow_pool_peak_mb": round(pa.default_memory_pool().max_memory() / 2**20, 1)}
     out["peak_minus_baseline_mb"] = round(out["peak_rss_mb"] - out["baseline_rss_mb"], 1)
-    if phase == "cluster":
+    if phase in ("cluster", "components"):
         out["cluster_stats"] = dict(step.stats)
     print(json.dumps(out))
 
@@ -257,7 +279,7 @@ def bench_memory(sizes: list[int], dup_frac: float, partitions: int) -> list[dic
             info = make_signatures(Path(tmp), n, dup_frac)
             info["generate_seconds"] = round(time.perf_counter() - t0, 1)
             info["signature_mb_on_disk"] = round(sum(p.stat().st_size for p in Path(tmp, "signatures").iterdir()) / 2**20, 1)
-            for phase in ("map", "reduce", "cluster"):
+            for phase in ("map", "reduce", "components", "cluster"):
                 proc = subprocess.run([sys.executable, __file__, "_child", phase, tmp, str(partitions)],
                                       capture_output=True, text=True, check=True)
                 res = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -283,8 +305,8 @@ def print_tables(result: dict[str, Any]) -> None:
             print(f"{r['docs']:9d} {r['phase']:>8} {r['seconds']:6.1f} {r['peak_rss_mb']:9.1f} {r['baseline_rss_mb']:6.1f}"
                   f" {r['peak_minus_baseline_mb']:9.1f} {r['tracemalloc_peak_mb']:11.1f} {r['arrow_pool_peak_mb']:7.1f}")
         for r in result["memory"]:
-            if r["phase"] == "cluster":
-                print(f"  {r['docs']} docs: {r['cluster_stats']}")
+            if r["phase"] in ("cluster", "components"):
+                print(f"  {r['docs']} docs, {r['phase']}: {r['cluster_stats']}")
 
 
 def main() -> None:

@@ -33,7 +33,8 @@ class SignatureShardStep(DocumentStep):
         return cls(SignatureStep(cfg.campaign_dir / "dedup", MinhashConfig()))
 
     def run(self, docs: Iterable[Document], shard: Shard, stats: Counter[str]) -> Iterator[Document]:
-        held = list(docs)  # one file per shard, written when the shard is complete
-        self.signatures.run(shard.id, held, shard.made_from)
+        if self.signatures.is_signed(shard.id, shard.made_from):
+            yield from docs
+        else:  # signed as they pass; the file is put in place after the last one
+            yield from self.signatures.signed(shard.id, docs, shard.made_from)
         stats.update({f"{_PREFIX}{k}": n for k, n in self.signatures.last_shard_stats.items()})
-        yield from held

@@ -7,16 +7,23 @@
                                              buckets/edges/part-XXXXX.parquet    entries to partitions;
                                                                                  reduce: group each
                                                                                  partition -> edges)
-    ClusterStep    global      edges -> clusters.parquet                        (union-find)
+    ClusterStep    global      edges + signatures -> clusters.parquet           (union-find, then
+                                                                                 verified clusters)
     apply_clusters per shard   docs + clusters.parquet -> docs with dup_cluster_* / drop_reason
 
 Documents are compared only within one language (``lang``; a missing language
-counts as ``"und"``). Two documents are joined by an edge when they share a
-band hash (a near-duplicate candidate) or their normalised texts are equal
-(the exact hash is bucketed as one more band). Clusters are the connected
-components of those edges; nothing re-checks the Jaccard of a candidate pair,
-as in FineWeb. Documents that already carry a ``drop_reason`` are left out by
-default, so a rejected page never becomes the kept copy of a cluster.
+counts as ``"und"``). Two documents are joined by a candidate edge when they
+share a band hash or their normalised texts are equal (the exact hash is
+bucketed as one more band). The connected components of the candidate edges
+only bound which documents may be related: FineWeb stops there, and a chain of
+near duplicates (A ~ B ~ C ~ D) then becomes one cluster although A and D are
+distinct. ClusterStep instead verifies: inside each component, a document joins
+a cluster only if the Jaccard estimated from the two documents' MinHash values
+(the ``minhash`` column, 16 bits per value) with the cluster's representative
+reaches :data:`VERIFY_THRESHOLD` (0.764, derived from the 0.8 / 0.6 definition
+of near duplicate and distinct). See :class:`ClusterStep` for the rule.
+Documents that already carry a ``drop_reason`` are left out by default, so a
+rejected page never becomes the kept copy of a cluster.
 
 Every file is written under a temporary name and renamed when complete, and
 carries in its Parquet metadata the fingerprint of the inputs it was made
@@ -25,14 +32,17 @@ a killed run resumes and a rerun gives the same bytes. ``BucketStep.plan`` numbe
 documents globally (shards sorted by id, then row order), so every later file
 refers to a document by one uint64. That plan is the unit of consistency:
 adding a shard changes it, and the bucket and edge files are then rebuilt.
+Clusters never depend on those numbers: a component's documents are ordered by
+the keep policy (a total order on document ids), so the output is the same
+whatever the shard names, sizes, order or partition count.
 
 The global steps are split the way a distributed run needs them: one
 :meth:`BucketStep.map_shard` task per signature file, one
 :meth:`BucketStep.reduce_partition` task per partition (band buckets as a
-shuffle), then one union-find.
+shuffle), then one clustering task.
 
 Memory, for D signed documents, B bands, N partitions and M documents that
-have at least one duplicate (bench/bench_dedup.py measures it; numbers are
+have at least one candidate (bench/bench_dedup.py measures it; numbers are
 peak RSS above a warmed-up interpreter, 1M synthetic signatures, 50k-row
 shards, N = 64):
 
@@ -48,9 +58,13 @@ shards, N = 64):
   the doc id, length and fetch time of the M documents in any edge, plus one
   chunk of ``edge_chunk`` edges (default max(1M, M), 8 bytes each), read one
   edge file at a time; signature columns are read one shard at a time.
-  Documents without any edge cost nothing beyond that.
-  +19 MB RSS for M = 34k (D = 100k), +78 MB for M = 334k and +121 MB for
-  M = 750k (D = 1M, 20 % and 60 % copies): ~160 bytes per clustered document.
+  Verification holds the MinHash values of one batch of whole components
+  (``verify_batch`` documents, default 131,072: 29 MB at 224 bytes each) and
+  their verified pairs (at most 28 x 16 candidates per document are compared),
+  re-reading the shards' ``minhash`` column once per batch.
+  Documents without any edge cost nothing beyond that. Unverified components
+  measured ~160 bytes per clustered document; see bench/results/dedup.json
+  for the verified clusters.
 * apply_clusters: O(docs of the shard + one batch of 1M cluster rows); it
   reads the whole clusters file once per shard.
 """
@@ -63,12 +77,13 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import math
 import os
 import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Literal
+from typing import Any, Iterable, Iterator, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -86,9 +101,14 @@ __all__ = [
     "BucketPlan",
     "ClusterStep",
     "KeepPolicy",
+    "ClusterMethod",
     "apply_clusters",
     "rows_of_docs",
     "signature_schema",
+    "signature_file_fingerprint",
+    "minhash_column",
+    "SIGNATURE_FORMAT",
+    "VERIFY_THRESHOLD",
     "CLUSTER_SCHEMA",
     "EDGE_SCHEMA",
     "UNDETERMINED_LANG",
@@ -112,6 +132,9 @@ _META_STATS = b"owd.dedup.stats"
 _UTC_MS = pa.timestamp("ms", tz="UTC")
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 _APPLY_BATCH = 1 << 20
+_META_CLUSTERING = b"owd.dedup.clustering"
+#: 2: signature files carry the ``minhash`` column (16-bit MinHash values).
+SIGNATURE_FORMAT = 2
 
 EDGE_SCHEMA = pa.schema([pa.field("u", pa.uint64(), nullable=False), pa.field("v", pa.uint64(), nullable=False)])
 _ENTRY_SCHEMA = pa.schema([
@@ -128,7 +151,7 @@ CLUSTER_SCHEMA = pa.schema([
 ])
 
 
-def signature_schema(num_bands: int) -> pa.Schema:
+def signature_schema(num_bands: int, num_perm: int) -> pa.Schema:
     """Columns of ``signatures/<shard>.parquet``: one row per signed document."""
     return pa.schema(
         [
@@ -140,7 +163,22 @@ def signature_schema(num_bands: int) -> pa.Schema:
             pa.field("fetch_time", _UTC_MS),
         ]
         + [pa.field(f"band_{i}", pa.uint64(), nullable=False) for i in range(num_bands)]
+        # The low 16 bits of every MinHash value, little-endian: what ClusterStep estimates
+        # Jaccard from. 16 bits make two unequal values collide with probability 2^-16, a
+        # bias of +0.00002 on the estimate, at half the bytes (and clustering memory) of 32.
+        + [pa.field("minhash", pa.binary(2 * num_perm), nullable=False)]
     )
+
+
+def signature_file_fingerprint(config: MinhashConfig) -> str:
+    """What a signature file records as its config: the MinHash config and the file format.
+    Files without the ``minhash`` column (format 1) are stale and get re-signed."""
+    return fingerprint({"minhash": config.fingerprint(), "format": SIGNATURE_FORMAT})
+
+
+def minhash_column(sig: np.ndarray) -> bytes:
+    """The ``minhash`` cell of a signature: its values' low 16 bits, little-endian."""
+    return (sig & 0xFFFF).astype("<u2").tobytes()
 
 
 # --------------------------------------------------------------------------- helpers
@@ -220,7 +258,7 @@ class SignatureStep:
         self.config = config
         self.include_dropped = include_dropped
         self.batch_size = batch_size
-        self.schema = signature_schema(config.num_bands)
+        self.schema = signature_schema(config.num_bands, config.num_perm)
         self.stats: collections.Counter[str] = collections.Counter()
         # the counts of the shard :meth:`run` signed (or found signed) last
         self.last_shard_stats: collections.Counter[str] = collections.Counter()
@@ -234,23 +272,50 @@ class SignatureStep:
         """Sign one shard; a complete file made with the same config from the same documents
         is kept and ``docs`` not read. ``made_from``: the fingerprint of what the documents
         were made from (owd.core.done), recorded in the file; "" when the caller has none."""
+        if self.is_signed(shard_id, made_from):
+            return self.output_path(shard_id)
+        for _ in self.signed(shard_id, docs, made_from):
+            pass
+        return self.output_path(shard_id)
+
+    def is_signed(self, shard_id: str, made_from: str = "") -> bool:
+        """True (and :attr:`last_shard_stats` set to what signing it counted, as the file
+        recorded it) when a complete file made with the same config from the same
+        documents exists."""
+        meta = _metadata(self.output_path(shard_id))
+        if meta is None or meta.get(_META_CONFIG) != signature_file_fingerprint(self.config).encode() or \
+                meta.get(MADE_FROM, b"").decode() != made_from:
+            return False
+        self.stats["shards_skipped_complete"] += 1
+        self.last_shard_stats = collections.Counter(json.loads(meta.get(_META_STATS, b"{}")))
+        return True
+
+    def signed(self, shard_id: str, docs: Iterable[Document], made_from: str = "") -> Iterator[Document]:
+        """``docs`` handed on one by one as they pass, each signed on the way (a stage in a
+        stream: the shard is never held). The file is written in batches and put in place
+        when the last document has passed; a failing input, a consumer that stops early or
+        a kill leaves no file (and no partial temporary file) behind."""
         out = self.output_path(shard_id)
-        fingerprint = self.config.fingerprint().encode()
-        meta = _metadata(out)
-        if meta is not None and meta.get(_META_CONFIG) == fingerprint and \
-                meta.get(MADE_FROM, b"").decode() == made_from:
-            self.stats["shards_skipped_complete"] += 1
-            # what signing this shard counted, as the file recorded it
-            self.last_shard_stats = collections.Counter(json.loads(meta.get(_META_STATS, b"{}")))
-            return out
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = _tmp_path(out)
         shard_stats: collections.Counter[str] = collections.Counter()
+        digest = hashlib.blake2b(digest_size=16)
+        rows: dict[str, list[Any]] = {name: [] for name in self.schema.names}
         try:
-            self._write(tmp, docs, fingerprint, shard_stats, made_from)
-        except BaseException:
-            # A failing input iterator (or a kill signal) must not leave a partial
-            # temporary file behind; nothing was renamed into place.
+            with pq.ParquetWriter(tmp, self.schema, compression="zstd") as writer:
+                for doc in docs:
+                    self._sign(doc, rows, shard_stats)
+                    if len(rows["doc_id"]) >= self.batch_size:
+                        self._flush(writer, rows, digest)
+                    yield doc
+                self._flush(writer, rows, digest)
+                writer.add_key_value_metadata({
+                    _META_CONFIG: signature_file_fingerprint(self.config).encode(),
+                    _META_DIGEST: digest.hexdigest().encode(),
+                    _META_STATS: json.dumps(dict(sorted(shard_stats.items()))).encode(),
+                    MADE_FROM: made_from.encode(),
+                })
+        except BaseException:  # GeneratorExit included: nothing was renamed into place
             tmp.unlink(missing_ok=True)
             raise
         tmp.replace(out)
@@ -258,31 +323,15 @@ class SignatureStep:
         self.last_shard_stats = shard_stats
         self.stats["shards_done"] += 1
         log.info("dedup signatures %s: %s", shard_id, dict(shard_stats))
-        return out
 
-    def _write(self, tmp: Path, docs: Iterable[Document], fingerprint: bytes,
-               shard_stats: collections.Counter[str], made_from: str) -> None:
-        digest = hashlib.blake2b(digest_size=16)
-        rows: dict[str, list[Any]] = {name: [] for name in self.schema.names}
-        with pq.ParquetWriter(tmp, self.schema, compression="zstd") as writer:
-            for doc in docs:
-                shard_stats["docs"] += 1
-                if doc.drop_reason is not None and not self.include_dropped:
-                    shard_stats["skipped_dropped"] += 1
-                    continue
-                if not self._add(doc, rows, shard_stats):
-                    shard_stats["skipped_no_words"] += 1
-                    continue
-                shard_stats["signed"] += 1
-                if len(rows["doc_id"]) >= self.batch_size:
-                    self._flush(writer, rows, digest)
-            self._flush(writer, rows, digest)
-            writer.add_key_value_metadata({
-                _META_CONFIG: fingerprint,
-                _META_DIGEST: digest.hexdigest().encode(),
-                _META_STATS: json.dumps(dict(sorted(shard_stats.items()))).encode(),
-                MADE_FROM: made_from.encode(),
-            })
+    def _sign(self, doc: Document, rows: dict[str, list[Any]], shard_stats: collections.Counter[str]) -> None:
+        shard_stats["docs"] += 1
+        if doc.drop_reason is not None and not self.include_dropped:
+            shard_stats["skipped_dropped"] += 1
+        elif not self._add(doc, rows, shard_stats):
+            shard_stats["skipped_no_words"] += 1
+        else:
+            shard_stats["signed"] += 1
 
     def _add(self, doc: Document, rows: dict[str, list[Any]], stats: collections.Counter[str]) -> bool:
         text = doc.text or ""
@@ -303,6 +352,7 @@ class SignatureStep:
         rows["fetch_time"].append(None if doc.fetch_time is None else _epoch_ms(doc.fetch_time))
         for i, value in enumerate(bands(sig, self.config)):
             rows[f"band_{i}"].append(value)
+        rows["minhash"].append(minhash_column(sig))
         return True
 
     def _flush(self, writer: pq.ParquetWriter, rows: dict[str, list[Any]], digest: Any) -> None:
@@ -317,6 +367,7 @@ class SignatureStep:
         digest.update("\0".join(rows["lang"]).encode("utf-8", "surrogatepass"))
         for name in ["exact_key"] + [f"band_{i}" for i in range(self.config.num_bands)]:
             digest.update(np.asarray(rows[name], dtype="<u8").tobytes())
+        digest.update(b"".join(rows["minhash"]))
         writer.write_table(table)
         for column in rows.values():
             column.clear()
@@ -566,36 +617,98 @@ def _star_edges(entries: pa.Table) -> tuple[np.ndarray, np.ndarray, dict[str, in
 # --------------------------------------------------------------------------- clusters
 
 
+ClusterMethod = Literal["representative", "components"]
+CLUSTER_METHODS: tuple[str, ...] = ("representative", "components")
+#: Estimated Jaccard a document needs with its cluster's representative. Derived, not fitted
+#: to any labelled set: near duplicates are 5-shingle Jaccard >= 0.8, distinct documents
+#: < 0.6. Two members of a cluster are each within the threshold of the representative, and
+#: the threshold is the loosest one at which two members each edited independently from the
+#: representative down to it are still not distinct: keeping a share p of the
+#: representative's shingles gives J = p/(2-p), and two such members share p^2, so
+#: p^2/(2-p^2) = 0.6 -> p = sqrt(0.75) -> J = 0.764. (0.8 would guarantee it even for edits
+#: that do not overlap, by the triangle inequality of Jaccard distance, but near duplicates
+#: at 0.8-0.85 would then fall out of their clusters half the time.)
+VERIFY_THRESHOLD = round(math.sqrt(0.75) / (2 - math.sqrt(0.75)), 3)
+#: Rows of the bands that find a document's candidate representatives inside its component:
+#: four 16-bit values make one 64-bit key, and 28 such bands of 112 rows find a representative
+#: of Jaccard 0.7 with probability 1-(1-0.7^4)^28 > 0.9995 (the 14 x 8 LSH bands: 0.60).
+_VERIFY_ROWS = 4
+#: In a verification bucket of more documents, each is compared with the first this many
+#: only (in keep order): bounds the pairs per document at bands x this, however many
+#: documents a template-heavy component puts in one bucket.
+_VERIFY_BUCKET_CAP = 16
+
+
 class ClusterStep:
-    """Connected components of all edges -> ``clusters.parquet``.
+    """Candidate edges -> near-duplicate clusters -> ``clusters.parquet``.
 
     One row per document in a cluster of two or more (:data:`CLUSTER_SCHEMA`),
     sorted by ``doc_id``; documents not listed are singletons. ``cluster_id``
     is the smallest ``doc_id`` of the cluster. One document per cluster has
     ``keep = True``, chosen by ``keep``:
 
-    * ``"first"``: the smallest ``doc_id`` (the cluster id itself);
+    * ``"first"``: the smallest ``doc_id``;
     * ``"longest"``: the longest original text (characters), ties by ``doc_id``;
     * ``"earliest"``: the earliest ``fetch_time`` (unknown times last), ties by ``doc_id``.
 
-    All three depend only on the documents, not on shard order or layout.
-    Document ids must be unique: an id signed twice that lands in a cluster
+    ``method="representative"`` (the default): the connected components of the
+    LSH candidate edges only say which documents *may* be related. Inside each
+    component, every pair sharing one of 28 bands of 4 MinHash rows is verified
+    (estimated Jaccard from the 16-bit values >= ``threshold``); then, as in pivot
+    clustering, the document with the most verified near duplicates (ties: keep
+    order) becomes a representative and takes every verified neighbour not yet
+    taken, and so on until every document has a representative. A cluster is a
+    representative and the documents it took: every member was verified close to
+    the representative, so two distinct documents that are each close to a third
+    in between no longer chain into one cluster, and (with the threshold derived
+    at :data:`VERIFY_THRESHOLD`) no two members are typically distinct.
+
+    The representative is *not* the kept document. Taking the kept document as the
+    pivot (the smallest id, an arbitrary member) puts it at the edge of its group
+    as often as in the middle, and its cluster boundary then cuts through pairs of
+    near duplicates: on bench/eval_neardup.py's labelled pairs (8 languages, seed 1)
+    kept-document pivots left recall at 0.88-0.89 for thresholds 0.7-0.75, the
+    best-connected member gives 0.96 (precision 0.99 at 0.764). The kept document
+    is then the keep policy's choice among the members, as before (so ``keep``
+    means what it meant); it is within the threshold of the representative.
+
+    ``method="components"``: the unverified connected components (FineWeb's
+    recipe; kept to measure against).
+
+    Both depend only on the documents, not on shard order or layout. Document
+    ids must be unique: an id signed twice that lands in a candidate component
     raises ``ValueError`` (ids of singletons are not checked).
     """
 
-    def __init__(self, dedup_dir: Path, keep: KeepPolicy = "first", *, edge_chunk: int | None = None) -> None:
+    def __init__(self, dedup_dir: Path, keep: KeepPolicy = "first", *, edge_chunk: int | None = None,
+                 method: ClusterMethod = "representative", threshold: float = VERIFY_THRESHOLD,
+                 verify_batch: int = 1 << 17) -> None:
         if keep not in KEEP_POLICIES:
             raise ValueError(f"keep must be one of {KEEP_POLICIES}, got {keep!r}")
+        if method not in CLUSTER_METHODS:
+            raise ValueError(f"method must be one of {CLUSTER_METHODS}, got {method!r}")
+        if not 0.0 < threshold <= 1.0:
+            raise ValueError(f"threshold must be in (0, 1], got {threshold}")
         if edge_chunk is not None and edge_chunk < 1:
             raise ValueError(f"edge_chunk must be >= 1, got {edge_chunk}")
+        if verify_batch < 1:
+            raise ValueError(f"verify_batch must be >= 1, got {verify_batch}")
         self.dedup_dir = Path(dedup_dir)
         self.keep = keep
+        self.method = method
+        self.threshold = threshold
         self.edge_chunk = edge_chunk
+        self.verify_batch = verify_batch
         self.stats: collections.Counter[str] = collections.Counter()
 
     @property
     def output_path(self) -> Path:
         return self.dedup_dir / "clusters.parquet"
+
+    def _settings(self) -> bytes:
+        # verify_batch is left out: it changes memory, not the result.
+        return json.dumps({"keep": self.keep, "method": self.method, "threshold": self.threshold,
+                           "verify_rows": _VERIFY_ROWS, "bucket_cap": _VERIFY_BUCKET_CAP}, sort_keys=True).encode()
 
     def run(self) -> Path:
         """Cluster the edges of the current bucket plan; a matching complete file is kept."""
@@ -606,7 +719,7 @@ class ClusterStep:
         plan = BucketPlan.from_json(plan_file.read_text())
         fingerprint = plan.fingerprint.encode()
         meta = _metadata(self.output_path)
-        if meta is not None and meta.get(_META_PLAN) == fingerprint and meta.get(_META_KEEP) == self.keep.encode():
+        if meta is not None and meta.get(_META_PLAN) == fingerprint and meta.get(_META_CLUSTERING) == self._settings():
             self.stats["skipped_complete"] += 1
             return self.output_path
         edge_files = [bucket.edge_path(k) for k in range(plan.num_partitions)]
@@ -627,16 +740,16 @@ class ClusterStep:
             self.stats["edges"] += len(u)
         _compress(parent)
         table = self._cluster_table(plan, nodes, parent)
-        stats = {"docs_in_clusters": table.num_rows,
+        stats = {"candidates": len(nodes), "docs_in_clusters": table.num_rows,
                  "clusters": int(pc.sum(table.column("keep").cast(pa.int64())).as_py() or 0)}
         stats["dropped"] = stats["docs_in_clusters"] - stats["clusters"]
         self.stats.update(stats)
         log.info("dedup clusters: %s", stats)
         return _write_table(table, self.output_path, {
-            _META_PLAN: fingerprint, _META_KEEP: self.keep.encode(),
+            _META_PLAN: fingerprint, _META_CLUSTERING: self._settings(), _META_KEEP: self.keep.encode(),
             _META_STATS: json.dumps(stats, sort_keys=True).encode()})
 
-    def _cluster_table(self, plan: BucketPlan, nodes: np.ndarray, parent: np.ndarray) -> pa.Table:
+    def _cluster_table(self, plan: BucketPlan, nodes: np.ndarray, comp: np.ndarray) -> pa.Table:
         if not len(nodes):
             return CLUSTER_SCHEMA.empty_table()
         ids, length, fetch = _node_attributes(self.dedup_dir / "signatures", plan, nodes)
@@ -649,30 +762,206 @@ class ClusterStep:
                 raise ValueError(f"doc id {dup!r} occurs in more than one signature row; ids must be unique")
         rank = np.empty(len(order), dtype=np.int64)
         rank[order] = np.arange(len(order))
-        comp = parent
-        by_id = np.lexsort((rank, comp))
-        starts = np.flatnonzero(np.r_[True, comp[by_id][1:] != comp[by_id][:-1]])
+        # The keep order over all nodes: a total order (doc ids are unique), so it is the
+        # same whichever shard or partition a document came from.
+        if self.keep == "first":
+            by_keep = order
+        elif self.keep == "longest":
+            by_keep = np.lexsort((rank, -length))
+        else:
+            by_keep = np.lexsort((rank, fetch))
+        del length, fetch
+        priority = np.empty(len(order), dtype=np.int64)
+        priority[by_keep] = np.arange(len(order))
+        del by_keep
+        if self.method == "components":
+            group = comp.astype(np.int64)
+        else:
+            group = _representatives(self.dedup_dir / "signatures", plan, nodes, comp, priority, self._need(plan),
+                                     self.verify_batch, self.stats)
+        # The kept document is the keep policy's choice among the cluster's members (for
+        # "representative" every member was verified close to the cluster's representative).
+        by_group = np.lexsort((priority, group))
+        starts = np.flatnonzero(np.r_[True, group[by_group][1:] != group[by_group][:-1]])
+        kept = np.zeros(len(group), dtype=bool)
+        kept[by_group[starts]] = True
+        del by_group, starts
+        del comp, priority
+        # Size and smallest doc id per cluster; clusters of one are not listed.
+        by_id = np.lexsort((rank, group))
+        starts = np.flatnonzero(np.r_[True, group[by_id][1:] != group[by_id][:-1]])
         sizes = np.diff(np.append(starts, len(by_id)))
-        # Every node maps to its component's first row (smallest doc id).
-        first_rank = np.empty(len(comp), dtype=np.int64)
-        size = np.empty(len(comp), dtype=np.int64)
+        first_rank = np.empty(len(group), dtype=np.int64)
+        size = np.empty(len(group), dtype=np.int64)
         first_rank[by_id] = np.repeat(rank[by_id[starts]], sizes)
         size[by_id] = np.repeat(sizes, sizes)
-        if self.keep == "first":
-            by_policy = by_id
-        elif self.keep == "longest":
-            by_policy = np.lexsort((rank, -length, comp))
-        else:
-            by_policy = np.lexsort((rank, fetch, comp))
-        keep = np.zeros(len(comp), dtype=bool)
-        keep[by_policy[starts]] = True  # same components and sizes in both orders
-        table = pa.table({
-            "doc_id": sorted_ids,
-            "cluster_id": sorted_ids.take(pa.array(first_rank[order])),
-            "cluster_size": size[order].astype(np.int32),
-            "keep": keep[order],
+        del by_id, group
+        listed = size[order] >= 2
+        rows = order[listed]
+        return pa.table({
+            "doc_id": sorted_ids.filter(pa.array(listed)),
+            "cluster_id": sorted_ids.take(pa.array(first_rank[rows])),
+            "cluster_size": size[rows].astype(np.int32),
+            "keep": kept[rows],
         }, schema=CLUSTER_SCHEMA)
-        return table
+
+    def _need(self, plan: BucketPlan) -> int:
+        """Equal MinHash values out of ``num_perm`` that an estimate >= threshold needs."""
+        num_perm = _num_perm(self.dedup_dir / "signatures", plan)
+        return max(1, math.ceil(self.threshold * num_perm - 1e-9))
+
+
+def _num_perm(signatures_dir: Path, plan: BucketPlan) -> int:
+    if not plan.shards:
+        return 0
+    path = signatures_dir / f"{plan.shards[0].shard_id}.parquet"
+    schema = pq.read_schema(path)
+    if "minhash" not in schema.names:
+        raise ValueError(f"{path} has no minhash column (signed before clusters were verified); "
+                         "re-sign the shards (owd process --force)")
+    width: int = schema.field("minhash").type.byte_width
+    return width // 2
+
+
+def _representatives(signatures_dir: Path, plan: BucketPlan, nodes: np.ndarray, comp: np.ndarray,
+                     priority: np.ndarray, need: int, batch: int, stats: collections.Counter[str]) -> np.ndarray:
+    """The representative (a node number) of every node; see :class:`ClusterStep`.
+
+    Components are taken whole, in batches of about ``batch`` nodes, and only a
+    batch's MinHash values (2·num_perm bytes per node) and verified pairs are in
+    memory: the rest is the O(M) the union-find already holds.
+    """
+    n = len(nodes)
+    order = np.lexsort((priority, comp))  # by component, each in keep order
+    sorted_comp = comp[order]
+    starts = np.flatnonzero(np.r_[True, sorted_comp[1:] != sorted_comp[:-1]])
+    ends = np.append(starts[1:], n)
+    rep = np.arange(n, dtype=np.int64)
+    first = 0
+    while first < len(starts):
+        last = int(np.searchsorted(ends, starts[first] + batch, side="right"))
+        last = max(last, first + 1)  # a component larger than the batch goes alone
+        lo, hi = int(starts[first]), int(ends[last - 1])
+        members = order[lo:hi]
+        sigs = _node_minhash(signatures_dir, plan, nodes, members)
+        local_comp = np.repeat(np.arange(last - first), ends[first:last] - starts[first:last])
+        local = _pivot(sigs, local_comp, need, stats)
+        rep[members] = members[local]
+        stats["verify_batches"] += 1
+        first = last
+    return rep
+
+
+def _close_pairs(sigs: np.ndarray, comp: np.ndarray, need: int, stats: collections.Counter[str]
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs of rows (u < v) of one component whose estimated Jaccard reaches ``need``/num_perm.
+
+    Candidates share one of the 4-row verification bands; in a bucket of more than
+    :data:`_VERIFY_BUCKET_CAP` rows, each row is paired with the first ones only (rows
+    are in keep order, so which ones does not depend on the layout).
+    """
+    n, num_perm = sigs.shape
+    num_bands = num_perm // _VERIFY_ROWS
+    if num_bands == 0:  # fewer rows than one band: every pair of a component is a candidate
+        u, v = np.triu_indices(n, 1)
+        same = comp[u] == comp[v]
+        cand_u, cand_v = u[same], v[same]
+        bands_keys: list[np.ndarray] = []
+    else:
+        # Four 16-bit values are one 64-bit key; a view, not a copy, when the rows divide evenly.
+        bands_keys = list(np.ascontiguousarray(sigs[:, :num_bands * _VERIFY_ROWS]).view(np.uint64).T)
+    rows = np.arange(n, dtype=np.int64)
+    found = np.empty(0, dtype=np.int64)  # verified pairs as u * n + v
+    for keys in bands_keys:
+        by = np.lexsort((rows, keys, comp))
+        k, c = keys[by], comp[by]
+        new = np.r_[True, (k[1:] != k[:-1]) | (c[1:] != c[:-1])]
+        start = np.maximum.accumulate(np.where(new, np.arange(n), 0))
+        pos = np.arange(n) - start
+        us, vs = [], []
+        for j in range(_VERIFY_BUCKET_CAP):
+            has = pos > j
+            if not has.any():
+                break
+            us.append(by[start[has] + j])
+            vs.append(by[has])
+        if not us:
+            continue
+        cand_u, cand_v = np.concatenate(us), np.concatenate(vs)
+        found = np.union1d(found, _verified(sigs, cand_u, cand_v, need, n, stats))
+    if not bands_keys and len(cand_u):
+        found = _verified(sigs, cand_u, cand_v, need, n, stats)
+    return found // n, found % n
+
+
+def _verified(sigs: np.ndarray, u: np.ndarray, v: np.ndarray, need: int, n: int,
+              stats: collections.Counter[str]) -> np.ndarray:
+    out = []
+    step = 1 << 14  # pairs compared at a time: two 16k x 224-byte gathers (7 MB), not the whole batch
+    for lo in range(0, len(u), step):
+        a, b = u[lo:lo + step], v[lo:lo + step]
+        ok = (sigs[a] == sigs[b]).sum(axis=1) >= need
+        out.append(np.minimum(a, b)[ok] * n + np.maximum(a, b)[ok])
+    stats["verify_compared"] += len(u)
+    return np.unique(np.concatenate(out)) if out else np.empty(0, dtype=np.int64)
+
+
+def _pivot(sigs: np.ndarray, comp: np.ndarray, need: int, stats: collections.Counter[str]) -> np.ndarray:
+    """Representative (a row) of every row of ``sigs``; rows grouped by ``comp``, each group
+    in keep order. Pivot clustering over the verified pairs, most connected row first."""
+    n = len(sigs)
+    u, v = _close_pairs(sigs, comp, need, stats)
+    stats["verified_pairs"] += len(u)
+    degree = np.bincount(u, minlength=n) + np.bincount(v, minlength=n)
+    # Neighbour lists (both directions), as one sorted array and offsets.
+    ends_a, ends_b = np.concatenate([u, v]), np.concatenate([v, u])
+    by = np.argsort(ends_a, kind="stable")
+    neighbours = ends_b[by]
+    offsets = np.r_[0, np.cumsum(np.bincount(ends_a, minlength=n))]
+    del ends_a, ends_b, by
+    # The most connected row of a component goes first (ties: keep order): the
+    # representative then sits in the middle of its near duplicates rather than at
+    # their edge, so fewer pairs of near duplicates fall on two sides of a cluster edge.
+    visit = np.lexsort((np.arange(n), -degree, comp))
+    rep = np.full(n, -1, dtype=np.int64)
+    for r in visit.tolist():
+        if rep[r] >= 0:
+            continue
+        rep[r] = r
+        near = neighbours[offsets[r]:offsets[r + 1]]
+        if len(near):
+            near = near[rep[near] < 0]
+            rep[near] = r
+    return rep
+
+
+def _node_minhash(signatures_dir: Path, plan: BucketPlan, nodes: np.ndarray, members: np.ndarray) -> np.ndarray:
+    """The 16-bit MinHash values of the nodes ``members`` (node numbers), one row each, in that order."""
+    by_node = np.argsort(members, kind="stable")
+    wanted = nodes[members[by_node]]  # global doc numbers, ascending
+    out: np.ndarray | None = None
+    for shard in plan.shards:
+        lo, hi = np.searchsorted(wanted, [shard.offset, shard.offset + shard.rows])
+        if lo == hi:
+            continue
+        path = signatures_dir / f"{shard.shard_id}.parquet"
+        if "minhash" not in pq.read_schema(path).names:
+            raise ValueError(f"{path} has no minhash column (signed before clusters were verified); "
+                             "re-sign the shards (owd process --force)")
+        column = pq.read_table(path, columns=["minhash"]).column("minhash").combine_chunks()
+        if len(column) != shard.rows:
+            raise ValueError(f"signature file of {shard.shard_id} changed under the plan; rerun BucketStep")
+        width = column.type.byte_width
+        values = np.frombuffer(column.buffers()[1], dtype="<u2", count=len(column) * width // 2,
+                               offset=column.offset * width).reshape(len(column), width // 2)
+        if out is None:
+            out = np.empty((len(members), width // 2), dtype=np.uint16)
+        # Written in place: no second copy of the batch's values.
+        out[by_node[lo:hi]] = values[(wanted[lo:hi] - np.uint64(shard.offset)).astype(np.int64)]
+        del column, values
+    if out is None:
+        raise ValueError("no signature rows for the clustered documents; rerun BucketStep")
+    return out
 
 
 def _edge_nodes(edge_files: list[Path]) -> np.ndarray:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 from owd.dedup import BucketStep, ClusterStep, MinhashConfig, SignatureStep
-from owd.dedup.steps import KeepPolicy
+from owd.dedup.steps import ClusterMethod, KeepPolicy
 from owd.core.schema import Document
 
 _RNG = random.Random(7)
@@ -42,10 +42,11 @@ def at(hour: int) -> dt.datetime:
 
 
 def run_all(dedup_dir: Path, shards: Mapping[str, Iterable[Document]], *, keep: KeepPolicy = "first",
-            num_partitions: int = 4, config: MinhashConfig = MinhashConfig()) -> Path:
+            num_partitions: int = 4, config: MinhashConfig = MinhashConfig(),
+            method: ClusterMethod = "representative", verify_batch: int = 1 << 17) -> Path:
     """SignatureStep over ``shards`` (in the mapping's order), then BucketStep and ClusterStep."""
     sig = SignatureStep(dedup_dir, config)
     for shard_id, docs in shards.items():
         sig.run(shard_id, docs)
     BucketStep(dedup_dir, num_partitions=num_partitions).run()
-    return ClusterStep(dedup_dir, keep=keep).run()
+    return ClusterStep(dedup_dir, keep=keep, method=method, verify_batch=verify_batch).run()

@@ -11,7 +11,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from owd.dedup import BucketStep, ClusterStep, MinhashConfig, SignatureStep, apply_clusters
+from owd.dedup.minhash import shingles, signature, words
 from owd.dedup.steps import CLUSTER_SCHEMA, _compress, _union
+from owd.dedup.text import normalise
 from owd.core.schema import Document
 from tests.dedup.helpers import at, doc, edit, run_all, text
 
@@ -225,3 +227,108 @@ def test_vectorised_union_find_matches_reference() -> None:
         if ra != rb:
             ref[max(ra, rb)] = min(ra, rb)
     assert [find(x) for x in range(n)] == parent.tolist()
+
+
+# --------------------------------------------------------------------------- verified clusters
+
+
+def _jaccard(a: str, b: str) -> float:
+    x, y = (set(shingles(words(normalise(t)), 5)) for t in (a, b))
+    return len(x & y) / len(x | y)
+
+
+def _chain(n: int, seed: int) -> list[str]:
+    """``n`` texts, each with ~1.5 % of the previous one's words replaced (5-shingle J ~0.85 a step)."""
+    texts = [text(400, seed)]
+    for step in range(1, n):
+        texts.append(edit(texts[-1], 0.015, seed * 100 + step))
+    return texts
+
+
+def _members(path: Path) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for doc_id, (cluster_id, _, _) in sorted(clusters(path).items()):
+        out.setdefault(cluster_id, []).append(doc_id)
+    return out
+
+
+def test_a_chain_of_near_duplicates_does_not_join_its_distinct_ends(tmp_path: Path) -> None:
+    texts = _chain(6, 70)
+    # The premise: every step a near duplicate, the ends distinct (the ends are three or more steps apart).
+    assert all(_jaccard(a, b) >= 0.8 for a, b in zip(texts, texts[1:]))
+    assert _jaccard(texts[0], texts[-1]) < 0.6
+    shards = {"s1": [doc(f"c{i}", t) for i, t in enumerate(texts) if i % 2 == 0],
+              "s2": [doc(f"c{i}", t) for i, t in enumerate(texts) if i % 2 == 1]}
+    components = _members(run_all(tmp_path / "cc", shards, method="components"))
+    assert list(components.values()) == [[f"c{i}" for i in range(6)]]  # FineWeb's recipe: one cluster
+    got = _members(run_all(tmp_path / "rep", shards))
+    assert got  # the near duplicates still cluster
+    by_id = dict(zip((f"c{i}" for i in range(6)), texts))
+    for members in got.values():
+        for a in members:
+            for b in members:
+                assert _jaccard(by_id[a], by_id[b]) >= 0.6, (a, b, members)
+
+
+def test_every_dropped_document_is_close_to_a_representative_of_its_cluster(tmp_path: Path) -> None:
+    # A base, a copy and variants from J 1.0 down to 0.6 (siblings down to ~0.5 from each other).
+    base = text(400, 80)
+    rates = (0.0, 0.005, 0.01, 0.02, 0.03, 0.035, 0.04, 0.045)
+    docs = [doc("base", base), doc("copy", base.upper())] + \
+        [doc(f"v{i}", edit(base, rate, 80 + i)) for i, rate in enumerate(rates)]
+    by_id = {d.id: d.text or "" for d in docs}
+    chained = _members(run_all(tmp_path / "cc", {"s": docs}, method="components"))
+    assert min(_jaccard(by_id[a], by_id[b]) for m in chained.values() for a in m for b in m) < 0.6  # the premise
+    path = run_all(tmp_path / "rep", {"s": docs})
+    got, table = _members(path), clusters(path)
+    assert max(len(m) for m in got.values()) >= 5
+    for members in got.values():
+        assert sum(table[m][2] for m in members) == 1
+        # No two members of one cluster are distinct documents.
+        assert all(_jaccard(by_id[a], by_id[b]) >= 0.6 for a in members for b in members)
+    assert table["copy"][0] == table["base"][0]  # equal after normalisation: always together
+
+
+def test_same_verified_clusters_whatever_the_layout_partitions_or_batch(tmp_path: Path) -> None:
+    docs = [doc(f"c{s}-{i}", t) for s in range(3) for i, t in enumerate(_chain(5, 90 + s))]
+    base = text(300, 95)
+    docs += [doc(f"v{i}", edit(base, 0.01 * i, 95 + i)) for i in range(8)]
+    first = run_all(tmp_path / "a", {"s1": docs[:9], "s2": docs[9:]}).read_bytes()
+    shuffled = list(docs)
+    random.Random(3).shuffle(shuffled)
+    relaid = {"x": shuffled[:2], "b": shuffled[2:15], "m": shuffled[15:]}
+    other = run_all(tmp_path / "b", relaid, num_partitions=5, verify_batch=3)
+    assert pq.read_table(other).equals(pq.read_table(tmp_path / "a" / "clusters.parquet"))
+    assert len(_members(other)) >= 4  # the test is about real clusters, not an empty file
+    # A rerun of the clustering alone (a killed run, resumed) writes the same bytes.
+    (tmp_path / "a" / "clusters.parquet").unlink()
+    assert ClusterStep(tmp_path / "a").run().read_bytes() == first
+
+
+def test_signature_files_carry_the_low_16_bits_of_the_minhash(tmp_path: Path) -> None:
+    t = text(100, 3)
+    path = SignatureStep(tmp_path).run("s", [doc("a", t)])
+    cell = pq.read_table(path, columns=["minhash"]).column("minhash")[0].as_py()
+    sig = signature(t)
+    assert sig is not None
+    assert np.array_equal(np.frombuffer(cell, dtype="<u2"), (sig & 0xFFFF).astype(np.uint16))
+
+
+def test_signature_files_without_minhash_values_are_refused_with_the_fix(tmp_path: Path) -> None:
+    same = text(100, 4)
+    run_all(tmp_path, {"s": [doc("a", same), doc("b", same)]})
+    path = tmp_path / "signatures" / "s.parquet"
+    meta = pq.ParquetFile(path).metadata.metadata
+    old = pq.read_table(path).drop_columns(["minhash"])
+    # A file as signing wrote it before the column existed: stamped with the MinHash config alone.
+    pq.write_table(old.replace_schema_metadata({**meta, b"owd.dedup.config": MinhashConfig().fingerprint().encode()}),
+                   path)
+    (tmp_path / "clusters.parquet").unlink()
+    with pytest.raises(ValueError, match="re-sign"):
+        ClusterStep(tmp_path).run()
+    # The signature step itself no longer accepts such a file as complete: it signs the shard again.
+    step = SignatureStep(tmp_path)
+    step.run("s", [doc("a", same), doc("b", same)])
+    assert step.stats["shards_done"] == 1
+    with pytest.raises(ValueError, match="method"):
+        ClusterStep(tmp_path, method="chains")  # type: ignore[arg-type]
