@@ -26,7 +26,7 @@ import hmac
 import ipaddress
 import re
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from owd.core.pii_config import PII_KINDS, PiiConfig, PiiKind
 from owd.core.schema import Document, PiiCounts
@@ -58,6 +58,49 @@ def placeholder(kind: str, value: str, salt: str = "") -> str:
     return f"<{kind.upper()}_{digest[:_HASH_HEX]}>"
 
 
+# --------------------------------------------------------------------------- scanning
+
+# Each pattern below starts with a lookbehind or a word boundary, so the regex engine
+# cannot skip ahead to a likely start and tries every position of the text: most of
+# the time of this module. So each pattern has a cheap "hint" that every match contains
+# or starts with (a literal the engine finds fast, or a plain substring test); a text
+# without it is skipped, and otherwise the pattern is tried only where a hint says a
+# match can start. :func:`_scan` gives the very matches finditer() would: tried in text
+# order, never inside the previous match, the lookbehind and \b seeing the whole text.
+
+
+def _scan(pattern: re.Pattern[str], text: str, starts: Iterable[int]) -> Iterator[re.Match[str]]:
+    """``pattern.finditer(text)`` when every match starts at one of ``starts`` (ascending)."""
+    end = 0
+    for pos in starts:
+        if pos < end:
+            continue
+        m = pattern.match(text, pos)
+        if m:
+            yield m
+            end = m.end()
+
+
+def _hint_starts(hint: re.Pattern[str], text: str) -> Iterator[int]:
+    return (m.start() for m in hint.finditer(text))
+
+
+def _find_all(text: str, literals: Iterable[str]) -> list[int]:
+    """Every position where one of ``literals`` starts (overlaps included), ascending.
+
+    str.find() looks for a plain string far faster than the regex engine scans for a
+    set of characters, so the hints that can be lists of strings are searched this way.
+    """
+    found = []
+    for literal in literals:
+        i = text.find(literal)
+        while i >= 0:
+            found.append(i)
+            i = text.find(literal, i + 1)
+    found.sort()
+    return found
+
+
 # --------------------------------------------------------------------------- e-mail
 
 # Local part: RFC 5322 "atext" subset seen in practice, plus Unicode letters (EAI,
@@ -79,6 +122,8 @@ _FILE_TLDS = frozenset({"png", "jpg", "jpeg", "gif", "svg", "webp", "avif", "bmp
 
 
 def _emails(text: str) -> Iterable[PiiMatch]:
+    if "@" not in text:
+        return
     for m in _EMAIL_RE.finditer(text):
         tld = m.group(0).rsplit(".", 1)[1].lower()
         if tld in _FILE_TLDS:
@@ -98,6 +143,9 @@ _IBAN_LENGTHS = {
     "TR": 26, "UA": 29, "VA": 22, "XK": 20,
 }
 _IBAN_START_RE = re.compile(r"(?<![A-Za-z0-9])([A-Z]{2})\d{2}")
+# Without the lookbehind: a start the hint's own matches hide is preceded by a letter or
+# digit, which the lookbehind rejects anyway.
+_IBAN_HINT_RE = re.compile(r"[A-Z]{2}\d{2}")
 
 
 def iban_valid(iban: str) -> bool:
@@ -110,7 +158,7 @@ def iban_valid(iban: str) -> bool:
 
 
 def _ibans(text: str) -> Iterable[PiiMatch]:
-    for m in _IBAN_START_RE.finditer(text):
+    for m in _scan(_IBAN_START_RE, text, _hint_starts(_IBAN_HINT_RE, text)):
         length = _IBAN_LENGTHS.get(m.group(1))
         if length is None:
             continue
@@ -145,6 +193,11 @@ _IPV6_RE = re.compile(
     r"(?<![\w:.])(?:[0-9a-f]{0,4}:){2,7}(?:[0-9a-f]{1,4}|(?:\d{1,3}\.){3}\d{1,3})?(?![\w:]|\.\d)",
     re.IGNORECASE,
 )
+# Every IPv6 match holds two colons with at most 4 hex digits between them, and every
+# IPv4 match a dot followed by three dotted numbers: texts without them are skipped.
+_IPV6_HINT_RE = re.compile(r":[0-9a-f]{0,4}:", re.IGNORECASE)
+_IPV4_HINT_RE = re.compile(r"\.\d{1,3}\.\d{1,3}\.\d")
+_COLONS_RE = re.compile(r":+")
 # A dotted quad after one of these words is a version or section number
 # ("version 1.2.3.4", "Art. 1.2.3.4"), not an address.
 _NOT_IP_CONTEXT_RE = re.compile(
@@ -156,9 +209,9 @@ _NOT_IP_CONTEXT_RE = re.compile(
 
 def _ips(text: str) -> Iterable[PiiMatch]:
     # IPv6 first: an IPv4-mapped address (::ffff:192.0.2.128) is one IPv6 address.
-    for m in _IPV6_RE.finditer(text):
+    for m in _IPV6_RE.finditer(text) if _IPV6_HINT_RE.search(text) else ():
         cand = m.group(0)
-        groups = [g for g in re.split(r":+", cand) if g]
+        groups = [g for g in _COLONS_RE.split(cand) if g]
         # A real address has 8 groups or a "::"; demanding a digit and two groups keeps
         # times (10:30:45), MAC addresses and C++ names (dead::beef) out.
         if ("::" not in cand and cand.count(":") != 7) or len(groups) < 2 or not any(c.isdigit() for c in cand):
@@ -170,7 +223,7 @@ def _ips(text: str) -> Iterable[PiiMatch]:
         if addr6.is_loopback or addr6.is_unspecified:
             continue
         yield PiiMatch("ip", m.start(), m.end(), addr6.compressed)
-    for m in _IPV4_RE.finditer(text):
+    for m in _IPV4_RE.finditer(text) if _IPV4_HINT_RE.search(text) else ():
         if _NOT_IP_CONTEXT_RE.search(text[max(0, m.start() - 20) : m.start()]):
             continue
         addr = ipaddress.IPv4Address(m.group(0))
@@ -223,6 +276,20 @@ _NOT_PHONE_CONTEXT_RE = re.compile(
 _IBAN_PREFIX_RE = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4})* ?$")
 # Belgian enterprise (VAT) numbers 0xxx.xxx.xxx are printed on every Belgian site.
 _BE_ENTERPRISE_RE = re.compile(r"^0\d{3}\.\d{3}\.\d{3}$")
+_PHONE_SEPARATOR_RE = re.compile(r"[ .\-/()]")
+_DIGIT_RUN_RE = re.compile(r"\d+")
+
+# Hints. International: "+" or "00". National: "0" and a digit, the start itself or one
+# after "(" (a start the hint's own matches hide follows a digit, which the lookbehind
+# rejects). Keyword: the start of every keyword, searched in text.lower(): the same
+# positions, since lower() keeps every character's length but İ's.
+_INTL_HINTS = ("+", "00")
+_NATIONAL_HINT_RE = re.compile(r"0[1-9]")
+_KEYWORD_HINTS = ("tel", "tél", "phone", "mob", "gsm", "fax", "tfn", "tlf", "puh", "τηλ", "тел", "tālr", "☎", "📞")
+# İ, and the characters IGNORECASE matches with a letter of those keyword starts although
+# lower() does not give that letter (ſ ~ s, ᲄ ᲅ ~ т, ...): a text holding one gets the
+# plain scan. tests/extract/test_pii.py checks the list against the regex engine.
+_CASE_ODD = "İıſϕᲂᲄᲅ"
 
 
 def _digits(s: str) -> str:
@@ -234,19 +301,33 @@ def _phone_context_ok(text: str, start: int) -> bool:
     return not (_NOT_PHONE_CONTEXT_RE.search(before) or _IBAN_PREFIX_RE.search(before))
 
 
+def _national_starts(text: str) -> Iterator[int]:
+    for m in _NATIONAL_HINT_RE.finditer(text):
+        start = m.start()
+        if start and text[start - 1] == "(":
+            yield start - 1
+        yield start
+
+
+def _keyword_matches(text: str) -> Iterator[re.Match[str]]:
+    if any(ch in text for ch in _CASE_ODD):
+        return _PHONE_KEYWORD_RE.finditer(text)
+    return _scan(_PHONE_KEYWORD_RE, text, _find_all(text.lower(), _KEYWORD_HINTS))
+
+
 def _phones(text: str) -> Iterable[PiiMatch]:
-    for m in _INTL_RE.finditer(text):
+    for m in _scan(_INTL_RE, text, _find_all(text, _INTL_HINTS)):
         rest = m.group("rest").replace("(0)", "")
         digits = m.group("cc") + _digits(rest)
         if not _INTL_MIN_DIGITS <= len(digits) <= _INTL_MAX_DIGITS:
             continue
         # "00" followed by a run of digits is more often an order number than a phone.
-        if m.group("prefix") == "00" and not re.search(r"[ .\-/()]", m.group(0)):
+        if m.group("prefix") == "00" and not _PHONE_SEPARATOR_RE.search(m.group(0)):
             continue
         if not _phone_context_ok(text, m.start()):
             continue
         yield PiiMatch("phone", m.start(), m.end(), "+" + digits)
-    for kw in _PHONE_KEYWORD_RE.finditer(text):
+    for kw in _keyword_matches(text):
         num = _KW_NUMBER_RE.match(text, kw.end())
         if not num:
             continue
@@ -256,7 +337,7 @@ def _phones(text: str) -> Iterable[PiiMatch]:
             continue
         value = "+" + digits if raw.startswith("+") else digits
         yield PiiMatch("phone", num.start(), num.end(), value)
-    for m in _NATIONAL_RE.finditer(text):
+    for m in _scan(_NATIONAL_RE, text, _national_starts(text)):
         raw = m.group(0)
         digits = _digits(raw)
         if not _NAT_MIN_DIGITS <= len(digits) <= _NAT_MAX_DIGITS:
@@ -267,7 +348,7 @@ def _phones(text: str) -> Iterable[PiiMatch]:
             continue
         # Numbers written in pairs are phones only in the 5-pair French/Belgian/Dutch
         # shape (01 23 45 67 89); six pairs are lottery draws or numbered lists.
-        groups = re.findall(r"\d+", raw)
+        groups = _DIGIT_RUN_RE.findall(raw)
         if all(len(g) == 2 for g in groups) and len(groups) != 5:
             continue
         if not _phone_context_ok(text, m.start()):

@@ -24,7 +24,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_right
 from collections import Counter
+from itertools import accumulate, chain, compress, repeat
+from operator import add, mul, ne, not_
+from typing import Iterable
 
 from owd.core.languages import EU_LANGUAGES, eu_code
 from owd.core.quality_config import FILTERS, QualityConfig, active_filters
@@ -126,28 +130,61 @@ _ELISION_RE = re.compile(r"^([^\W\d_]{1,6}['’])([^\W_].*)$")
 _MT_ARTICLE_RE = re.compile(r"^([^\W\d_]{0,5}[lċdnrstxżz]-)([^\W_].*)$", re.IGNORECASE)
 
 
+_MATCH_TEXT = re.Match.group  # called with only the match: the whole match, mapped in C
+
+
 def tokenize(text: str, lang: str | None = None) -> list[str]:
     """Split text into word and punctuation tokens, with per-language clitic splits."""
     code = normalise_lang(lang)
-    token_re = _TOKEN_RE_MT if code == "mt" else _TOKEN_RE
-    tokens = [m.group(0) for m in token_re.finditer(text)]
-    if code not in _ELISION_LANGS:
-        return tokens
-    out: list[str] = []
-    for tok in tokens:
+    finditer = (_TOKEN_RE_MT if code == "mt" else _TOKEN_RE).finditer
+    # No token holds whitespace and no pattern looks across it (the Maltese lookahead
+    # sees the same "no letter" at a chunk's end), so the text is tokenised chunk by
+    # chunk, which lets most chunks skip the regex: a chunk of letters and digits only
+    # is one token (every alphanumeric character is a [^\W_] of the word pattern), and
+    # one with a single mark after it ("end." "say,") is that word and that mark, unless
+    # the mark is a Maltese word-final apostrophe (ta').
+    maltese = code == "mt"
+    tokens: list[str] = []
+    append, extend = tokens.append, tokens.extend
+    for chunk in text.split():
+        if chunk.isalnum():
+            append(chunk)
+        elif chunk[:-1].isalnum() and not (maltese and chunk[-1] in "'’"):
+            append(chunk[:-1])
+            append(chunk[-1])
+        else:
+            extend(map(_MATCH_TEXT, finditer(chunk)))
+    if code in _ELISION_LANGS:
+        return _split_clitics(tokens, maltese)
+    return tokens
+
+
+def _split_clitics(tokens: list[str], maltese: bool) -> list[str]:
+    """``tokens`` with elided articles and Maltese articles split off ("l'homme" -> "l'" "homme").
+
+    Only a token holding an apostrophe (or, in Maltese, a hyphen) can split, so each
+    distinct such token is split once and the list is rebuilt only when one did.
+    """
+    marks = ("'", "’", "-") if maltese else ("'", "’")
+    splits: dict[str, tuple[str, ...]] = {}
+    for word in set(tokens):
+        if not any(mark in word for mark in marks):
+            continue
+        parts: list[str] = []
+        tok = word
         while True:
-            m = _ELISION_RE.match(tok) or (_MT_ARTICLE_RE.match(tok) if code == "mt" else None)
+            m = _ELISION_RE.match(tok) or (_MT_ARTICLE_RE.match(tok) if maltese else None)
             if not m:
                 break
-            out.append(m.group(1))
+            parts.append(m.group(1))
             tok = m.group(2)
-        out.append(tok)
-    return out
-
-
-def _is_symbol(token: str) -> bool:
-    """True for a token made only of punctuation/symbols (no letter, digit or mark)."""
-    return not any(unicodedata.category(ch)[0] in "LNM" for ch in token)
+        if parts:
+            splits[word] = (*parts, tok)
+    if not splits:
+        return tokens
+    table: dict[str, tuple[str, ...]] = {tok: (tok,) for tok in tokens}
+    table.update(splits)
+    return list(chain.from_iterable(map(table.__getitem__, tokens)))
 
 
 # --------------------------------------------------------------------------- line tests
@@ -177,6 +214,17 @@ _POLICY_PHRASES = (
     "privatlivspolitik", "bruger cookies", "tietosuojaseloste", "käyttää evästeitä",
     "zásady ochrany osobních údajů", "používá cookies", "adatvédelmi", "sütiket használ",
 )
+# The phrases by the start of their last word: one search for that start in a text
+# rules out all the phrases that share it (13 searches instead of 30 in most texts).
+def _by_last_word_start(phrases: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    out: dict[str, tuple[str, ...]] = {}
+    for phrase in phrases:
+        key = phrase.split()[-1][:5]
+        out[key] = (*out.get(key, ()), phrase)
+    return out
+
+
+_POLICY_BY_KEY = _by_last_word_start(_POLICY_PHRASES)
 # C4 drops lines holding a word longer than 1000 characters (c4_utils max_word_length).
 _C4_MAX_WORD_LEN = 1000
 # C4 keeps only lines of at least 3 words (c4_utils min_words_per_line).
@@ -189,54 +237,124 @@ MAX_NGRAM_TOKENS = 200_000
 
 _TOP_NS = (2, 3, 4)
 _DUP_NS = (5, 6, 7, 8, 9, 10)
+# Line breaks of str.splitlines() other than "\n". Without them (nearly every text),
+# splitlines() and FineWeb's split("\n") give the same non-blank lines, so one loop
+# serves Gopher, C4 and FineWeb.
+_OTHER_BREAKS_RE = re.compile("[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+_PARAGRAPH_BREAK_RE = re.compile(r"\n\s*\n")
+# A token is a stop word when its casefold() is one, with either apostrophe (_stop_key):
+# each spelling -> the stop word, so a whole set of tokens is looked up at once.
+_STOP_VARIANTS = {lang: {variant: word for word in words for variant in {word, word.replace("'", "’")}}
+                  for lang, words in STOP_WORDS.items()}
+# Symbol tokens are runs of one character, so whether one is a symbol depends on its
+# first character; the answers are kept (there are few distinct punctuation characters).
+_SYMBOL_CHAR: dict[str, bool] = {}
+
+
+def _symbol_char(ch: str) -> bool:
+    found = _SYMBOL_CHAR.get(ch)
+    if found is None:
+        found = _SYMBOL_CHAR[ch] = unicodedata.category(ch)[0] not in "LNM"
+    return found
+
+
+def _word_counts(tokens: list[str], counts: Counter[str], lang: str | None) -> tuple[int, int, int, int | None]:
+    """(words, characters in words, tokens with a letter, distinct stop words or None when
+    ``lang`` has no list), from the count of each distinct token: each is classified once.
+
+    A token of letters only (most) is a word with a letter. Otherwise a token starting
+    with a letter or digit (str.isalnum: the regex's word characters but "_", all of
+    Unicode category L or N) is a word or number, never a symbol; any other token is a
+    run of one character (or of "_"), a symbol unless it is a mark.
+    """
+    distinct = list(counts)
+    letters_only = list(map(str.isalpha, distinct))
+    alpha = sum(compress(counts.values(), letters_only))
+    symbols = symbol_chars = 0
+    symbol_set: set[str] = set()
+    for tok in compress(distinct, map(not_, letters_only)):
+        if tok[0].isalnum():
+            if not tok.isdigit() and any(ch.isalpha() for ch in tok):
+                alpha += counts[tok]
+        elif _symbol_char(tok[0]):
+            n = counts[tok]
+            symbols += n
+            symbol_chars += n * len(tok)
+            symbol_set.add(tok)
+        # else: a run of a combining mark, a word without a letter
+    stop = _STOP_VARIANTS.get(lang or "")
+    found = None
+    if stop is not None:
+        # datatrove compares case-sensitively ("The" misses "the"); we casefold.
+        words = counts.keys() - symbol_set if symbol_set else counts.keys()
+        found = len({stop[key] for key in stop.keys() & set(map(str.casefold, words))})
+    return len(tokens) - symbols, sum(map(len, tokens)) - symbol_chars, alpha, found
+
+
+def _repetition(tokens: list[str], counts: Counter[str]) -> tuple[list[int], list[int]]:
+    """Characters of the most frequent 2-, 3- and 4-gram (all its occurrences, 0 when no
+    n-gram repeats) and characters in repeated 5- to 10-grams, as Gopher defines them.
+
+    The n-grams are not built as tuples of strings. Each distinct token gets a number; an
+    n-gram is (number of its (n-1)-gram, number of its last token). An n-gram can only
+    occur twice where its (n-1)-gram does, so each longer n only looks at the positions
+    whose shorter n-gram repeats: usually a small part of the text.
+
+    Top n-gram: the most frequent, ties going to the one seen first (Counter keeps the
+    first-seen order, max() returns the first maximum). Duplicate n-grams: an occurrence
+    after the first covers its words, each word counted once (marking covered words is
+    exact; datatrove approximates this with a greedy skip).
+    """
+    top = [0] * len(_TOP_NS)
+    dup = [0] * len(_DUP_NS)
+    n_tok = len(tokens)
+    if n_tok < 2:
+        return top, dup
+    base = len(counts)  # token numbers are below it, so gram * base + token is unique
+    ids = list(map(dict(zip(counts, range(base))).__getitem__, tokens))
+    ends: list[int] = []  # characters before each position, made when first needed
+    # Every step below maps or filters whole lists in C; no Python loop runs per token.
+    pos: Iterable[int] = range(n_tok - 1)
+    keys = list(map(add, map(mul, ids, repeat(base)), ids[1:]))
+    n = 2
+    while True:
+        grams = Counter(keys)
+        several = list(map((1).__lt__, map(grams.__getitem__, keys)))
+        rep_pos = list(compress(pos, several))  # where the n-gram occurs more than once
+        if not rep_pos:
+            break  # every n-gram is unique, and so is every longer one
+        rep_keys = list(compress(keys, several))
+        first = dict(zip(reversed(rep_keys), reversed(rep_pos)))  # n-gram -> its first position
+        if n <= _TOP_NS[-1]:
+            count = max(grams.values())
+            best = next(compress(grams, map(count.__eq__, grams.values())))  # the first seen
+            top[n - _TOP_NS[0]] = count * sum(map(len, tokens[first[best]:first[best] + n]))
+        else:
+            # The later occurrences, and the characters of the union of their n-word spans
+            # (sorted spans of one length: each starts at its own start or at the end of
+            # the one before, whichever is later).
+            later = list(compress(rep_pos, map(ne, map(first.__getitem__, rep_keys), rep_pos)))
+            if not ends:
+                ends = list(accumulate(map(len, tokens), initial=0))
+            span_ends = list(map(add, later, repeat(n)))
+            starts = map(max, later, chain((0,), span_ends))
+            dup[n - _DUP_NS[0]] = sum(map(ends.__getitem__, span_ends)) - sum(map(ends.__getitem__, starts))
+        if n == _DUP_NS[-1]:
+            break
+        # The (n+1)-grams at the positions whose n-gram repeats and that have a next token;
+        # an n-gram is numbered by its first position (below n_tok, so numbers stay small).
+        cut = bisect_right(rep_pos, n_tok - 1 - n)
+        pos = rep_pos[:cut]
+        keys = list(map(add, map(mul, map(first.__getitem__, rep_keys[:cut]), repeat(base)),
+                        map(ids.__getitem__, map(add, pos, repeat(n)))))
+        n += 1
+    return top, dup
 
 
 def _duplicates(items: list[str]) -> tuple[int, int]:
     """(number of repeated items, characters in repeated items); the first occurrence is not a repeat."""
-    seen: set[str] = set()
-    count = chars = 0
-    for item in items:
-        if item in seen:
-            count += 1
-            chars += len(item)
-        else:
-            seen.add(item)
-    return count, chars
-
-
-def _top_ngram_chars(words: list[str], n: int) -> int:
-    """Characters covered by all occurrences of the most frequent n-gram."""
-    if len(words) < n:
-        return 0
-    counts = Counter(zip(*(words[k:] for k in range(n))))
-    # Ties are broken by first occurrence (Counter keeps insertion order), so the
-    # result is deterministic; all tied n-grams have the same count anyway.
-    gram, count = counts.most_common(1)[0]
-    if count < 2:
-        return 0  # a single occurrence is not repetition
-    return count * sum(len(w) for w in gram)
-
-
-def _dup_ngram_chars(words: list[str], n: int) -> int:
-    """Characters of words that lie inside a repeated n-gram, each word counted once.
-
-    Gopher's "duplicate n-gram character fraction": an n-gram occurrence counts
-    when the same n-gram occurred earlier; overlapping repeats do not double count.
-    (datatrove approximates this with a greedy skip; marking covered words is exact.)
-    """
-    if len(words) < n:
-        return 0
-    seen: set[tuple[str, ...]] = set()
-    covered_until = 0  # words before this index are already counted
-    chars = 0
-    for i, gram in enumerate(zip(*(words[k:] for k in range(n)))):
-        if gram in seen:
-            for j in range(max(i, covered_until), i + n):
-                chars += len(words[j])
-            covered_until = i + n
-        else:
-            seen.add(gram)
-    return chars
+    distinct = set(items)
+    return len(items) - len(distinct), sum(map(len, items)) - sum(map(len, distinct))
 
 
 def compute_signals(text: str, lang: str | None) -> dict[str, float]:
@@ -255,98 +373,128 @@ def compute_signals(text: str, lang: str | None) -> dict[str, float]:
       ``c4_javascript_lines``, ``c4_policy_lines``;
     * FineWeb: ``fw_line_punct_ratio``, ``fw_short_line_ratio``, ``fw_char_dup_ratio``,
       ``fw_list_ratio``.
+
+    One tokenisation and one count of the distinct tokens give every word-level signal;
+    one loop over the lines gives the line-level ones of all three filters.
     """
     text = text or ""
     code = normalise_lang(lang)
-    s: dict[str, float] = {}
+    n_chars = len(text)
 
-    # --- Gopher quality ---
+    # --- words: one tokenisation, each distinct token classified once ---
     tokens = tokenize(text, code)
     n_tokens = len(tokens)
-    words = [t for t in tokens if not _is_symbol(t)]
-    s["tokens"] = float(n_tokens)
-    s["words"] = float(len(words))
-    s["mean_word_len"] = sum(len(w) for w in words) / len(words) if words else 0.0
-    # datatrove divides symbol counts by all tokens, punctuation included; so do we.
-    s["hash_ratio"] = text.count("#") / n_tokens if n_tokens else 0.0
-    s["ellipsis_ratio"] = (text.count("...") + text.count("…")) / n_tokens if n_tokens else 0.0
+    counts = Counter(tokens)
+    n_words, word_chars, n_alpha, n_stop = _word_counts(tokens, counts, code)
+    # Tokens are compared as written (not casefolded), as Gopher and datatrove do.
+    ngram_tokens = tokens if n_tokens <= MAX_NGRAM_TOKENS else tokens[:MAX_NGRAM_TOKENS]
+    top, dup = _repetition(ngram_tokens, counts if ngram_tokens is tokens else Counter(ngram_tokens))
+
+    # --- lines: one loop for Gopher, C4 and FineWeb ---
+    terminal = _TERMINAL_EL if code == "el" else _TERMINAL
+    sentence_end = _SENTENCE_END_RE_EL if code == "el" else _SENTENCE_END_RE
     raw_lines = text.splitlines()
+    one_break = _OTHER_BREAKS_RE.search(text) is None  # FineWeb's lines are the same lines
+    # What the C4 tests look for, searched once in the whole text: a line can only hold
+    # what the text holds (lower() is per character except for sigma, in no phrase here).
+    low_text = text.lower()
+    find_lorem = _LOREM_RE.search(text) is not None
+    find_js = "javascript" in low_text
+    find_curly = "{" in text
+    policy_phrases = tuple(p for key, phrases in _POLICY_BY_KEY.items() if key in low_text
+                           for p in phrases if p in low_text)
+    lines: list[str] = []  # non-blank lines, stripped (Gopher repetition, C4)
+    fw_lines: list[str] = []  # non-blank lines as written (FineWeb)
+    bullets = ellipsis_lines = punct_lines = short_lines = 0
+    c4_terminal = kept = sentences = js = policy = lorem = curly = 0
+    for raw in raw_lines:
+        line = raw.strip()
+        if not line:
+            continue
+        lines.append(line)
+        fw_lines.append(raw)
+        if line.startswith(_BULLETS):
+            bullets += 1
+        # strip() and rstrip() end alike and lstrip() and strip() start alike on a
+        # non-blank line, so these tests on `line` are those on the raw line.
+        ellipsis = line.endswith(_ELLIPSES)
+        ellipsis_lines += ellipsis
+        ends = line.endswith(terminal)
+        punct_lines += ends
+        short_lines += len(raw) <= _FW_SHORT_LINE_CHARS
+        # --- C4: count what C4 would keep instead of removing lines ---
+        if not ends or ellipsis:
+            continue
+        c4_terminal += 1
+        if len(line) > _C4_MAX_WORD_LEN and any(len(w) > _C4_MAX_WORD_LEN for w in line.split()):
+            continue
+        if len(line.split(None, _C4_MIN_WORDS_PER_LINE - 1)) < _C4_MIN_WORDS_PER_LINE:
+            continue
+        # C4 inspects lorem ipsum and "{" only on lines that survived the tests above.
+        if find_lorem and _LOREM_RE.search(line):
+            lorem = 1
+        if find_js or policy_phrases:
+            low = line.lower()
+            if find_js and "javascript" in low:
+                js += 1
+                continue
+            if find_curly and "{" in line:
+                curly = 1
+            if policy_phrases and any(p in low for p in policy_phrases):
+                policy += 1
+                continue
+        elif find_curly and "{" in line:
+            curly = 1
+        kept += 1
+        sentences += max(1, len(sentence_end.findall(line)))
     n_raw = len(raw_lines)
-    s["bullet_lines_frac"] = (
-        sum(line.lstrip().startswith(_BULLETS) for line in raw_lines) / n_raw if n_raw else 0.0
-    )
-    s["ellipsis_lines_frac"] = (
-        sum(line.rstrip().endswith(_ELLIPSES) for line in raw_lines) / n_raw if n_raw else 0.0
-    )
-    s["alpha_words_frac"] = (
-        sum(any(ch.isalpha() for ch in t) for t in tokens) / n_tokens if n_tokens else 0.0
-    )
-    stop = STOP_WORDS.get(code or "")
-    if stop is not None:
-        # datatrove compares case-sensitively ("The" misses "the"); we casefold.
-        s["stop_words"] = float(len(stop.intersection(_stop_key(t) for t in words)))
+    n_lines = len(lines)
+    if not one_break:  # FineWeb splits at "\n" only
+        fw_lines = [line for line in text.split("\n") if line.strip()]
+        punct_lines = sum(line.rstrip().endswith(terminal) for line in fw_lines)
+        short_lines = sum(len(line) <= _FW_SHORT_LINE_CHARS for line in fw_lines)
 
     # --- Gopher repetition (paragraphs: blank-line separated; lines: newline separated) ---
     stripped = text.strip()
-    paras = [p.strip() for p in re.split(r"\n\s*\n", stripped)] if stripped else []
-    paras = [p for p in paras if p]
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    n_chars = len(text)
+    paras = list(filter(None, map(str.strip, _PARAGRAPH_BREAK_RE.split(stripped)))) if stripped else []
     dup_p, dup_p_chars = _duplicates(paras)
     dup_l, dup_l_chars = _duplicates(lines)
+
+    # The keys in the order they have always had (the schema stores them as a list).
+    s: dict[str, float] = {
+        "tokens": float(n_tokens),
+        "words": float(n_words),
+        "mean_word_len": word_chars / n_words if n_words else 0.0,
+        # datatrove divides symbol counts by all tokens, punctuation included; so do we.
+        "hash_ratio": text.count("#") / n_tokens if n_tokens else 0.0,
+        "ellipsis_ratio": (text.count("...") + text.count("…")) / n_tokens if n_tokens else 0.0,
+        "bullet_lines_frac": bullets / n_raw if n_raw else 0.0,
+        "ellipsis_lines_frac": ellipsis_lines / n_raw if n_raw else 0.0,
+        "alpha_words_frac": n_alpha / n_tokens if n_tokens else 0.0,
+    }
+    if n_stop is not None:
+        s["stop_words"] = float(n_stop)
     s["dup_para_frac"] = dup_p / len(paras) if paras else 0.0
     s["dup_para_char_frac"] = dup_p_chars / n_chars if n_chars else 0.0
-    s["dup_line_frac"] = dup_l / len(lines) if lines else 0.0
+    s["dup_line_frac"] = dup_l / n_lines if n_lines else 0.0
     s["dup_line_char_frac"] = dup_l_chars / n_chars if n_chars else 0.0
-    # Tokens are compared as written (not casefolded), as Gopher and datatrove do.
-    ngram_tokens = tokens[:MAX_NGRAM_TOKENS]
-    for n in _TOP_NS:
-        s[f"top_{n}_gram_char_frac"] = _top_ngram_chars(ngram_tokens, n) / n_chars if n_chars else 0.0
-    for n in _DUP_NS:
-        s[f"dup_{n}_gram_char_frac"] = _dup_ngram_chars(ngram_tokens, n) / n_chars if n_chars else 0.0
-
-    # --- C4 (line based; we count what C4 would keep instead of removing lines) ---
-    terminal = _TERMINAL_EL if code == "el" else _TERMINAL
-    sentence_end = _SENTENCE_END_RE_EL if code == "el" else _SENTENCE_END_RE
-    c4_terminal = kept = sentences = js = policy = 0
-    lorem = curly = 0
-    for line in lines:
-        ends = line.endswith(terminal) and not line.endswith(_ELLIPSES)
-        c4_terminal += ends
-        line_words = line.split()
-        if any(len(w) > _C4_MAX_WORD_LEN for w in line_words):
-            continue
-        if not ends or len(line_words) < _C4_MIN_WORDS_PER_LINE:
-            continue
-        # C4 inspects lorem ipsum and "{" only on lines that survived the tests above.
-        low = line.lower()
-        if _LOREM_RE.search(line):
-            lorem = 1
-        if "javascript" in low:
-            js += 1
-            continue
-        if "{" in line:
-            curly = 1
-        if any(p in low for p in _POLICY_PHRASES):
-            policy += 1
-            continue
-        kept += 1
-        sentences += max(1, len(sentence_end.findall(line)))
-    s["c4_lines"] = float(len(lines))
-    s["c4_terminal_punct_line_frac"] = c4_terminal / len(lines) if lines else 0.0
+    for n, chars in zip(_TOP_NS, top):
+        s[f"top_{n}_gram_char_frac"] = chars / n_chars if n_chars else 0.0
+    for n, chars in zip(_DUP_NS, dup):
+        s[f"dup_{n}_gram_char_frac"] = chars / n_chars if n_chars else 0.0
+    s["c4_lines"] = float(n_lines)
+    s["c4_terminal_punct_line_frac"] = c4_terminal / n_lines if n_lines else 0.0
     s["c4_kept_lines"] = float(kept)
     s["c4_kept_sentences"] = float(sentences)
     s["c4_lorem_ipsum"] = float(lorem)
     s["c4_curly_bracket"] = float(curly)
     s["c4_javascript_lines"] = float(js)
     s["c4_policy_lines"] = float(policy)
-
     # --- FineWeb (non-blank lines as written; FineWeb does not strip them) ---
-    fw_lines = [line for line in text.split("\n") if line.strip()]
     if fw_lines:
-        s["fw_line_punct_ratio"] = sum(line.rstrip().endswith(terminal) for line in fw_lines) / len(fw_lines)
-        s["fw_short_line_ratio"] = sum(len(line) <= _FW_SHORT_LINE_CHARS for line in fw_lines) / len(fw_lines)
-        no_newline = len(text.replace("\n", ""))
+        s["fw_line_punct_ratio"] = punct_lines / len(fw_lines)
+        s["fw_short_line_ratio"] = short_lines / len(fw_lines)
+        no_newline = n_chars - text.count("\n")
         s["fw_char_dup_ratio"] = _duplicates(fw_lines)[1] / no_newline if no_newline else 0.0
     else:
         s["fw_line_punct_ratio"] = 0.0
@@ -366,14 +514,19 @@ def decide(signals: dict[str, float], lang: str | None, cfg: QualityConfig) -> s
     differ from FineWeb's pipeline order; that changes which reason is reported,
     never whether a document fails.
     """
-    t = cfg.thresholds(lang)
+    # cfg.thresholds(lang) without building the whole table for every document: the
+    # language's override, else the field.
+    overrides = cfg.per_language.get(normalise_lang(lang) or "", {})
+
+    def limit_of(name: str) -> float | None:
+        return overrides[name] if name in overrides else getattr(cfg, name)
 
     def above(key: str, limit: str) -> bool:
-        lim = t[limit]
+        lim = limit_of(limit)
         return lim is not None and signals.get(key, 0.0) > lim
 
     def below(key: str, limit: str) -> bool:
-        lim = t[limit]
+        lim = limit_of(limit)
         return lim is not None and key in signals and signals[key] < lim
 
     if cfg.gopher_quality:

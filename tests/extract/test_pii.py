@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+import sys
 
 import pytest
 
-from owd.extract.pii import PII_KINDS, PiiConfig, annotate, find_pii, iban_valid, placeholder, pseudonymise
+from owd.extract.pii import (_CASE_ODD, _KEYWORD_HINTS, _PHONE_KEYWORD_RE, PII_KINDS, PiiConfig, annotate, find_pii,
+                             iban_valid, placeholder, pseudonymise)
 from owd.core.schema import Document, PiiCounts
 from owd.core.typed_config import ConfigError, build
 
@@ -310,3 +312,34 @@ def test_annotate_disabled_or_empty() -> None:
     assert doc.text == "anna@example.org" and doc.pii == PiiCounts()
     doc = annotate(_doc(text=None), PiiConfig())
     assert doc.text is None and doc.pii == PiiCounts()
+
+
+# --------------------------------------------------------------------------- the fast scan
+
+def test_keyword_hints_see_every_case_the_regex_engine_matches() -> None:
+    # Phone keywords are looked for in text.lower() and the IGNORECASE pattern is tried
+    # only there; that misses nothing as long as every character the engine matches with
+    # a hint letter lowers to it (or is in _CASE_ODD, which sends the text to the plain
+    # scan) and lower() keeps every other character's length.
+    everything = "".join(chr(c) for c in range(sys.maxunicode + 1) if not 0xD800 <= c < 0xE000)
+    letters = sorted(set("".join(_KEYWORD_HINTS)))
+    matched = set(re.findall("[" + re.escape("".join(letters)) + "]", everything, re.IGNORECASE))
+    for ch in matched:
+        for letter in letters:
+            if re.fullmatch(re.escape(letter), ch, re.IGNORECASE):
+                assert ch.lower() == letter or ch in _CASE_ODD, (ch, letter)
+    assert {ch for ch in everything if len(ch.lower()) != 1} <= set(_CASE_ODD)
+    assert all(any(m.group(0).lower().startswith(h) for h in _KEYWORD_HINTS)
+               for m in _PHONE_KEYWORD_RE.finditer("Tel. TÉLÉPHONE Mobil GSM Fax tfn tlf Puh. ΤΗΛ. Тел. Tālr. ☎ 📞"))
+
+
+@pytest.mark.parametrize("text, phone", [
+    ("GſM 0171 2345678", "0171 2345678"),  # long s: IGNORECASE's "gsm", not lower()'s
+    ("İzmir ofisi, tel. 0232 123 45 67", "0232 123 45 67"),  # İ: lower() lengthens it
+    ("Hotel am See, Tel.: 0301234567, Zimmer 12", "0301234567"),  # "tel" inside a word first
+    ("Preis 2000 EUR, +000 12, Hotline +49 30 1234567", "+49 30 1234567"),  # "00" runs before the "+"
+    ("(030) 1234567 und (0)30 7654321", "(030) 1234567"),
+])
+def test_fast_scan_finds_what_the_patterns_find(text: str, phone: str) -> None:
+    found = [text[m.start:m.end] for m in find_pii(text) if m.kind == "phone"]
+    assert phone in found, found

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import random
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from owd.extract.quality import (
+    _TOKEN_RE,
+    _TOKEN_RE_MT,
     EU_LANGS,
     STOP_WORDS,
     QualityConfig,
@@ -16,6 +20,7 @@ from owd.extract.quality import (
     compute_signals,
     decide,
     normalise_lang,
+    _split_clitics,
     tokenize,
 )
 from owd.core.schema import Document, from_table, to_table
@@ -256,6 +261,84 @@ def test_stop_words_use_language_tokenisation() -> None:
     assert compute_signals("l’homme d’affaires", "fr")["stop_words"] == 2
     # casefold: Greek final sigma and capitals match the list.
     assert compute_signals("ΤΗΣ ΠΟΛΗΣ ΚΑΙ ΤΟΥ ΧΩΡΙΟΥ", "el")["stop_words"] == 3
+
+
+# Texts where tokenising chunk by chunk (and a word with one mark after it as two tokens)
+# could go wrong: marks inside and around words, apostrophes, hyphens, underscores,
+# numbers with separators, combining marks, numerals that are letters, odd whitespace.
+TOKENIZER_CASES = [
+    "end. say, (word) «quote» „Zitat“ don't Wi-Fi well- -known 'quoted' ta' fi’ l-ewwel",
+    "1.234,56 € 10:30 27/11/2026 2026. v1.2.3 §12 №5 x² ½ 一二三 Ⅻ cafe\u0301 e\u0301\u0301 __init__ a_b _",
+    "!!! ... ….. ### #tag @user e-mail: a@b.eu http://x.eu/a?b=c&d=e 50% +49 (0)30 123-45",
+    "tab\there\u00a0nbsp\u2028sep\u3000ideographic\u200bzero-width\u00adsoft\r\nline",
+    "ʼapostrophe modifierʼ it's l’état dell'anno għall-ewwel il-“kelb” ta'x x' '",
+]
+
+
+@pytest.mark.parametrize("text", TOKENIZER_CASES)
+@pytest.mark.parametrize("lang", ["en", "mt", "fr"])
+def test_tokenize_gives_the_token_pattern_matches(text: str, lang: str) -> None:
+    # tokenize() looks at whitespace-separated chunks and takes shortcuts for most of
+    # them; the tokens must be exactly the pattern's matches over the whole text (then
+    # the clitic splits of French and Maltese).
+    pattern = _TOKEN_RE_MT if lang == "mt" else _TOKEN_RE
+    expected = [m.group(0) for m in pattern.finditer(text)]
+    if lang != "en":
+        expected = _split_clitics(expected, lang == "mt")
+    assert tokenize(text, lang) == expected
+    assert tokenize(text + " " + text, lang) == expected + expected
+
+
+def test_clitic_splits() -> None:
+    assert tokenize("dell'anno l’état it's qu'il", "it") == ["dell'", "anno", "l’", "état", "it'", "s", "qu'", "il"]
+    assert tokenize("għall-ewwel ta' il-“kelb” x' tal-art", "mt") == [
+        "għall-", "ewwel", "ta'", "il", "-", "“", "kelb", "”", "x'", "tal-", "art"]
+
+
+def _top_chars(tokens: list[str], n: int) -> int:
+    """The definition: all occurrences of the most frequent n-gram (first seen on a tie)."""
+    grams = Counter(tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1))
+    if not grams:
+        return 0
+    best = max(grams.values())
+    if best < 2:
+        return 0
+    gram = next(g for g, c in grams.items() if c == best)
+    return best * sum(map(len, gram))
+
+
+def _dup_chars(tokens: list[str], n: int) -> int:
+    """The definition: characters of the words inside any repeat of an earlier n-gram."""
+    covered = [False] * len(tokens)
+    seen: set[tuple[str, ...]] = set()
+    for i in range(len(tokens) - n + 1):
+        gram = tuple(tokens[i:i + n])
+        if gram in seen:
+            covered[i:i + n] = [True] * n
+        seen.add(gram)
+    return sum(len(t) for t, c in zip(tokens, covered) if c)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_repetition_signals_follow_their_definition(seed: int) -> None:
+    # Repetitive token streams (few distinct words, repeated blocks, ties between
+    # n-grams) against the definitions computed the slow way.
+    rng = random.Random(seed)
+    vocab = ["a", "bb", "ccc", "dddd", ".", ",", "the", "x"][: rng.randint(2, 8)]
+    tokens: list[str] = []
+    while len(tokens) < rng.randint(1, 400):
+        if tokens and rng.random() < 0.3:  # repeat an earlier block
+            start = rng.randrange(len(tokens))
+            tokens += tokens[start:start + rng.randint(1, 15)]
+        else:
+            tokens.append(rng.choice(vocab))
+    text = " ".join(tokens)
+    s = compute_signals(text, None)
+    assert tokenize(text) == tokens
+    for n in (2, 3, 4):
+        assert s[f"top_{n}_gram_char_frac"] == _top_chars(tokens, n) / len(text)
+    for n in range(5, 11):
+        assert s[f"dup_{n}_gram_char_frac"] == _dup_chars(tokens, n) / len(text)
 
 
 def test_unknown_language_skips_stop_word_rule() -> None:
