@@ -29,7 +29,7 @@ import dataclasses
 import datetime as dt
 import logging
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -148,13 +148,19 @@ class FetchDatesStep:
         return self.output_path
 
 
-def apply_fetch_dates(docs: Iterable[Document], dates_path: Path | None) -> list[Document]:
+def fetch_date_rows(dates_path: Path | None, doc_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The rows of the dates file for ``doc_ids``, by id ({} when there is no dates file)."""
+    if dates_path is None or not Path(dates_path).is_file():
+        return {}
+    return rows_of_docs(pq.ParquetFile(dates_path), doc_ids)
+
+
+def apply_fetch_dates(docs: Iterable[Document], dates: Path | None | Mapping[str, dict[str, Any]]) -> list[Document]:
     """Copies of ``docs`` with ``first_seen`` / ``last_seen`` set (``fetch_time`` where the
-    dates file has no row, or when there is no dates file)."""
+    dates file has no row, or when there is no dates file). ``dates``: the dates file or
+    its rows for these documents (:func:`fetch_date_rows`)."""
     docs = list(docs)
-    found: dict[str, dict[str, Any]] = {}
-    if dates_path is not None and Path(dates_path).is_file():
-        found = rows_of_docs(pq.ParquetFile(dates_path), [d.id for d in docs])
+    found = dates if isinstance(dates, Mapping) else fetch_date_rows(dates, [d.id for d in docs])
     out = []
     for doc in docs:
         row = found.get(doc.id, {})

@@ -83,7 +83,7 @@ import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Literal
+from typing import Any, Iterable, Iterator, Literal, Mapping
 
 import numpy as np
 import pyarrow as pa
@@ -1068,18 +1068,24 @@ def rows_of_docs(table: pq.ParquetFile, doc_ids: list[str]) -> dict[str, dict[st
     return found
 
 
-def apply_clusters(docs: Iterable[Document], clusters_path: Path) -> list[Document]:
-    """Copies of ``docs`` with ``dup_cluster_id``/``dup_cluster_size`` set, non-kept ones dropped.
-
-    A document not in ``clusters_path`` is a singleton (its own id, size 1). A
-    clustered document that is not its cluster's kept one gets
-    ``drop_reason = "duplicate"`` unless it already has a drop reason.
-    """
-    docs = list(docs)
+def cluster_rows(clusters_path: Path, doc_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The rows of the clusters file for ``doc_ids`` (the clustered ones among them), by id."""
     clusters = pq.ParquetFile(clusters_path)
     if not clusters.schema_arrow.remove_metadata().equals(CLUSTER_SCHEMA):
         raise ValueError(f"{clusters_path} is not a clusters file: schema {clusters.schema_arrow}")
-    found = rows_of_docs(clusters, [d.id for d in docs])
+    return rows_of_docs(clusters, doc_ids)
+
+
+def apply_clusters(docs: Iterable[Document], clusters: Path | Mapping[str, dict[str, Any]]) -> list[Document]:
+    """Copies of ``docs`` with ``dup_cluster_id``/``dup_cluster_size`` set, non-kept ones dropped.
+
+    ``clusters``: the clusters file, or its rows for these documents (:func:`cluster_rows`,
+    read once for a shard that is applied in batches). A document not in it is a
+    singleton (its own id, size 1). A clustered document that is not its cluster's kept
+    one gets ``drop_reason = "duplicate"`` unless it already has a drop reason.
+    """
+    docs = list(docs)
+    found = clusters if isinstance(clusters, Mapping) else cluster_rows(clusters, [d.id for d in docs])
     out = []
     for doc in docs:
         row = found.get(doc.id)

@@ -12,12 +12,14 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
+import pyarrow.parquet as pq
+
 from owd.core.config import CampaignConfig
-from owd.core.done import parquet_made_from, stamp_table
-from owd.core.schema import Document, drop_kind, read_parquet, to_table, write_parquet
+from owd.core.done import parquet_made_from
+from owd.core.schema import Document, DocumentWriter, drop_kind, iter_parquet
 from owd.core.step import CampaignStep, Executor, Shard
-from owd.dedup.fetch_dates import FetchDatesStep, apply_fetch_dates
-from owd.dedup.steps import BucketPlan, BucketStep, ClusterStep, KeepPolicy, ShardPlan, apply_clusters
+from owd.dedup.fetch_dates import FetchDatesStep, apply_fetch_dates, fetch_date_rows
+from owd.dedup.steps import BucketPlan, BucketStep, ClusterStep, KeepPolicy, ShardPlan, apply_clusters, cluster_rows
 
 __all__ = ["CAMPAIGN_STEPS", "BandBuckets", "Clusters", "FetchDates", "ApplyClusters", "tally",
            "IndexDocuments", "BuildPools", "shard_indexer"]
@@ -83,11 +85,19 @@ class FetchDates(CampaignStep):
 
 
 def _apply(args: tuple[Path, Path, Path]) -> Counter[str]:
+    """A task: cluster ids and fetch dates into one docs shard, rewritten in batches (the
+    shard's ids and its rows of the clusters and dates files are all it holds)."""
     shard, clusters, dates = args
     made_from = parquet_made_from(shard) or ""  # what the shard was made from stays recorded
-    docs = apply_fetch_dates(apply_clusters(read_parquet(shard), clusters), dates)
-    write_parquet(stamp_table(to_table(docs), made_from), shard)
-    return tally(docs)
+    ids = pq.ParquetFile(shard).read(columns=["id"]).column("id").to_pylist()
+    cluster_of, dates_of = cluster_rows(clusters, ids), fetch_date_rows(dates, ids)
+    counts: Counter[str] = Counter()
+    with DocumentWriter(shard, made_from) as out:  # (written beside the shard, renamed over it)
+        for batch in iter_parquet(shard):
+            for doc in apply_fetch_dates(apply_clusters(batch, cluster_of), dates_of):
+                out.write(doc)
+                counts.update(tally((doc,)))
+    return counts
 
 
 def tally(docs: Sequence[Document]) -> Counter[str]:

@@ -12,7 +12,7 @@ import hashlib
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Literal
+from typing import Any, Iterable, Iterator, Literal
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -31,6 +31,7 @@ __all__ = [
     "to_table",
     "from_table",
     "write_parquet",
+    "iter_parquet",
     "read_parquet",
     "upgrade_table",
     "validate_table",
@@ -374,6 +375,13 @@ def upgrade_table(table: pa.Table) -> pa.Table:
     if table.column_names != DOCUMENT_SCHEMA.names and set(table.column_names) == set(DOCUMENT_SCHEMA.names):
         table = table.select(DOCUMENT_SCHEMA.names)
     return table
+
+
+def iter_parquet(path: Path, batch_size: int = 1000) -> Iterator[list[Document]]:
+    """The documents of a file in batches of at most ``batch_size`` (memory: one batch)."""
+    source = pq.ParquetFile(path)
+    for batch in source.iter_batches(batch_size=batch_size):
+        yield from_table(upgrade_table(pa.Table.from_batches([batch])))
 
 
 def read_parquet(path: Path) -> list[Document]:
