@@ -56,12 +56,13 @@ def _extract(args: tuple[str, list[EvalPage]]) -> list[str | None]:
     return texts
 
 
-# Measured on 2026-12-06 (all 990 pages, this test's way): trafilatura-fast F1 0.9187
-# (P 0.9088, R 0.9288), resiliparse F1 0.8478 (P 0.7701, R 0.9431). Floors slightly
-# below; only ever raise them.
+# Measured on 2026-12-06, this test's way: trafilatura-fast on the first 400 pages (the
+# suite's time budget: its 990 pages take ~3x longer) F1 0.9313 (P 0.9364, R 0.9262;
+# on all 990: F1 0.9187, P 0.9088, R 0.9288); resiliparse on all 990 pages F1 0.8478
+# (P 0.7701, R 0.9431). Floors slightly below; only ever raise them.
 FLOORS = {
-    "trafilatura-fast": {"precision": 0.903, "recall": 0.923, "f1": 0.914},
-    "resiliparse": {"precision": 0.762, "recall": 0.935, "f1": 0.840},
+    "trafilatura-fast": (400, {"precision": 0.930, "recall": 0.920, "f1": 0.925}),
+    "resiliparse": (990, {"precision": 0.762, "recall": 0.935, "f1": 0.840}),
 }
 
 
@@ -69,12 +70,14 @@ FLOORS = {
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(FLOORS))
 def test_extractor_profile_quality_floors(name: str, shared_data: Path) -> None:
-    pages = load_pages(shared_data / "pages-A")
-    chunks = [pages[i:i + 100] for i in range(0, len(pages), 100)]
+    n, floors = FLOORS[name]
+    pages = load_pages(shared_data / "pages-A")[:n]
+    chunks = [pages[i:i + 50] for i in range(0, len(pages), 50)]
     texts: dict[int, list[str | None]] = {}
     with LocalExecutor(min(2, available_cpus())) as executor:
         for i, chunk_texts in executor.map_unordered(_extract, [(name, c) for c in chunks]):
             texts[i] = chunk_texts
     result = evaluate(zip(pages, [t for i in range(len(chunks)) for t in texts[i]], strict=True))
-    for metric, floor in FLOORS[name].items():
+    assert result.overall.pages == n
+    for metric, floor in floors.items():
         assert getattr(result.overall, metric) >= floor, f"{name} {metric} {getattr(result.overall, metric):.4f}"
