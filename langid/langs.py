@@ -23,6 +23,9 @@ __all__ = [
     "tld_language",
     "group_of",
     "script_compatible",
+    "NEIGHBOURS",
+    "FOREIGN_LETTERS",
+    "GOIDELIC",
 ]
 
 
@@ -52,6 +55,52 @@ _GROUPS_BY_LANG: dict[str, frozenset[str]] = {}
 for _members in CONFUSION_GROUPS.values():
     for _lang in _members:
         _GROUPS_BY_LANG[_lang] = _GROUPS_BY_LANG.get(_lang, frozenset()) | _members
+
+# The Goidelic labels: lowercasing erases the capital of an Irish initial mutation
+# ("i mBaile", "na hÉireann", "an tAcht"), a strong Irish feature of lid.176's cased
+# training text, so text the lowercased prediction puts near them is predicted again cased.
+GOIDELIC: frozenset[str] = CONFUSION_GROUPS["goidelic"]
+
+# EU language -> the non-EU languages written close to it that lid.176 has a label for
+# (close relatives, regional languages, the languages of neighbouring states). When text
+# predicted as the EU language shows it is not (see FOREIGN_LETTERS), the answer is the
+# most probable of these in the model's ranking. Silesian, Friulian, Ligurian and Faroese
+# have no lid.176 label, so they cannot be named.
+NEIGHBOURS: dict[str, frozenset[str]] = {
+    "hr": frozenset({"bs", "sr", "sh"}), "sl": frozenset({"bs", "sr", "sh"}),
+    "bg": frozenset({"mk", "sr", "ru"}),
+    "cs": frozenset({"hsb", "dsb", "rue"}), "sk": frozenset({"rue", "hsb"}),
+    "pl": frozenset({"hsb", "dsb", "rue"}),
+    "da": frozenset({"no", "nn", "is"}), "sv": frozenset({"no", "nn", "is"}),
+    "es": frozenset({"gl", "ca", "ast", "oc", "an", "eu", "mwl"}),
+    "pt": frozenset({"gl", "mwl", "ast"}),
+    "fr": frozenset({"oc", "ca", "wa", "br", "co", "frr"}),
+    "it": frozenset({"vec", "scn", "sc", "nap", "lmo", "pms", "eml", "co", "rm"}),
+    "nl": frozenset({"af", "li", "vls", "fy", "nds"}),
+    "de": frozenset({"lb", "gsw", "bar", "pfl", "nds", "li"}),
+    "ga": frozenset({"gd", "gv"}), "en": frozenset({"sco"}),
+    "et": frozenset({"vep"}), "fi": frozenset({"vep"}),
+}
+
+# EU language -> letters that its own orthography does not use but the orthographies of
+# its neighbours do: Silesian ō ô ŏ and Kashubian ã ë ò ù next to Polish; Friulian,
+# Sicilian, Ligurian and Venetian â ê î ô û ç æ ḍ ł next to Italian; Asturian ḥ ḷ and
+# Catalan/Occitan ç à è ò ï next to Spanish; Galician ñ next to Portuguese; Faroese and
+# Icelandic ð þ next to the Scandinavian languages; Luxembourgish ë next to German;
+# Afrikaans and Limburgish ê ô û ä next to Dutch. A text predicted as the EU language
+# in which many words carry such letters is one of the neighbours (a name or loanword
+# now and then does not count: see identify.FOREIGN_WORD_SHARE). Deliberately absent:
+# letters that mis-decoded (mojibake) text of the language itself shows, such as
+# Hungarian õ/û for ő/ű or Romanian ã/ş for ă/ș: that text is still the EU language.
+FOREIGN_LETTERS: dict[str, frozenset[str]] = {
+    "pl": frozenset("ōôŏõũůãëòù"),
+    "it": frozenset("âêîôûçæḍłëñ"),
+    "es": frozenset("ḥḷçàèòï·"),
+    "pt": frozenset("ñ"),
+    "da": frozenset("ðþ"), "sv": frozenset("ðþ"),
+    "de": frozenset("ë"),
+    "nl": frozenset("êôûä"),
+}
 
 # Scripts a language is written in, for the members of the confusion groups
 # whose scripts differ (everything else is taken to fit any script). Croatian,

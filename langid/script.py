@@ -7,6 +7,7 @@ bounded whatever the document size.
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_right
 from collections import Counter
 from functools import lru_cache
@@ -52,6 +53,16 @@ _RANGES: list[tuple[int, int, str]] = sorted([
 ])
 _STARTS = [r[0] for r in _RANGES]
 
+# Character -> its script, or None for a non-letter (detect_script's memo).
+_CHAR_SCRIPT: dict[str, str | None] = {}
+_CACHE_MAX = 1 << 16
+# Any character that is not below U+02B0 (where every letter is Latin: ASCII, Latin-1,
+# Latin Extended-A/B, IPA), general punctuation (typographic quotes, dashes) or a currency
+# sign -- those blocks hold no letters; the micro sign (U+00B5, a letter outside every
+# range here) is also counted the slow way. And any letter below U+02B0.
+_BEYOND_LATIN = re.compile("[^\x00-\xb4\xb6-\u02af\u2000-\u206f\u20a0-\u20cf]")
+_LATIN_LETTER = re.compile("[A-Za-z\u00aa\u00ba\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u02af]")
+
 
 @lru_cache(maxsize=1 << 16)
 def script_of_char(char: str) -> str:
@@ -79,12 +90,23 @@ def detect_script(text: str) -> str | None:
     Japanese (kana with or without Han) is reported as ``Jpan`` and Korean with
     Han (Hangul dominant) as ``Kore``, as ISO 15924 does for these mixed writing systems.
     """
+    if _BEYOND_LATIN.search(text) is None:
+        # Every character is below U+02B0, where all letters are Latin (most European
+        # text): one regex scan in C instead of counting characters.
+        return "Latn" if _LATIN_LETTER.search(text) is not None else None
     # Counter over characters runs in C; the per-character lookup then runs only
-    # over the distinct characters (a few hundred at most).
+    # over the distinct characters (a few hundred at most), through a plain dict:
+    # this runs on every text, and a dict hit costs a fraction of an lru_cache call.
     counts: Counter[str] = Counter()
+    cache = _CHAR_SCRIPT
     for char, n in Counter(_sample(text)).items():
-        if char.isalpha():
-            counts[script_of_char(char)] += n
+        script = cache.get(char, "")
+        if script == "":
+            script = script_of_char(char) if char.isalpha() else None
+            if len(cache) < _CACHE_MAX:  # bounded: a stream of rare characters cannot grow it for ever
+                cache[char] = script
+        if script is not None:
+            counts[script] += n
     if not counts:
         return None
     kana = counts["Hira"] + counts["Kana"]

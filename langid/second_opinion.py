@@ -5,7 +5,10 @@ accuracy 0.9784 -> 0.9914 with both; see the numbers in ``tests/langid/langid_ba
 
 * **lingua inside a confusion group.** When fastText's top label is one of
   :data:`DEFAULT_TRIGGERS` (hr/sr/bs/sh/sl, bg/mk/ru/uk/be, cs/sk, da/no/nn/sv,
-  et/fi) with a probability below :attr:`SecondOpinionConfig.below`, the
+  et/fi, nl/af) with a probability below :attr:`SecondOpinionConfig.below`, and fastText
+  is unsure *inside* the group (another member has at least
+  :attr:`SecondOpinionConfig.rival_min`, and on a text of five words or more at least
+  :attr:`SecondOpinionConfig.rival_ratio` of the top's probability), the
   ``lingua-language-detector`` package (character n-gram models shipped inside
   its wheel; nothing is downloaded) is asked, restricted to the members of that
   group it knows and that can be written in the text's script. Its answer is
@@ -54,6 +57,7 @@ LINGUA_LANGUAGES: dict[str, str] = {
     "cs": "CZECH", "sk": "SLOVAK",
     "da": "DANISH", "no": "BOKMAL", "nn": "NYNORSK", "sv": "SWEDISH",
     "et": "ESTONIAN", "fi": "FINNISH",
+    "nl": "DUTCH", "af": "AFRIKAANS",
 }
 # lingua's model of these covers one script only (its Serbian is Cyrillic, its Bosnian Latin).
 _LINGUA_SCRIPT = {"sr": "Cyrl", "bs": "Latn"}
@@ -68,6 +72,7 @@ DEFAULT_TRIGGERS: frozenset[str] = frozenset({
     "cs", "sk",
     "da", "no", "nn", "sv",
     "et", "fi",
+    "nl", "af",
 })
 
 # "sh" (the model's Serbo-Croatian label) is resolved among its individual languages only.
@@ -82,9 +87,27 @@ class SecondOpinionConfig:
 
     # Ask lingua inside a confusion group.
     lingua: bool = True
-    # ... when fastText's top probability is below this (1.0: whenever the top is a trigger).
+    # ... when fastText's top probability is below this (1.0: whenever the top is a trigger
+    # and the rival rule below lets it).
     below: float = 0.9
     triggers: frozenset[str] = DEFAULT_TRIGGERS
+    # ... and only when fastText is unsure *inside* the group: another candidate lingua would
+    # choose from has at least this model probability (0.0: ask whatever the runner-up).
+    # A low top probability alone often means short or mixed text whose doubt lies outside
+    # the group; asking lingua there costs ~1 ms a text and changes nothing.
+    rival_min: float = 0.02
+    # On a text of at least rival_words words a rival must also have rival_ratio times the
+    # top's probability: with a sentence's worth of n-grams a rival at a few percent of the
+    # top is no doubt (FLORES, each half: lingua asked for half the sentences it was,
+    # 1-2 sentences of ~12k answered differently), whereas on one or two words fastText's
+    # probabilities are flat and a small rival is real doubt (word pairs lose 3x as many).
+    rival_ratio: float = 0.2
+    rival_words: int = 5
+    # Not asked, for these fastText tops, about a text of fewer than rival_words words: one
+    # or two Dutch words are mostly spelt alike in Afrikaans, and lingua then turns a tenth of
+    # the Dutch single words of the lingua set Afrikaans (0.45 -> 0.42); on sentences it
+    # separates the two (FLORES Afrikaans given "nl": 24 % -> 4 %, Dutch unchanged).
+    short_left_to_model: frozenset[str] = frozenset({"nl", "af"})
     # Not asked, for these fastText tops, about text without a single non-ASCII character
     # ("Diky zmene casu byla noc o hodinu delsi"): lingua's models lean on diacritics and take
     # such Czech for Slovak (13 of the 19 Czech sentences of the lingua set it turned Slovak;
@@ -105,7 +128,7 @@ class SecondOpinionConfig:
     maltese_min_prob: float = 0.01
 
     def __post_init__(self) -> None:
-        for name in ("below", "maltese_min_prob"):
+        for name in ("below", "maltese_min_prob", "rival_min", "rival_ratio"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be a probability in [0, 1], got {value}")
@@ -114,6 +137,7 @@ class SecondOpinionConfig:
         object.__setattr__(self, "triggers", frozenset(self.triggers))
         object.__setattr__(self, "high_accuracy_for", frozenset(self.high_accuracy_for))
         object.__setattr__(self, "ascii_left_to_model", frozenset(self.ascii_left_to_model))
+        object.__setattr__(self, "short_left_to_model", frozenset(self.short_left_to_model))
 
     @property
     def enabled(self) -> bool:
@@ -149,8 +173,16 @@ class SecondOpinion:
         """The languages lingua is asked to choose between for fastText's ``top`` (None: not asked)."""
         return _candidates(self.config, top, script)
 
-    def ask(self, top: str, top_prob: float, script: str | None, text: str) -> dict[str, float] | None:
+    def ask(self, top: str, top_prob: float, script: str | None, text: str,
+            scores: dict[str, float] | None = None) -> dict[str, float] | None:
         """lingua's confidence for each candidate of ``top``'s group; None when it is not asked.
+
+        ``scores`` (fastText's probabilities of the labels it ranked) limits asking to
+        texts where fastText is unsure inside the group: another candidate has at least
+        :attr:`SecondOpinionConfig.rival_min`, and on a text of
+        :attr:`SecondOpinionConfig.rival_words` words or more at least
+        :attr:`SecondOpinionConfig.rival_ratio` times the top's probability (without
+        ``scores``, a top below :attr:`SecondOpinionConfig.below` is enough).
 
         On Latin text lingua's Bosnian confidence also goes to Serbian (a member of the
         group), which lingua cannot recognise in that script; ties are broken by the caller
@@ -161,6 +193,20 @@ class SecondOpinion:
         langs = self.candidates(top, script)
         if langs is None:
             return None
+        if top in self.config.short_left_to_model and not _has_words(text, self.config.rival_words):
+            return None
+        if scores is not None:
+            # lingua's stand-in for each label: on Latin text its "bs" is Bosnian, Latin
+            # Serbian and Serbo-Croatian alike.
+            def proxy(lang: str) -> str:
+                return "bs" if script == "Latn" and lang in ("sr", "sh", "bs") else lang
+
+            least = self.config.rival_min
+            if self.config.rival_ratio > 0.0 and _has_words(text, self.config.rival_words):
+                least = max(least, self.config.rival_ratio * top_prob)
+            rivals = {proxy(lang) for lang, p in scores.items() if p >= least and lang != top} & langs
+            if not rivals - {proxy(top)}:
+                return None
         text = text[: self.config.max_chars]
         if top in self.config.ascii_left_to_model and text.isascii():
             return None
@@ -224,6 +270,11 @@ class SecondOpinion:
 # Words long enough for every n-gram order (lingua loads a model when a text needs it).
 _SAMPLE_WORD = {name: ("мостови" if name in ("BULGARIAN", "MACEDONIAN", "SERBIAN", "RUSSIAN", "UKRAINIAN",
                                              "BELARUSIAN") else "mostovi") for name in LINGUA_LANGUAGES.values()}
+
+
+def _has_words(text: str, n: int) -> bool:
+    """Whether ``text`` has at least ``n`` whitespace-separated words (reads no further)."""
+    return len(text.split(maxsplit=n)) >= n
 
 
 def _candidates(cfg: SecondOpinionConfig, top: str, script: str | None) -> frozenset[str] | None:

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from owd.langid.evaluate import EVAL_SETS, EVIDENCE_PLAN, evaluate, load_by_lang
+from owd.core.languages import EU_LANGUAGES, KNOWN_LANGUAGES
+from owd.langid.evaluate import EVAL_SETS, EVIDENCE_PLAN, NEIGHBOUR_SETS, evaluate, load_by_lang, load_id_tsv
 from owd.langid.identify import LanguageIdentifier
 
 BASELINE = json.loads((Path(__file__).parent / "langid_baseline.json").read_text(encoding="utf-8"))
@@ -66,3 +67,21 @@ def test_wrong_page_evidence_never_overrides_a_confident_prediction(lid: Languag
             changed_out_of_group += lid.identify(line, "en-US", "uk").lang != plain.lang
     assert overridden == 0
     assert changed_out_of_group == 0
+
+
+def test_neighbour_languages_are_seldom_given_an_eu_label(lid: LanguageIdentifier, shared_data: Path) -> None:
+    """FLORES in 25 non-EU neighbour languages (langid-A-neighbours): ceilings on the share of
+    each language's sentences given an EU label, and on the share over all of them."""
+    ceilings = BASELINE["A-neighbours"]
+    data = load_id_tsv(shared_data / NEIGHBOUR_SETS["A-neighbours"])
+    result = evaluate(lid, data)
+    assert set(result.n) == set(ceilings["per_lang_max"])
+    shares = result.labelled_share(EU_LANGUAGES)
+    above = {lang: (round(share, 4), ceilings["per_lang_max"][lang]) for lang, share in shares.items()
+             if share > ceilings["per_lang_max"][lang]}
+    assert not above, f"neighbour languages given an EU label more often than allowed (measured, max): {above}"
+    overall = result.labelled_as(EU_LANGUAGES) / sum(result.n.values())
+    assert overall <= ceilings["eu_share_max"], f"{overall:.4f} of neighbour sentences got an EU label"
+    # Whatever the label, it is a code the schema and the pool rules accept.
+    predicted = {pred for (_, pred) in result.confusions}
+    assert predicted <= KNOWN_LANGUAGES, predicted - KNOWN_LANGUAGES

@@ -55,8 +55,9 @@ def test_defaults_are_the_measured_ones() -> None:
     assert cfg.high_accuracy_for == set(LINGUA_LANGUAGES) - {"et", "fi"}
     assert cfg.ascii_left_to_model == {"cs", "sk"} and cfg.max_chars == 2000
     assert cfg.triggers == DEFAULT_TRIGGERS
-    assert {"hr", "sr", "bs", "sh", "sl", "cs", "sk", "da", "no", "sv", "et", "fi", "bg", "ru"} <= DEFAULT_TRIGGERS
-    assert not {"es", "pt", "nl", "de", "it", "mt", "ga"} & DEFAULT_TRIGGERS
+    assert {"hr", "sr", "bs", "sh", "sl", "cs", "sk", "da", "no", "sv", "et", "fi", "bg", "ru", "nl", "af"} <= DEFAULT_TRIGGERS
+    assert not {"es", "pt", "de", "it", "mt", "ga"} & DEFAULT_TRIGGERS
+    assert cfg.rival_min == 0.02
 
 
 def test_bad_settings_are_refused() -> None:
@@ -66,6 +67,8 @@ def test_bad_settings_are_refused() -> None:
         SecondOpinionConfig(maltese_min_prob=-0.1)
     with pytest.raises(ValueError):
         SecondOpinionConfig(max_chars=0)
+    with pytest.raises(ValueError):
+        SecondOpinionConfig(rival_min=2.0)
 
 
 def test_it_can_be_turned_off() -> None:
@@ -128,7 +131,11 @@ def test_a_confident_top_is_not_second_guessed(opinion: SecondOpinion) -> None:
     ident = LanguageIdentifier(second_opinion=opinion, model=StubModel({"cs": 0.95, "sk": 0.04}))
     assert ident.identify(SK_CONFIDENT).lang == "cs"
     assert ident.stats["langid/second_opinion/asked"] == 0
-    always = SecondOpinion(SecondOpinionConfig(below=1.0))
+    # A rival at 0.04 next to 0.95 is no doubt inside the group either (rival_ratio)...
+    rival_rule = SecondOpinion(SecondOpinionConfig(below=1.0))
+    assert run({"cs": 0.95, "sk": 0.04}, SK_CONFIDENT, rival_rule) == ("cs", None)
+    # ... and with every condition off, lingua decides whenever the top is a trigger.
+    always = SecondOpinion(SecondOpinionConfig(below=1.0, rival_min=0.0, rival_ratio=0.0))
     assert run({"cs": 0.95, "sk": 0.04}, SK_CONFIDENT, always) == ("sk", "second-opinion")
 
 
