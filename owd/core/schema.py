@@ -385,10 +385,16 @@ def upgrade_table(table: pa.Table) -> pa.Table:
 
 
 def iter_parquet(path: Path, batch_size: int = 1000) -> Iterator[list[Document]]:
-    """The documents of a file in batches of at most ``batch_size`` (memory: one batch)."""
+    """The documents of a file in batches of at most ``batch_size``, read one row group at a
+    time (memory: a row group; docs shards are written in row groups of at most 1,000
+    documents). Not ``ParquetFile.iter_batches``: with pyarrow 26 its Arrow allocations grew
+    by ~6 MB a batch over a whole 20,000-document shard (measured: 66 -> 130 MB after 15
+    batches), where reading row group by row group stays flat (~16 MB)."""
     source = pq.ParquetFile(path)
-    for batch in source.iter_batches(batch_size=batch_size):
-        yield from_table(upgrade_table(pa.Table.from_batches([batch])))
+    for i in range(source.num_row_groups):
+        group = upgrade_table(source.read_row_group(i))
+        for start in range(0, group.num_rows, batch_size):
+            yield from_table(group.slice(start, batch_size))
 
 
 def read_parquet(path: Path) -> list[Document]:
