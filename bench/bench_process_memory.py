@@ -24,6 +24,12 @@ against 990; and >= 30 docs/s per core on the 990-page WARC (18.2 before issue 1
     python bench/bench_process_memory.py                         # 990 and 20,000 pages (~15 min)
     python bench/bench_process_memory.py --sizes 990             # the end-to-end speed only (~40 s)
     python bench/bench_process_memory.py --sizes 990 3960 --extractor trafilatura-fast
+    python bench/bench_process_memory.py --sizes 990 --before 622877f --repeat 2   # against an older commit
+
+``--before REF`` also runs that commit's ``owd process`` (installed once with pip into
+bench/results/process_memory/owd-REF, run with it first on PYTHONPATH) on the same WARC,
+alternating with this code, and prints the ratio of docs/s per core (the median over
+``--repeat`` pairs). 622877f is the last commit before issue 14 (18.2 docs/s per core then).
 
 Writes bench/results/process-memory.json.
 """
@@ -36,6 +42,7 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -87,18 +94,39 @@ def make_campaign(warc: Path, folder: Path, extractor: str) -> Path:
     os.link(warc, warc_dir / warc.name)
     config = folder / f"{CAMPAIGN}.yaml"
     config.write_text(f"campaign: {CAMPAIGN}\nseeds: {{urls: ['https://pages-a.invalid/']}}\n"
-                      f"storage_root: {folder / 'data'}\nprocess: {{extractor: {extractor}}}\n")
+                      f"storage_root: {folder / 'data'}\n"
+                      + (f"process: {{extractor: {extractor}}}\n" if extractor else ""))
     return config
 
 
-def run_one(pages: int, warc: Path, extractor: str) -> dict[str, Any]:
+def install_before(ref: str) -> Path:
+    """``ref``'s owd installed (not editable) into its own folder; reused."""
+    target = WORK / f"owd-{ref}"
+    if (target / "owd" / "__init__.py").exists():
+        return target
+    src = WORK / f"src-{ref}"
+    shutil.rmtree(src, ignore_errors=True)
+    subprocess.run(["git", "worktree", "add", "--force", "--detach", str(src), ref], cwd=ROOT, check=True)
+    try:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(src)],
+                       check=True)
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(src)], cwd=ROOT, check=False)
+    return target
+
+
+def run_one(pages: int, warc: Path, extractor: str, before: Path | None = None) -> dict[str, Any]:
     import pyarrow.parquet as pq
 
-    folder = WORK / f"run-{pages}"
-    config = make_campaign(warc, folder, extractor)
+    folder = WORK / f"run-{pages}{'-before' if before else ''}"
+    config = make_campaign(warc, folder, extractor if before is None else "")
+    env = dict(os.environ)
+    if before is not None:  # the older install first on the path (the venv's editable owd after it)
+        env["PYTHONPATH"] = str(before)
     busy0, wall0 = system_busy_s(), time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "owd", "process", str(config), "--workers", "1"],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            cwd=ROOT if before is None else WORK, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     assert proc.stderr is not None
     err = proc.stderr.read()  # read in full before waiting (a full pipe would block the child)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -119,24 +147,41 @@ def main() -> int:
     ap.add_argument("--sizes", type=int, nargs="+", default=[990, 20_000], help="pages per WARC file")
     ap.add_argument("--extractor", default="trafilatura", help="process.extractor")
     ap.add_argument("--wait-quiet", type=float, default=120.0, help="s to wait for the machine to go quiet")
+    ap.add_argument("--before", metavar="REF", help="also run this git commit's owd process, alternating")
+    ap.add_argument("--repeat", type=int, default=1, help="runs per size (and per side with --before)")
     ap.add_argument("--out", type=Path, default=RESULTS / "process-memory.json")
     args = ap.parse_args()
     shared = shared_data_dir()
     if shared is None:
         print("shared/data is absent: nothing to measure", file=sys.stderr)
         return 2
-    rows = []
+    before = install_before(args.before) if args.before else None
+    rows, before_rows = [], []
     for pages in args.sizes:
         warc = build_warc(shared / "pages-A", pages)
-        wait_quiet(args.wait_quiet)
-        row = run_one(pages, warc, args.extractor)
-        rows.append(row)
-        print(f"{pages:>7} pages  {row['docs']:>7} docs  peak {row['peak_mb']:7.0f} MB  CPU {row['cpu_s']:7.1f} s  "
-              f"{row['docs_per_core_s']:6.1f} docs/s per core  other cores {row['other_cores']:.2f}", flush=True)
-    ratio = rows[-1]["peak_mb"] / rows[0]["peak_mb"]
-    print(f"\npeak RSS {rows[-1]['pages']} pages / {rows[0]['pages']} pages: {ratio:.2f}x (target <= 1.2)")
+        for rep in range(args.repeat):
+            sides = [None, before] if before is not None else [None]
+            for side in (sides if rep % 2 == 0 else sides[::-1]):
+                wait_quiet(args.wait_quiet)
+                row = run_one(pages, warc, args.extractor, side)
+                row["rep"] = rep
+                (rows if side is None else before_rows).append(row)
+                who = "this code" if side is None else args.before
+                print(f"{who:>10} {pages:>7} pages  {row['docs']:>7} docs  peak {row['peak_mb']:7.0f} MB  "
+                      f"CPU {row['cpu_s']:7.1f} s  {row['docs_per_core_s']:6.1f} docs/s per core  "
+                      f"other cores {row['other_cores']:.2f}", flush=True)
+    peak = {p: max(r["peak_mb"] for r in rows if r["pages"] == p) for p in args.sizes}
+    ratio = peak[args.sizes[-1]] / peak[args.sizes[0]]
+    print(f"\npeak RSS {args.sizes[-1]} pages / {args.sizes[0]} pages: {ratio:.2f}x (target <= 1.2)")
+    speed_ratio = None
+    if before_rows:
+        pairs = [(a["docs_per_core_s"], b["docs_per_core_s"]) for a in rows for b in before_rows
+                 if a["pages"] == b["pages"] and a["rep"] == b["rep"]]
+        speed_ratio = statistics.median(a / b for a, b in pairs)
+        print(f"docs/s per core, this code / {args.before}: {speed_ratio:.2f}x (median of {len(pairs)} pairs)")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"extractor": args.extractor, "rows": rows, "peak_ratio": ratio,
+                                    "before": args.before, "before_rows": before_rows, "speed_ratio": speed_ratio,
                                     "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
                                     "date": time.strftime("%Y-%m-%d %H:%M:%S")}, indent=1) + "\n")
     print(f"wrote {args.out}")
