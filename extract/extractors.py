@@ -21,14 +21,15 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
-from typing import Any, Callable, Literal, cast, get_args
+from typing import Any, Callable, cast, get_args
 
 from trafilatura import bare_extraction
 from trafilatura.settings import Document as TrafilaturaDocument
 
-__all__ = ["EXTRACTORS", "ExtractorName", "TextOptions", "main_text"]
+from owd.core.config import ExtractorName
 
-ExtractorName = Literal["trafilatura", "trafilatura-fast", "resiliparse"]
+__all__ = ["EXTRACTORS", "ExtractorName", "TextOptions", "clean_text", "main_text"]
+
 EXTRACTORS: tuple[str, ...] = get_args(ExtractorName)
 
 @dataclass(frozen=True)

@@ -56,7 +56,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -70,6 +69,8 @@ from trafilatura.json_metadata import normalize_authors
 from trafilatura.metadata import (META_URL, examine_meta, extract_author, extract_meta_json, extract_sitename,
                                   extract_title, extract_url)
 from trafilatura.settings import Document as TrafilaturaDocument
+
+from owd.extract.extractors import clean_text
 
 __all__ = ["AuthorSearch", "DateSearch", "PageMetadata", "date_params", "page_metadata", "warm_up"]
 
@@ -126,16 +127,9 @@ def warm_up() -> float:
     return time.perf_counter() - t0
 
 
-def _clean(value: Any) -> str | None:
-    # NFC and stripped, the form extract_page gives every text field
-    if not isinstance(value, str):
-        return None
-    return unicodedata.normalize("NFC", value).strip() or None
-
-
 def _title_element(tree: Any) -> str | None:
     for el in tree.iter("title"):
-        return _clean(" ".join(el.text_content().split()))
+        return clean_text(" ".join(el.text_content().split()))
     return None
 
 
@@ -238,11 +232,11 @@ def page_metadata(tree: Any, url: str, fetch_time: dt.datetime | None, *, author
             sources["date"] = "body"
     published = _published(found, dt.date.fromisoformat(params["max_date"]))
 
-    title = _clean(md.title) or _title_element(tree)
+    title = clean_text(md.title) or _title_element(tree)
     if title and "title" not in sources:
         sources["title"] = "title_element"
-    result = PageMetadata(title=title, description=_clean(md.description), author=_clean(md.author),
-                          published=published, site_name=_clean(md.sitename), url=md.url, sources=sources)
+    result = PageMetadata(title=title, description=clean_text(md.description), author=clean_text(md.author),
+                          published=published, site_name=clean_text(md.sitename), url=md.url, sources=sources)
     if stats is not None:
         for name, source in sources.items():
             stats[f"extract/metadata/{name}/{source}"] += 1

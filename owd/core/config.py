@@ -274,6 +274,10 @@ class RevisitConfig:
             raise ValueError("kinds: at least one kind of URL to revisit")
 
 
+# The main-text extractors (owd.extract.extractors implements them; the config names them).
+ExtractorName = Literal["trafilatura", "trafilatura-fast", "resiliparse"]
+
+
 @dataclass
 class ProcessConfig:
     """``owd process``: extraction guards, language ID, quality signals, PII, dedup."""
@@ -281,7 +285,7 @@ class ProcessConfig:
     max_html_bytes: ByteSize = ByteSize(5 * 2**20)  # per document, after decompression
     doc_timeout: float = 20.0  # seconds of extraction per document before it is dropped
     # the main-text extractor (owd.extract.extractors; F1 and speed of each in bench/README.md)
-    extractor: Literal["trafilatura", "trafilatura-fast", "resiliparse"] = "trafilatura"
+    extractor: ExtractorName = "trafilatura"
     langid_top_k: int = 5
     quality: QualityConfig = field(default_factory=QualityConfig)
     pii: PiiConfig = field(default_factory=PiiConfig)
