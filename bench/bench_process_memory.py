@@ -49,14 +49,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from machine_load import system_busy_s, wait_quiet  # bench/ is sys.path[0] when run as a script
+from bench_process_workers import CAMPAIGN, make_campaign  # the same campaign layout (bench/ is sys.path[0])
+from machine_load import system_busy_s, wait_quiet
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 RESULTS = ROOT / "bench" / "results"
 WORK = RESULTS / "process_memory"
-CAMPAIGN = "pagesa"
 
 
 def build_warc(pages_dir: Path, pages: int) -> Path:
@@ -87,18 +87,6 @@ def build_warc(pages_dir: Path, pages: int) -> Path:
     return warc
 
 
-def make_campaign(warc: Path, folder: Path, extractor: str) -> Path:
-    shutil.rmtree(folder, ignore_errors=True)
-    warc_dir = folder / "data" / CAMPAIGN / "warc" / "w0"
-    warc_dir.mkdir(parents=True)
-    os.link(warc, warc_dir / warc.name)
-    config = folder / f"{CAMPAIGN}.yaml"
-    config.write_text(f"campaign: {CAMPAIGN}\nseeds: {{urls: ['https://pages-a.invalid/']}}\n"
-                      f"storage_root: {folder / 'data'}\n"
-                      + (f"process: {{extractor: {extractor}}}\n" if extractor else ""))
-    return config
-
-
 def install_before(ref: str) -> Path:
     """``ref``'s owd installed (not editable) into its own folder; reused."""
     target = WORK / f"owd-{ref}"
@@ -119,7 +107,8 @@ def run_one(pages: int, warc: Path, extractor: str, before: Path | None = None) 
     import pyarrow.parquet as pq
 
     folder = WORK / f"run-{pages}{'-before' if before else ''}"
-    config = make_campaign(warc, folder, extractor if before is None else "")
+    # (an older commit may not know process.extractor: its runs keep their default)
+    config = make_campaign([warc], folder, f"process: {{extractor: {extractor}}}\n" if before is None else "")
     env = dict(os.environ)
     if before is not None:  # the older install first on the path (the venv's editable owd after it)
         env["PYTHONPATH"] = str(before)

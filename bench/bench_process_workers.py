@@ -121,8 +121,9 @@ def build_warcs(pages_dir: Path, limit: int, shards: int) -> list[Path]:
     return warcs
 
 
-def make_campaign(warcs: list[Path], folder: Path) -> Path:
-    """A fresh campaign whose warc/w0/ holds (hard links to) the given WARC files."""
+def make_campaign(warcs: list[Path], folder: Path, extra: str = "") -> Path:
+    """A fresh campaign whose warc/w0/ holds (hard links to) the given WARC files;
+    ``extra``: more YAML lines for the campaign file (e.g. a ``process:`` section)."""
     shutil.rmtree(folder, ignore_errors=True)  # no docs/ or dedup/ left from an earlier run
     warc_dir = folder / "data" / CAMPAIGN / "warc" / "w0"
     warc_dir.mkdir(parents=True)
@@ -130,7 +131,7 @@ def make_campaign(warcs: list[Path], folder: Path) -> Path:
         os.link(w, warc_dir / w.name)
     config = folder / f"{CAMPAIGN}.yaml"
     config.write_text(f"campaign: {CAMPAIGN}\nseeds: {{urls: ['https://pages-a.invalid/']}}\n"
-                      f"storage_root: {folder / 'data'}\n")
+                      f"storage_root: {folder / 'data'}\n{extra}")
     return config
 
 
