@@ -96,9 +96,10 @@ def _apply(args: tuple[Path, Path, Path]) -> Counter[str]:
     counts: Counter[str] = Counter()
     with DocumentWriter(shard, made_from) as out:  # (written beside the shard, renamed over it)
         for batch in iter_parquet(shard):
-            for doc in apply_fetch_dates(apply_clusters(batch, cluster_of), dates_of):
+            done = apply_fetch_dates(apply_clusters(batch, cluster_of), dates_of)
+            for doc in done:
                 out.write(doc)
-                counts.update(tally((doc,)))
+            counts.update(tally(done))
     return counts
 
 
