@@ -26,6 +26,7 @@ from scrapy.exceptions import DontCloseSpider, NotConfigured
 from scrapy.utils.defer import deferred_from_coro
 from twisted.internet import task
 
+from owd.core.files import replace_text
 from owd.crawler.mailbox import Inbox
 
 __all__ = ["PartitionExtension", "STOP_FILE", "STATUS_FILE"]
@@ -128,7 +129,4 @@ class PartitionExtension:
             "sent": outbox.sent if outbox is not None else 0,
             "pages": self.crawler.stats.get_value("pages/fetched", 0),
         }
-        self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = self.folder / (STATUS_FILE + ".tmp")
-        tmp.write_text(json.dumps(status))
-        tmp.replace(self.folder / STATUS_FILE)
+        replace_text(self.folder / STATUS_FILE, json.dumps(status))

@@ -21,6 +21,7 @@ from typing import Any
 
 from owd.core.urls import host_of, registered_domain
 from owd.core.config import CampaignConfig
+from owd.core.files import replace_text
 from owd.core.errors import OwdError
 
 __all__ = ["Partition", "PartitionError", "plan_partition", "stable_hash"]
@@ -101,10 +102,7 @@ class Partition:
         return cls(tuple(data["workers"]), tuple(data.get("worker_sites", ())), pins)
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_json(), indent=1) + "\n")
-        tmp.replace(path)
+        replace_text(path, json.dumps(self.to_json(), indent=1) + "\n")
 
     @classmethod
     def load(cls, path: Path) -> "Partition":

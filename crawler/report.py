@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from scrapy import signals
 from twisted.internet import task
 
+from owd.core.files import replace_text
 from owd.core.urls import host_of
 
 if TYPE_CHECKING:
@@ -141,7 +142,4 @@ class CrawlReport:
         report = self.report()
         report["finish_reason"] = reason
         if self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(self.path.name + ".tmp")
-            tmp.write_text(json.dumps(report, indent=1))
-            tmp.replace(self.path)
+            replace_text(self.path, json.dumps(report, indent=1))

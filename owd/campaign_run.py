@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from owd.core.config import CampaignConfig
+from owd.core.files import replace_text
 from owd.core.step import Executor
 
 __all__ = ["STEPS", "RunOptions", "run_campaign", "load_state", "campaign_status", "step_on_disk"]
@@ -59,11 +60,7 @@ def load_state(cfg: CampaignConfig) -> dict[str, Any]:
 
 
 def _save_state(cfg: CampaignConfig, state: dict[str, Any]) -> None:
-    path = _state_path(cfg)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(state, indent=1, sort_keys=True) + "\n")
-    tmp.replace(path)
+    replace_text(_state_path(cfg), json.dumps(state, indent=1, sort_keys=True) + "\n")
 
 
 def _crawl(cfg: CampaignConfig, opts: RunOptions, executor: Executor, resume: bool,

@@ -23,6 +23,7 @@ from typing import Iterator, Sequence
 from owd.campaign_steps import CAMPAIGN_STEPS
 from owd.core.config import CampaignConfig
 from owd.core.done import fingerprint
+from owd.core.files import replace_text
 from owd.core.schema import SCHEMA_VERSION, Document, DocumentWriter
 from owd.core.step import DocumentStep, Shard
 from owd.dedup.step import SignatureShardStep
@@ -107,8 +108,5 @@ def process_shard(task: ShardTask) -> ShardResult:
         # The counts first, the documents last: a kill between the two leaves an unstamped
         # shard (still under its temporary name), which a rerun redoes, never a finished
         # shard without its counts.
-        stats_file = task.docs_dir / f"{task.shard.id}.stats.json"
-        tmp = stats_file.with_name(stats_file.name + ".tmp")
-        tmp.write_text(json.dumps(dict(sorted(stats.items())), indent=1))
-        tmp.replace(stats_file)
+        replace_text(task.docs_dir / f"{task.shard.id}.stats.json", json.dumps(dict(sorted(stats.items())), indent=1))
     return ShardResult(task.shard.id, out.rows, stats, time.time() - started)

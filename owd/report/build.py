@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from owd.core.config import CampaignConfig
+from owd.core.files import replace_text
 from owd.core.schema import drop_kind
 from owd.process import open_warc_files, warc_files
 from owd.report.warcs import scan_warc
@@ -384,7 +385,5 @@ def write_report(cfg: CampaignConfig) -> tuple[Path, Path]:
     json_path, html_path = folder / "report.json", folder / "report.html"
     for path, text in ((json_path, json.dumps(report, indent=1, ensure_ascii=False) + "\n"),
                        (html_path, render_html(report))):
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
+        replace_text(path, text)
     return json_path, html_path
