@@ -20,11 +20,6 @@ BASELINE = json.loads((Path(__file__).parent / "langid_baseline.json").read_text
 pytestmark = [pytest.mark.shared_data, pytest.mark.slow]
 
 
-@pytest.fixture(scope="module")
-def lid() -> LanguageIdentifier:
-    return LanguageIdentifier()
-
-
 @pytest.mark.parametrize("name", list(EVAL_SETS))
 def test_accuracy_stays_above_the_floors(lid: LanguageIdentifier, shared_data: Path, name: str) -> None:
     floors = BASELINE["sets"][name]

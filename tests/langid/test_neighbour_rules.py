@@ -33,11 +33,6 @@ POLISH_WITH_NAME = "Prezydent Wybrzeża Kości Słoniowej przyjechał wczoraj z 
 IRISH = "Dúirt an tAire go mbeidh an tAcht i bhfeidhm i mBaile Átha Cliath agus ar fud na hÉireann."
 
 
-@pytest.fixture(scope="module")
-def lid() -> LanguageIdentifier:
-    return LanguageIdentifier()
-
-
 def _model_top(lid: LanguageIdentifier, prepared: str) -> str:
     labels, _ = lid.model.predict(prepared, k=1)
     return str(labels[0]).removeprefix("__label__")

@@ -31,11 +31,6 @@ SL_AS_HR = "Vlada je v četrtek predstavila nov zakon o varstvu okolja."
 
 
 @pytest.fixture(scope="module")
-def lid() -> LanguageIdentifier:
-    return LanguageIdentifier()
-
-
-@pytest.fixture(scope="module")
 def opinion() -> SecondOpinion:
     """One set of lingua detectors shared by the stub-model identifiers."""
     return SecondOpinion()
