@@ -25,7 +25,7 @@ from typing import Iterator
 
 from owd.core.tdm import looks_like_html
 from owd.extract.html import ExtractLimits, extract_document
-from owd.extract.media import MediaInfo, apply_media_info, media_info, media_key
+from owd.extract.media import MediaInfo, apply_media_info, media_info, media_key, media_kind_of_mime
 from owd.extract.warc_reader import FetchRecord, read_warc
 from owd.core.schema import Document, MediaItem
 
@@ -51,20 +51,21 @@ def _media_keys(rec: FetchRecord) -> list[str]:
     return [media_key(u) for u in urls]
 
 
-def warc_media(path: Path) -> dict[str, MediaInfo]:
+def warc_media(path: Path, stats: Counter[str]) -> dict[str, MediaInfo]:
     """The media records of one WARC by every URL they answer (a redirected fetch under
-    each URL of its chain), the best-ranked record where a URL was fetched twice. A
-    first pass over the file: pages may come before or after their media, and the
-    documents are streamed, so their media must be known before the first page."""
+    each URL of its chain), the best-ranked record where a URL was fetched twice; media
+    counts go into ``stats`` (the file's record counts do not: the second pass makes
+    them). A first pass over the file: pages may come before or after their media, and
+    the documents are streamed, so their media must be known before the first page."""
     media: dict[str, MediaInfo] = {}
-    quiet: Counter[str] = Counter()  # the second pass counts the file's records once
-    for rec in read_warc(Path(path), quiet):
+    for rec in read_warc(Path(path), Counter()):
         if rec.record_type not in ("response", "resource") or \
                 (rec.record_type == "response" and rec.http_status != 200):
             continue
-        info = media_info(rec, quiet)
+        info = media_info(rec, stats)
         if info is None:
             continue
+        stats["extract/media/records"] += 1
         for key in _media_keys(rec):
             known = media.get(key)
             if known is None or info.rank() > known.rank():
@@ -78,7 +79,7 @@ def iter_documents(path: Path, *, campaign: str, worker: str | None, stats: Coun
     extracted, media items joined with the file's media records (:func:`warc_media`).
     Memory: one page at a time plus the file's media table. Never raises for bad input:
     every skip and drop is counted."""
-    media = warc_media(path)
+    media = warc_media(path, stats)
     for rec in read_warc(Path(path), stats):
         if rec.record_type in _NOT_CONTENT:
             continue
@@ -88,8 +89,7 @@ def iter_documents(path: Path, *, campaign: str, worker: str | None, stats: Coun
         if rec.record_type == "response" and rec.http_status != 200:
             stats[f"extract/skipped/status/{rec.http_status}"] += 1
             continue
-        if media_info(rec, stats) is not None:  # counted here; joined from the first pass
-            stats["extract/media/records"] += 1
+        if media_kind_of_mime(rec.mime) is not None:  # read and counted by the first pass
             continue
         if rec.record_type == "resource":
             stats["extract/skipped/resource"] += 1
