@@ -9,7 +9,7 @@ string, and returns the main text or None. None of them modifies the tree.
   text owd has always had.
 * ``trafilatura-fast``: trafilatura with ``fast=True``: its main extractor, baseline
   rescue and recall escalation, without the comparison with readability and justext
-  (~6 ms of ~21.5 a page measured alone; F1 0.918 against 0.924 on pages-A).
+  (13.5 against 19.8 ms a page in bench/bench_extract_phases.py; F1 0.918 against 0.924 on pages-A).
 * ``resiliparse``: resiliparse's ``extract_plain_text(main_content=True)`` (DCLM's
   choice for its speed): 1.9x datatrove's documents/s end to end, F1 0.847 on pages-A.
 
@@ -67,8 +67,9 @@ def _full(tree: Any, html: str, url: str, options: TextOptions) -> str | None:
 
 def _fast(tree: Any, html: str, url: str, options: TextOptions) -> str | None:
     # (Tried: the full cascade only where the fast text is under half of resiliparse's
-    # estimate. On pages-A that sent 13 % of pages to the full cascade and the estimate
-    # cost 2.4 ms: 20.9 ms/doc against 21.5 for the full cascade, no real saving.)
+    # estimate. bench/bench_extract_phases.py: that sends 12.8 % of pages-A to the full
+    # cascade and the estimate costs 2.2 ms, so 13.5 + 2.2 + 0.128 x 19.8 = 18.2 ms a page
+    # against 19.8 for the full cascade: ~1.6 ms saved for a second extractor on every page.)
     return _trafilatura(tree, url, options, fast=True)
 
 
