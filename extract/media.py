@@ -157,4 +157,5 @@ def media_info(rec: FetchRecord, stats: Counter[str]) -> MediaInfo | None:
 def apply_media_info(item: MediaItem, info: MediaInfo) -> MediaItem:
     """The page's media item with what the WARC record adds (``in_warc=True``)."""
     return MediaItem(url=item.url, kind=item.kind, mime=info.mime, alt=item.alt, caption=item.caption,
-                     size=info.size, digest=info.digest, in_warc=True, width=info.width, height=info.height)
+                     size=info.size, digest=info.digest, in_warc=True, width=info.width, height=info.height,
+                     context=item.context)

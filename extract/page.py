@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urldefrag, urljoin
 
-from owd.core.links import MediaRef, media_kind_of_url
+from owd.core.links import MediaRef, caption_and_context, media_kind_of_url
 from owd.core.schema import MEDIA_KINDS, MediaItem
 
 __all__ = [
@@ -200,10 +200,12 @@ def media_items(refs: Iterable[MediaRef], limit: int, stats: Counter[str]) -> li
             if len(items) >= limit:
                 stats["extract/media/over_limit"] += 1
                 break
-            items[url] = MediaItem(url=url, kind=ref.kind, alt=ref.alt or None, caption=ref.caption or None)
+            items[url] = MediaItem(url=url, kind=ref.kind, alt=ref.alt or None, caption=ref.caption or None,
+                                   context=ref.context or None)
         else:
             item.alt = item.alt or ref.alt or None
             item.caption = item.caption or ref.caption or None
+            item.context = item.context or ref.context or None
     return list(items.values())
 
 
@@ -212,16 +214,6 @@ def _text(el: Any) -> str | None:
         return " ".join(el.text_content().split())[:200] or None
     except ValueError:  # lxml refuses some broken text nodes
         return None
-
-
-def _caption(el: Any) -> str | None:
-    node = el.getparent()
-    while node is not None:
-        if node.tag == "figure":
-            cap = next(node.iter("figcaption"), None)
-            return _text(cap) if cap is not None else None
-        node = node.getparent()
-    return None
 
 
 def _srcset_urls(el: Any) -> list[str]:
@@ -240,7 +232,8 @@ def page_media_refs(tree: Any, url: str, stats: Counter[str]) -> list[MediaRef]:
     def add(raw: str | None, kind: str, alt: str | None = None, el: Any = None) -> None:
         target = _absolute_http(base, raw, stats)
         if target is not None:
-            refs.append(MediaRef(target, kind, alt, _caption(el) if el is not None else None))
+            caption, context = caption_and_context(el) if el is not None else (None, None)
+            refs.append(MediaRef(target, kind, alt, caption, context))
 
     for el in tree.iter("img", "source", "audio", "video", "track", "meta", "a"):
         tag, parent = el.tag, el.getparent()

@@ -21,7 +21,7 @@ from owd.core.step import CampaignStep, Executor, Shard
 from owd.dedup.fetch_dates import FetchDatesStep, apply_fetch_dates, fetch_date_rows
 from owd.dedup.steps import BucketPlan, BucketStep, ClusterStep, KeepPolicy, ShardPlan, apply_clusters, cluster_rows
 
-__all__ = ["CAMPAIGN_STEPS", "BandBuckets", "Clusters", "FetchDates", "ApplyClusters", "tally",
+__all__ = ["CAMPAIGN_STEPS", "BandBuckets", "Clusters", "FetchDates", "ApplyClusters", "MediaClusters", "tally",
            "IndexDocuments", "BuildPools", "shard_indexer"]
 
 
@@ -139,7 +139,19 @@ class ApplyClusters(CampaignStep):
         return total
 
 
-CAMPAIGN_STEPS: tuple[type[CampaignStep], ...] = (BandBuckets, Clusters, FetchDates, ApplyClusters)
+class MediaClusters(CampaignStep):
+    """Exact and near-duplicate media across the campaign (owd.dedup.media_clusters): one
+    task where the driver runs; it holds the hash columns only."""
+
+    name = "dedup/media"
+
+    def run(self, cfg: CampaignConfig, shards: Sequence[Shard], executor: Executor) -> Counter[str]:
+        from owd.dedup.media_clusters import cluster_media
+
+        return cluster_media(cfg.campaign_dir / "media")
+
+
+CAMPAIGN_STEPS: tuple[type[CampaignStep], ...] = (BandBuckets, Clusters, FetchDates, ApplyClusters, MediaClusters)
 
 
 # The steps after processing: each campaign step of `owd run` after `process`. Not in

@@ -352,7 +352,14 @@ def _cmd_pools_show(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     print(json.dumps(summary, indent=1, ensure_ascii=False) if args.json else format_summary(summary))
     if not args.json:
-        print(f"  cards        {cfg.campaign_dir / 'pools' / args.pool}/{{croissant.json,dcat.jsonld,summary.json}}")
+        folder = cfg.campaign_dir / "pools" / args.pool
+        print(f"  cards        {folder}/{{croissant.json,dcat.jsonld,summary.json}}")
+        if summary.get("kind") == "image-text":
+            from owd.pools.media_pools import pool_tables
+            from owd.pools.media_output import contact_sheet
+
+            sheet = contact_sheet(pool_tables(folder), folder / "contact-sheet.html", f"owd pool {args.pool}")
+            print(f"  look         {sheet} (thumbnails and captions; loads nothing from the network)")
     return 0
 
 

@@ -137,4 +137,8 @@ def run_demo(config_path: Path, keep: bool = False) -> int:
     print(f"owd demo: pools  {', '.join(f'{n} {c} docs' for n, c in pooled.documents.items()) or 'none'} "
           f"in {cfg.campaign_dir / 'pools'} (Croissant, DCAT-AP, AI Act summary beside each); "
           f"try `owd pools show {config_path} {cfg.pools[0].name if cfg.pools else '<pool>'}`")
+    for pool in cfg.pools:
+        if pool.kind == "image-text":
+            print(f"owd demo: image-text pool {pool.name}: {pooled.documents.get(pool.name, 0)} image-text pairs; "
+                  f"`owd pools show {config_path} {pool.name}` writes a contact sheet to look at")
     return 0 if summary.warc_files else 1

@@ -27,6 +27,7 @@ from owd.core.files import replace_text
 from owd.core.schema import SCHEMA_VERSION, Document, DocumentWriter
 from owd.core.step import DocumentStep, Shard
 from owd.dedup.step import SignatureShardStep
+from owd.extract.media_step import MediaStep
 from owd.extract.steps import ExtractStep, PiiStep, QualityStep
 from owd.langid.step import LanguageStep
 
@@ -41,6 +42,7 @@ DOCUMENT_STEPS: tuple[DocumentStepType, ...] = (
     QualityStep,
     PiiStep,
     SignatureShardStep,
+    MediaStep,  # last: a media row names its page's language and drop reason
 )
 
 

@@ -121,12 +121,13 @@ def campaign_shards(cfg: CampaignConfig, steps: Sequence[type[DocumentStep]] = D
 
 
 def prepare_campaign_dirs(cfg: CampaignConfig, force: bool) -> tuple[Path, Path]:
-    """``docs/`` and ``dedup/`` of the campaign (emptied first with ``force``)."""
+    """``docs/`` and ``dedup/`` of the campaign (emptied first with ``force``, and ``media/``)."""
     root = cfg.campaign_dir
     docs_dir, dedup_dir = root / "docs", root / "dedup"
     if force:
         shutil.rmtree(docs_dir, ignore_errors=True)
         shutil.rmtree(dedup_dir, ignore_errors=True)
+        shutil.rmtree(root / "media", ignore_errors=True)
     docs_dir.mkdir(parents=True, exist_ok=True)
     return docs_dir, dedup_dir
 
@@ -157,7 +158,7 @@ def process_campaign(cfg: CampaignConfig, force: bool = False,
         if todo:
             _run_shards(cfg, runner, todo, tuple(steps), docs_dir, summary, shards, progress)
         if shards:
-            progress("process: dedup (band buckets, clusters, fetch dates, cluster ids)")
+            progress("process: dedup (band buckets, clusters, fetch dates, cluster ids, media clusters)")
             for step in campaign_steps:
                 counts = step().run(cfg, shards, runner)
                 if step is ApplyClusters:

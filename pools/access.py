@@ -71,8 +71,27 @@ def load_summary(cfg: CampaignConfig, name: str) -> dict[str, Any]:
     return json.loads((folder / "summary.json").read_text(encoding="utf-8"))
 
 
+def format_media_summary(s: dict[str, Any]) -> str:
+    """A media pool's summary card (pools/media_cards.py) as a few readable lines."""
+    g, r = s["general"], s["rights_reservations"]
+    excluded = sum(r["excluded_by_signal"].values())
+    return "\n".join([
+        f"pool {s['pool']} ({s['kind']}, campaign {s['campaign']})",
+        f"  size         {g['samples']} samples, {g['parquet_bytes'] / 1e6:.2f} MB Parquet"
+        + (f", {g['webdataset_bytes'] / 1e6:.2f} MB WebDataset" if g["webdataset_bytes"] else ""),
+        f"  media seen   " + (", ".join(f"{k} {v}" for k, v in s["crawled_sources"]["media_in_campaign_by_kind"].items())
+                              or "-"),
+        f"  TDM          policy {r['policy']}: {r['treatment']}; {excluded} left out for rights "
+        f"({r['share_left_out_for_rights']:.1%}) " + (str(r["excluded_by_signal"]) if excluded else ""),
+        f"  dedup        {s['processing']['deduplication']}; {s['processing']['duplicates_left_out']} left out",
+        f"  left out     " + (", ".join(f"{k} {v}" for k, v in s["left_out_by_rule"].items()) or "-"),
+    ])
+
+
 def format_summary(s: dict[str, Any]) -> str:
     """The summary card as a few readable lines."""
+    if s.get("kind", "documents") != "documents":
+        return format_media_summary(s)
     g, src, r = s["general"], s["crawled_sources"], s["rights_reservations"]
     period = src["collection_period"]
     langs = ", ".join(f"{k} {v['documents']}" for k, v in g["languages"].items())

@@ -48,8 +48,9 @@ import pyarrow.parquet as pq
 
 from owd.core.config import CampaignConfig, PoolConfig
 from owd.core.done import file_sha256, files_fingerprint, fingerprint
-from owd.core.schema import DOCUMENT_SCHEMA, SchemaError, validate_table
+from owd.core.schema import DOCUMENT_SCHEMA, SchemaError, upgrade_table, validate_table
 from owd.pools.cards import processing_settings, write_cards
+from owd.pools.media_pools import is_current, is_media_pool, staged_build
 from owd.pools.rules import Candidate, PoolRule, compile_pool
 from owd.pools.stats import PoolStats
 
@@ -228,7 +229,7 @@ class _PartitionWriter:
 
 def _read_shard(shard: Path) -> pa.Table:
     try:
-        table = pq.read_table(shard)
+        table = upgrade_table(pq.read_table(shard))
     except (OSError, pa.ArrowInvalid) as exc:
         raise SchemaError(f"not a readable Parquet file: {exc}") from exc
     validate_table(table)
@@ -289,6 +290,20 @@ def _finish(folder: Path, pool: PoolConfig, cfg: CampaignConfig, parts: dict[str
     return manifest
 
 
+def _build_media_pools(cfg: CampaignConfig, out: Path, force: bool, summary: BuildSummary,
+                       say: Callable[[str], None]) -> None:
+    """The media pools (pools/media_pools.py), each rebuilt when its media tables or rule changed."""
+    for pool in cfg.pools:
+        if not is_media_pool(pool):
+            continue
+        if not force and is_current(cfg, pool, out / pool.name):
+            summary.skipped.append(pool.name)
+            continue
+        manifest = staged_build(cfg, pool, out, say)
+        summary.built.append(pool.name)
+        summary.documents[pool.name] = manifest["documents"]
+
+
 def build_pools(cfg: CampaignConfig, *, force: bool = False,
                 progress: Callable[[str], None] | None = None) -> BuildSummary:
     """Build (or skip, when up to date) every pool of the campaign; see the module docstring."""
@@ -305,16 +320,18 @@ def build_pools(cfg: CampaignConfig, *, force: bool = False,
             shutil.rmtree(folder)
             summary.removed.append(folder.name)
 
+    _build_media_pools(cfg, out, force, summary, say)
+    document_pools = [p for p in cfg.pools if not is_media_pool(p)]
     shards = _shards(cfg)
     fingerprint = _fingerprint(shards, cfg)
-    todo = [p for p in cfg.pools
+    todo = [p for p in document_pools
             if force or (read_manifest(out / p.name) or {}).get("fingerprint") != fingerprint]
-    summary.skipped = [p.name for p in cfg.pools if p not in todo]
+    summary.skipped += [p.name for p in document_pools if p not in todo]
     if not todo:
         summary.seconds = time.monotonic() - started
         return summary
 
-    rules = [compile_pool(p) for p in cfg.pools]  # all of them: the `pools` column names every pool
+    rules = [compile_pool(p) for p in document_pools]  # all of them: the `pools` column names every pool
     staging = out / f".staging-{os.getpid()}"
     stats = {p.name: PoolStats() for p in todo}
     writers: dict[str, dict[str, _PartitionWriter]] = {p.name: {} for p in todo}

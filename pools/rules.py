@@ -230,6 +230,7 @@ def pool_membership(pools: "Sequence[PoolConfig]") -> "tuple[Callable[[Document]
 
     from owd.core.done import fingerprint as fingerprint_of
 
+    pools = [p for p in pools if p.kind == "documents"]  # media pools hold media items, not documents
     rules = [compile_pool(p) for p in pools]
     fingerprint = fingerprint_of("pool rules", list(pools))
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from owd.core.config import CampaignConfig, load_campaign
-from owd.core.schema import Document, read_parquet
+from owd.core.schema import Document, MediaItem, read_parquet
 from owd.core.step import DocumentStep, Shard
 from owd.pipeline import DOCUMENT_STEPS, declared_counters
 from owd.process import process_campaign, shard_id_of
@@ -41,7 +41,24 @@ def _inputs() -> dict[str, list[Document]]:
                           "IBAN SI56 1910 0000 0123 438.")],
         "dedup": [_doc("a", text(80, 1), lang="en"), _doc("b", text(80, 2), lang="en", drop_reason="c4:too_short"),
                   _doc("c", "!!! ??? ...", lang="en")],
+        # a page whose image is in the shard's WARC (_media_shard) and reserved (noimageai)
+        "media": [_doc("a", PROSE, lang="en", robots_noimageai=True,
+                       media=[MediaItem(url=f"{_MEDIA}/a.png", kind="image", alt="A map")])],
     }
+
+
+_MEDIA = "https://news.example.eu/media"
+
+
+def _media_shard(cfg: CampaignConfig, folder: Path) -> Shard:
+    """A WARC file with one image record, one broken image and one empty one."""
+    from tests.extract.helpers import Fetch, page_meta, png, write_warc
+
+    image = [("Content-Type", "image/png")]
+    warc, _ = write_warc(folder, [Fetch(f"{_MEDIA}/a.png", png(64, 48), headers=image, meta=page_meta("image")),
+                                  Fetch(f"{_MEDIA}/cut.png", png(64, 48)[:40], headers=image, meta=page_meta("image")),
+                                  Fetch(f"{_MEDIA}/empty.png", b"", headers=image, meta=page_meta("image"))])
+    return Shard(shard_id_of(warc), warc, cfg.campaign, cfg.campaign_dir)
 
 
 @pytest.fixture()
@@ -55,13 +72,14 @@ def test_every_declared_counter_is_counted(small: tuple[CampaignConfig, Path]) -
     counting line removed from a stage fails here, not silently as a zero)."""
     cfg, warc = small
     shard = Shard(shard_id_of(warc), warc, cfg.campaign, cfg.campaign_dir)
+    shards = {"media": _media_shard(cfg, warc.parent.parent / "media-warc")}
     inputs = _inputs()
     assert {step.name for step in DOCUMENT_STEPS} == set(inputs), "a new step needs its case here"
     for step_type in DOCUMENT_STEPS:
         step: DocumentStep = step_type.from_config(cfg)
         stats: Counter[str] = Counter()
         given = inputs[step.name]
-        out = list(step.run(iter(given), shard, stats))
+        out = list(step.run(iter(given), shards.get(step.name, shard), stats))
         missing = [name for name in step.counters if stats[name] <= 0]
         assert not missing, f"{step.name} did not count {missing}: {dict(stats)}"
         assert all(name.startswith(("warc/", f"{step.name}/", "extract/")) for name in stats), (step.name, stats)

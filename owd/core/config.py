@@ -279,8 +279,24 @@ ExtractorName = Literal["trafilatura", "trafilatura-fast", "resiliparse"]
 
 
 @dataclass
+class MediaStoreConfig:
+    """``process.media``: the media step (owd/extract/media_step.py) that turns the WARC's
+    media records and the pages' references to them into ``media/<shard>.parquet``."""
+
+    enabled: bool = True
+    # "reference": WARC file + offset + length per row (pools read the bytes from the WARC);
+    # "bytes": the bytes themselves in the media table too (self-contained, larger)
+    store: Literal["reference", "bytes"] = "reference"
+    max_bytes: ByteSize = ByteSize(50 * 2**20)  # a larger media record is counted, not probed
+
+    def check(self) -> None:
+        if self.max_bytes <= 0:
+            raise ValueError("max_bytes: must be > 0")
+
+
+@dataclass
 class ProcessConfig:
-    """``owd process``: extraction guards, language ID, quality signals, PII, dedup."""
+    """``owd process``: extraction guards, language ID, quality signals, PII, dedup, media."""
 
     max_html_bytes: ByteSize = ByteSize(5 * 2**20)  # per document, after decompression
     doc_timeout: float = 20.0  # seconds of extraction per document before it is dropped
@@ -290,6 +306,7 @@ class ProcessConfig:
     quality: QualityConfig = field(default_factory=QualityConfig)
     pii: PiiConfig = field(default_factory=PiiConfig)
     dedup_keep: Literal["first", "longest", "earliest"] = "first"
+    media: MediaStoreConfig = field(default_factory=MediaStoreConfig)
 
     def check(self) -> None:
         if self.langid_top_k < 1:
@@ -314,6 +331,17 @@ class PoolConfig:
     media_kinds: list[Literal["image", "audio", "video"]] = field(default_factory=list)
     min_length: int = 0
     tdm: Literal["exclude", "include"] = "exclude"  # include only if trainers may use reserved content
+    # what a row is: a text document, or a media item with its text (pools/media_pools.py)
+    kind: Literal["documents", "image-text", "audio", "video", "interleaved"] = "documents"
+    # media rules (kinds other than documents); 0 / empty / null: no limit
+    min_width: int = 0
+    min_height: int = 0
+    min_aspect: float | None = None  # width / height
+    max_aspect: float | None = None
+    mimes: list[str] = field(default_factory=list)  # sniffed MIME types or prefixes ("image/")
+    max_size: ByteSize | None = None
+    min_caption_length: int = 0
+    webdataset: bool = False  # also write WebDataset tar shards (image-text pools)
 
     def check(self) -> None:
         if not _NAME.match(self.name):

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 from urllib.parse import urljoin
 
-__all__ = ["Link", "MediaRef", "page_links", "media_refs", "media_kind_of_url"]
+__all__ = ["Link", "MediaRef", "page_links", "media_refs", "media_kind_of_url", "caption_and_context"]
 
 _MEDIA_EXT = {
     "image": (".jpg", ".jpeg", ".png", ".gif", ".webp", ".avif", ".svg", ".bmp", ".tif", ".tiff"),
@@ -82,7 +82,8 @@ def page_links(root: Any, base_url: str) -> Iterator[Link]:
 _BLOCKS = {"p", "figure", "li", "td", "div", "section", "article", "main", "body"}
 
 
-def _caption_and_context(el: Any) -> tuple[str | None, str | None]:
+def caption_and_context(el: Any) -> tuple[str | None, str | None]:
+    """The enclosing figure's caption and the text of the nearest enclosing block (200 characters)."""
     caption = context = None
     node = el.getparent()
     while node is not None and (caption is None or context is None):
@@ -104,7 +105,7 @@ def media_refs(root: Any, base_url: str) -> Iterator[MediaRef]:
         if el is None:
             yield ref
         else:
-            caption, context = _caption_and_context(el)
+            caption, context = caption_and_context(el)
             yield MediaRef(ref.url, ref.kind, ref.alt, caption, context)
 
 

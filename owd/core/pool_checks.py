@@ -61,6 +61,7 @@ def validate_pool(pool: "PoolConfig") -> None:
     """Raise ``ValueError("field[i]: problem")`` for the first bad rule (config errors add file and pool)."""
     for i, code in enumerate(pool.languages):
         _check_language(code, f"languages[{i}]")
+    _check_media_rules(pool)
     for i, tld in enumerate(pool.tlds):
         if not _TLD.match(tld.strip().lower().lstrip(".")):
             raise ValueError(f"tlds[{i}]: expected a TLD such as 'si' or 'gv.at', got {tld!r}")
@@ -81,3 +82,31 @@ def validate_pool(pool: "PoolConfig") -> None:
                              f"'https://creativecommons.org/licenses/by/', got {prefix!r}")
     if pool.min_length < 0:
         raise ValueError(f"min_length: must be >= 0 characters, got {pool.min_length}")
+
+
+def _check_media_rules(pool: "PoolConfig") -> None:
+    media_rules = {"min_width": pool.min_width, "min_height": pool.min_height, "min_aspect": pool.min_aspect,
+                   "max_aspect": pool.max_aspect, "mimes": pool.mimes, "max_size": pool.max_size,
+                   "min_caption_length": pool.min_caption_length, "webdataset": pool.webdataset}
+    if pool.kind == "documents":
+        used = [name for name, value in media_rules.items() if value]
+        if used:
+            raise ValueError(f"{used[0]}: a media rule; set kind to image-text, audio, video or interleaved")
+        return
+    for name in ("min_width", "min_height", "min_caption_length"):
+        if media_rules[name] < 0:  # type: ignore[operator]
+            raise ValueError(f"{name}: must be >= 0, got {media_rules[name]}")
+    for name in ("min_aspect", "max_aspect"):
+        value = media_rules[name]
+        if value is not None and value <= 0:  # type: ignore[operator]
+            raise ValueError(f"{name}: a width/height ratio > 0, got {value}")
+    if pool.min_aspect is not None and pool.max_aspect is not None and pool.min_aspect > pool.max_aspect:
+        raise ValueError(f"max_aspect: must be >= min_aspect ({pool.min_aspect}), got {pool.max_aspect}")
+    for i, mime in enumerate(pool.mimes):
+        if not re.match(r"^[a-z]+/[\w.+-]*$", mime.strip().lower()):
+            raise ValueError(f"mimes[{i}]: expected a MIME type or prefix such as 'image/jpeg' or 'image/', got {mime!r}")
+    if pool.webdataset and pool.kind not in ("image-text",):
+        raise ValueError("webdataset: only image-text pools have WebDataset shards")
+    if pool.media_kinds or pool.min_length or pool.min_quality is not None:
+        raise ValueError("media_kinds: a document rule (min_length, min_quality, media_kinds); "
+                         "media pools select by kind and the media rules")

@@ -53,6 +53,7 @@ MEDIA_ITEM_TYPE = pa.struct(
         pa.field("in_warc", pa.bool_(), nullable=False),
         pa.field("width", pa.int32()),
         pa.field("height", pa.int32()),
+        pa.field("context", pa.string()),  # text of the nearest enclosing block (200 characters at most)
     ]
 )
 
@@ -72,7 +73,7 @@ PII_COUNTS_TYPE = pa.struct(
 _UTC_MS = pa.timestamp("ms", tz="UTC")
 
 # Raised when a column is added or changes meaning (older files are upgraded on read).
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4  # 4: media items carry their surrounding text (context)
 
 DOCUMENT_SCHEMA = pa.schema(
     [
@@ -147,6 +148,7 @@ class MediaItem:
     in_warc: bool = False
     width: int | None = None
     height: int | None = None
+    context: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in MEDIA_KINDS:
@@ -394,6 +396,13 @@ def upgrade_table(table: pa.Table) -> pa.Table:
             table = table.add_column(table.num_columns, field_, pa.nulls(table.num_rows, field_.type))
     if table.column_names != DOCUMENT_SCHEMA.names and set(table.column_names) == set(DOCUMENT_SCHEMA.names):
         table = table.select(DOCUMENT_SCHEMA.names)
+    media = DOCUMENT_SCHEMA.field("media")
+    if "media" in table.column_names and not table.schema.field("media").type.equals(media.type):
+        # schema 3 media items had no context: Arrow adds the missing struct field as nulls
+        try:
+            table = table.set_column(table.column_names.index("media"), media, table.column("media").cast(media.type))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass  # another shape altogether: validate_table names the column
     return table
 
 

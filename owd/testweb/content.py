@@ -309,7 +309,7 @@ class TestSite:
         if host.kind == "mirror":
             return [f"/copy/{i}.html" for i in range(6)]
         if host.kind == "media":
-            return ["/gallery.html", "/audio.html", "/video.html"]
+            return ["/gallery.html", "/audio.html", "/video.html", "/noimageai.html"]
         if host.kind == "real":
             return [f"/page/{pid}.html" for pid in self.real_page_ids]
         if host.kind == "revisit":

@@ -213,6 +213,13 @@ def _media_page(site: TestSite, host: Host, path: str) -> Response:
         body += f'<img srcset="{m(pick(2))} 1x, {m(pick(-1))} 2x" alt="Responsive picture">\n'
         body += f'<picture><source srcset="{m(pick(3))}" type="image/png"><img src="{m(pick(-1))}" alt="Picture element"></picture>\n'
         body += f'<p>A picture that is really a web page: <img src="{m("not-an-image.jpg")}" alt="Mislabelled"></p>\n'
+        # an image whose origin reserves TDM by header (tdm-header host): out of image pools by default
+        reserved = html.escape(site.url("tdm-header.owdtest.eu", "/media/" + pick(1)))
+        body += f'<figure><img src="{reserved}" alt="Borrowed picture"><figcaption>A picture from a reserved origin</figcaption></figure>\n'
+    if path == "/noimageai.html" and images:
+        # the page reserves its images (robots noimageai) but not its text
+        head = '<meta name="robots" content="noimageai">\n'
+        body += f'<figure><img src="{m(images[0])}" alt="A reserved picture"><figcaption>Pictures here are not for AI training</figcaption></figure>\n'
     if path == "/audio.html" and audio:
         sources = "".join(f'<source src="{m(n)}" type="{site.media_files[n][0]}">' for n in audio[:2])
         body += f"<figure><audio controls>{sources}</audio><figcaption>Listen to the recording</figcaption></figure>\n"
@@ -336,6 +343,10 @@ def respond(site: TestSite, host: Host, path: str, query: str, accept_gzip: bool
         return Response(200, [("Content-Type", "application/xml")], site.sitemap_index())
     if path.startswith("/media/") and host.kind == "media":
         return _media_file(site, path[len("/media/"):])
+    if path.startswith("/media/") and host.kind == "tdm":  # with the host's rights signals
+        media = _media_file(site, path[len("/media/"):])
+        _add_compliance_signals(site, host, path, media)
+        return media
 
     resp: Response | None = None
     if host.kind == "endless":

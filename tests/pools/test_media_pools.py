@@ -1,0 +1,175 @@
+"""Media pools (pools/media_pools.py) of the crawled test web: image-text pairs that load in
+Hugging Face ``datasets`` and ``webdataset``, rights, media rules, cards, the contact sheet."""
+
+from __future__ import annotations
+
+import glob
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from owd.core.config import CampaignConfig, load_campaign
+from owd.pools.build import build_pools
+from tests.conftest import run_owd
+from tests.pools.conftest import PoolCampaign
+
+MEDIA_POOLS: list[dict[str, Any]] = [
+    {"name": "everything", "description": "every kept document (the noimageai page keeps its text)"},
+    {"name": "images", "kind": "image-text", "webdataset": True},
+    {"name": "images-incl", "kind": "image-text", "tdm": "include"},
+    {"name": "images-wide", "kind": "image-text", "min_width": 450, "min_aspect": 1.2},
+    {"name": "audio", "kind": "audio"},
+    {"name": "video", "kind": "video"},
+    {"name": "interleaved", "kind": "interleaved"},
+]
+
+
+@pytest.fixture(scope="module")
+def media_campaign(pool_campaign: PoolCampaign, tmp_path_factory: pytest.TempPathFactory) -> CampaignConfig:
+    """The processed test web campaign (docs, media tables and WARC files) with media pools."""
+    dest = tmp_path_factory.mktemp("media-pools")
+    data = yaml.safe_load(pool_campaign.config.read_text())
+    data["storage_root"] = str(dest / "data")
+    data["pools"] = MEDIA_POOLS
+    target = dest / "data" / data["campaign"]
+    for part in ("docs", "media", "warc"):
+        shutil.copytree(pool_campaign.cfg.campaign_dir / part, target / part)
+    for f in pool_campaign.config.parent.glob(f"{data['campaign']}*"):
+        if f.is_file() and f != pool_campaign.config:
+            shutil.copy(f, dest / f.name)
+    path = dest / pool_campaign.config.name
+    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+    cfg = load_campaign(path)
+    build_pools(cfg)
+    return cfg
+
+
+def _media_rows(cfg: CampaignConfig) -> list[dict[str, Any]]:
+    return [r for p in sorted((cfg.campaign_dir / "media").glob("*.parquet"))
+            for r in pq.read_table(p, columns=["url", "kind", "parent_url", "reserved", "width", "height",
+                                               "dup_cluster_id", "alt", "caption", "context"]).to_pylist()]
+
+
+def _pool_rows(cfg: CampaignConfig, name: str) -> list[dict[str, Any]]:
+    files = sorted((cfg.campaign_dir / "pools" / name / "data").glob("*.parquet"))
+    return [r for f in files for r in pq.read_table(f).to_pylist()]
+
+
+def test_the_media_table_joins_records_with_their_pages(media_campaign: CampaignConfig) -> None:
+    rows = _media_rows(media_campaign)
+    images = [r for r in rows if r["kind"] == "image"]
+    assert images and all(r["width"] and r["height"] for r in images)
+    assert all(r["dup_cluster_id"] for r in rows)  # the campaign step ran
+    gallery = [r for r in images if r["parent_url"].endswith("/gallery.html")]
+    assert {r["alt"] for r in gallery} >= {"A picture for the gallery", "Borrowed picture"}
+    # the mislabelled "image" (an HTML page served for an <img>) is no media row
+    assert not any(r["url"].endswith("not-an-image.jpg") for r in rows)
+
+
+def test_image_text_pool_loads_in_datasets_and_webdataset(media_campaign: CampaignConfig, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import datasets
+    import webdataset as wds
+
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    folder = media_campaign.campaign_dir / "pools" / "images"
+    files = sorted(glob.glob(str(folder / "data" / "*.parquet")))
+    ds = datasets.load_dataset("parquet", data_files=files, split="train", cache_dir=str(tmp_path / "hf"))
+    assert isinstance(ds.features["image"], datasets.Image)
+    assert len(ds) >= 2
+    from_parquet = {}
+    for row in ds:
+        image = row["image"]
+        assert image.size == (row["width"], row["height"])
+        from_parquet[row["key"]] = (image.size, row["caption"])
+    shards = sorted(glob.glob(str(folder / "webdataset" / "*.tar")))
+    assert shards
+    from_tar = {}
+    for sample in wds.WebDataset(shards, shardshuffle=False).decode("pil"):
+        meta = sample["json"]
+        image = next(v for k, v in sample.items() if k in ("jpg", "png", "webp", "gif", "bmp", "tiff"))
+        from_tar[meta["key"]] = (image.size, meta["caption"])
+    assert from_tar == from_parquet  # same samples, same sizes, same captions, counts equal
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["documents"] == len(ds)
+
+
+def test_reserved_images_are_out_by_default_and_in_with_tdm_include(media_campaign: CampaignConfig) -> None:
+    reserved = {r["url"] + " " + r["parent_url"]: r["reserved"] for r in _media_rows(media_campaign)
+                if r["kind"] == "image" and r["reserved"]}
+    assert set(reserved.values()) >= {"page_noimageai", "media_tdm_reservation"}
+    default = {r["url"] + " " + r["page_url"] for r in _pool_rows(media_campaign, "images")}
+    included = {r["url"] + " " + r["page_url"] for r in _pool_rows(media_campaign, "images-incl")}
+    assert not default & set(reserved)
+    # with tdm: include, every reserved image is there unless a copy of it already is (one row per cluster)
+    assert any(key in included for key in reserved)
+    for name, expect in (("images", "excluded"), ("images-incl", "included")):
+        summary = json.loads((media_campaign.campaign_dir / "pools" / name / "summary.json").read_text())
+        rights = summary["rights_reservations"]
+        assert expect in rights["treatment"]
+        by_signal = rights["excluded_by_signal"] if expect == "excluded" else rights["included_by_signal"]
+        assert set(by_signal) >= {"page_noimageai", "media_tdm_reservation"}
+        dcat = json.dumps(json.loads((media_campaign.campaign_dir / "pools" / name / "dcat.jsonld").read_text()))
+        assert ("are INCLUDED" if expect == "included" else "are excluded") in dcat
+
+
+def test_a_page_whose_images_are_reserved_keeps_its_text(media_campaign: CampaignConfig) -> None:
+    files = sorted((media_campaign.campaign_dir / "pools" / "everything").rglob("*.parquet"))
+    urls = {u for f in files for u in pq.read_table(f, columns=["url"]).column("url").to_pylist()}
+    assert any(u.endswith("/noimageai.html") for u in urls)
+
+
+def test_media_rules_select(media_campaign: CampaignConfig) -> None:
+    wide = _pool_rows(media_campaign, "images-wide")
+    everything = _pool_rows(media_campaign, "images")
+    assert all(r["width"] >= 450 and r["width"] / r["height"] >= 1.2 for r in wide)
+    assert len(wide) < len(everything) or not everything
+    summary = json.loads((media_campaign.campaign_dir / "pools" / "images-wide" / "summary.json").read_text())
+    assert set(summary["left_out_by_rule"]) & {"dimensions", "aspect"}
+
+
+def test_audio_video_and_interleaved_pools(media_campaign: CampaignConfig) -> None:
+    audio = _pool_rows(media_campaign, "audio")
+    assert audio and all(r["kind"] == "audio" and r["media"] and r["duration"] and r["codecs"] for r in audio)
+    for row in _pool_rows(media_campaign, "video"):
+        assert row["kind"] == "video" and row["media"]
+    interleaved = _pool_rows(media_campaign, "interleaved")
+    assert interleaved
+    for row in interleaved:
+        assert len(row["texts"]) == len(row["images"]) == len(row["image_urls"])
+        assert all((t is None) != (i is None) for t, i in zip(row["texts"], row["images"]))
+        assert row["texts"][0]  # the page's text first, then its images in page order
+
+
+def test_croissant_reads_the_images(media_campaign: CampaignConfig) -> None:
+    import mlcroissant as mlc
+
+    card = media_campaign.campaign_dir / "pools" / "images" / "croissant.json"
+    records = list(mlc.Dataset(str(card)).records("samples"))
+    assert len(records) == len(_pool_rows(media_campaign, "images"))
+    for record in records:
+        assert record["samples/image"].size == (record["samples/width"], record["samples/height"])
+
+
+def test_pools_show_writes_a_contact_sheet(media_campaign: CampaignConfig) -> None:
+    result = run_owd("pools", "show", str(media_campaign.source), "images")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "image-text" in result.stdout
+    sheet = (media_campaign.campaign_dir / "pools" / "images" / "contact-sheet.html").read_text()
+    assert sheet.count("data:image/") == len(_pool_rows(media_campaign, "images"))
+    assert 'src="http' not in sheet
+
+
+def test_media_rules_on_a_document_pool_are_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({"campaign": "c", "seeds": {"urls": ["http://127.0.0.1/"]},
+                                    "pools": [{"name": "p", "min_width": 100}]}))
+    result = run_owd("pools", "build", str(path))
+    assert result.returncode == 2
+    assert "c.yaml" in result.stderr and "min_width" in result.stderr and "Traceback" not in result.stderr
