@@ -158,4 +158,4 @@ def apply_media_info(item: MediaItem, info: MediaInfo) -> MediaItem:
     """The page's media item with what the WARC record adds (``in_warc=True``)."""
     return MediaItem(url=item.url, kind=item.kind, mime=info.mime, alt=item.alt, caption=item.caption,
                      size=info.size, digest=info.digest, in_warc=True, width=info.width, height=info.height,
-                     context=item.context)
+                     context=item.context, tracks=item.tracks)

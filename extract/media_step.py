@@ -24,6 +24,8 @@ keeps its text: only the media rows are marked.
 from __future__ import annotations
 
 import hashlib
+import html
+import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +44,7 @@ from owd.extract.media_probe import MediaProbe, ProbeError, probe_media, sniff_m
 from owd.extract.rights import rights_signals
 from owd.extract.warc_reader import FetchRecord, read_warc
 
-__all__ = ["MediaStep", "MediaRecord", "probe_warc_media", "media_dir", "reserved_reason"]
+__all__ = ["MediaStep", "MediaRecord", "probe_warc_media", "media_dir", "reserved_reason", "webvtt_text"]
 
 _PREFIX = "extract/media/"
 _ROW_GROUP = 1000
@@ -83,12 +85,42 @@ def _is_media_record(rec: FetchRecord) -> bool:
                                                        and sniff_mime(rec.body[:64]) is not None)
 
 
-def probe_warc_media(path: Path, stats: Counter[str], max_bytes: int) -> dict[str, MediaRecord]:
+_VTT_TAG = re.compile(r"<[^>]*>")
+
+
+def webvtt_text(data: bytes) -> str:
+    """The cues' text of a WebVTT file, one cue per line: the header, NOTE/STYLE/REGION
+    blocks, cue identifiers, timings and markup tags left out."""
+    text = data.decode("utf-8", errors="replace").lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    cues = []
+    for block in re.split(r"\n\s*\n", text):
+        lines = [line for line in block.split("\n") if line.strip()]
+        timing = next((i for i, line in enumerate(lines) if "-->" in line), None)
+        if timing is None:
+            continue  # the WEBVTT header, NOTE, STYLE, REGION
+        cue = " ".join(html.unescape(_VTT_TAG.sub("", line)).strip() for line in lines[timing + 1:])
+        if cue.strip():
+            cues.append(cue.strip())
+    return "\n".join(cues)
+
+
+def _is_track_record(rec: FetchRecord) -> bool:
+    return rec.record_type in ("response", "resource") and (rec.record_type == "resource" or rec.http_status == 200) \
+        and (rec.mime == "text/vtt" or rec.body[:6] == b"WEBVTT")
+
+
+def probe_warc_media(path: Path, stats: Counter[str], max_bytes: int,
+                     tracks: dict[str, str] | None = None) -> dict[str, MediaRecord]:
     """The probed media records of one WARC by every URL they answer (a redirect chain's
-    URLs included), counted; broken ones are counted by reason and left out."""
+    URLs included), counted; broken ones are counted by reason and left out. WebVTT
+    caption files go into ``tracks`` (URL key -> the cues' text) when it is given."""
     out: dict[str, MediaRecord] = {}
     ignore: Counter[str] = Counter()  # the record-level counts belong to the extract pass
     for rec in read_warc(Path(path), ignore):
+        if tracks is not None and _is_track_record(rec):
+            tracks[media_key(rec.url)] = webvtt_text(rec.body)
+            stats[_PREFIX + "text_tracks"] += 1
+            continue
         if not _is_media_record(rec):
             continue
         stats[_PREFIX + "probed"] += 1
@@ -183,14 +215,15 @@ class MediaStep(DocumentStep):
             (self.out_dir / f"{shard.id}.parquet").unlink(missing_ok=True)
             yield from docs
             return
-        records = probe_warc_media(shard.warc, stats, int(self.config.max_bytes))
+        tracks: dict[str, str] = {}
+        records = probe_warc_media(shard.warc, stats, int(self.config.max_bytes), tracks)
         out = _MediaWriter(self.out_dir / f"{shard.id}.parquet")
         try:
             for doc in docs:
                 for position, item in enumerate(doc.media):
                     record = records.get(media_key(item.url))
                     if record is not None:
-                        out.add(self._row(doc, position, item, record, shard, stats))
+                        out.add(self._row(doc, position, item, record, shard, stats, tracks))
                 yield doc
         except BaseException:
             out.abort()
@@ -199,7 +232,7 @@ class MediaStep(DocumentStep):
         stats[_PREFIX + "rows"] += out.rows
 
     def _row(self, doc: Document, position: int, item: Any, record: MediaRecord, shard: Shard,
-             stats: Counter[str]) -> dict[str, Any]:
+             stats: Counter[str], tracks: dict[str, str]) -> dict[str, Any]:
         probe = record.probe
         reserved = reserved_reason(probe.kind, doc, record)
         if reserved:
@@ -216,7 +249,10 @@ class MediaStep(DocumentStep):
             "warc_file": shard.warc.name, "warc_offset": record.warc_offset, "warc_length": record.warc_length,
             "content": content, "fetch_time": record.fetch_time,
             "alt": item.alt, "caption": item.caption, "context": item.context,
-            "position": position, "text_tracks": [],
+            "position": position,
+            # lang and kind are the <track> element's, which the page's references do not keep
+            "text_tracks": [{"url": url, "lang": None, "kind": None, "text": tracks[media_key(url)]}
+                            for url in item.tracks or [] if media_key(url) in tracks],
             "parent_id": doc.id, "parent_url": doc.url, "parent_host": doc.host, "parent_domain": doc.domain,
             "parent_lang": doc.lang, "parent_title": doc.title, "parent_license_url": doc.license_url,
             "parent_drop_reason": doc.drop_reason,

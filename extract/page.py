@@ -185,9 +185,19 @@ def outlinks(tree: Any, url: str, limit: int, stats: Counter[str]) -> list[str]:
 def media_items(refs: Iterable[MediaRef], limit: int, stats: Counter[str]) -> list[MediaItem]:
     """Media references as schema media items: http(s) only, one per URL (first
     wins; a later reference fills a missing alt or caption), at most ``limit``.
-    Caption tracks (``track``) are not media items and are counted."""
+    A caption track (``track``) is no media item: its URL goes into ``tracks`` of the
+    player's sources, which come right before it in page order (``<video>``, its
+    ``<source>`` elements, then its ``<track>`` elements); a track without one is counted."""
     items: dict[str, MediaItem] = {}
+    player: list[MediaItem] = []  # the sources of the last <video>/<audio>, while its refs continue
     for ref in refs:
+        if ref.kind == "track" and player and ref.url.lower().startswith(("http://", "https://")):
+            for source in player:
+                source.tracks = [*(source.tracks or []), urldefrag(ref.url)[0]]
+            stats["extract/media/tracks"] += 1
+            continue
+        if ref.kind not in ("audio", "video", "track"):
+            player = []
         if ref.kind not in MEDIA_KINDS:
             stats[f"extract/media/skipped_kind/{ref.kind}"] += 1
             continue
@@ -202,6 +212,8 @@ def media_items(refs: Iterable[MediaRef], limit: int, stats: Counter[str]) -> li
                 break
             items[url] = MediaItem(url=url, kind=ref.kind, alt=ref.alt or None, caption=ref.caption or None,
                                    context=ref.context or None)
+            if ref.kind in ("audio", "video"):
+                player.append(items[url])
         else:
             item.alt = item.alt or ref.alt or None
             item.caption = item.caption or ref.caption or None

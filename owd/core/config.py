@@ -176,7 +176,9 @@ class MediaConfig:
     kinds: list[Literal["image", "audio", "video"]] = field(default_factory=list)  # kinds to fetch
     image: MediaKindConfig = field(default_factory=lambda: MediaKindConfig(ByteSize(5 * 2**20), ["image/"]))
     audio: MediaKindConfig = field(default_factory=lambda: MediaKindConfig(ByteSize(20 * 2**20), ["audio/"]))
-    video: MediaKindConfig = field(default_factory=lambda: MediaKindConfig(ByteSize(50 * 2**20), ["video/"]))
+    # caption tracks (<track>, WebVTT) ride with video: the media step attaches their text to the video
+    video: MediaKindConfig = field(default_factory=lambda: MediaKindConfig(ByteSize(50 * 2**20),
+                                                                           ["video/", "text/vtt"]))
 
     def check(self) -> None:
         for kind in ("image", "audio", "video"):

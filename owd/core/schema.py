@@ -54,6 +54,7 @@ MEDIA_ITEM_TYPE = pa.struct(
         pa.field("width", pa.int32()),
         pa.field("height", pa.int32()),
         pa.field("context", pa.string()),  # text of the nearest enclosing block (200 characters at most)
+        pa.field("tracks", pa.list_(pa.string())),  # a video's or audio's <track> URLs (WebVTT captions)
     ]
 )
 
@@ -73,7 +74,7 @@ PII_COUNTS_TYPE = pa.struct(
 _UTC_MS = pa.timestamp("ms", tz="UTC")
 
 # Raised when a column is added or changes meaning (older files are upgraded on read).
-SCHEMA_VERSION = 4  # 4: media items carry their surrounding text (context)
+SCHEMA_VERSION = 4  # 4: media items carry their surrounding text (context) and caption tracks
 
 DOCUMENT_SCHEMA = pa.schema(
     [
@@ -149,6 +150,7 @@ class MediaItem:
     width: int | None = None
     height: int | None = None
     context: str | None = None
+    tracks: list[str] | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in MEDIA_KINDS:
@@ -398,7 +400,7 @@ def upgrade_table(table: pa.Table) -> pa.Table:
         table = table.select(DOCUMENT_SCHEMA.names)
     media = DOCUMENT_SCHEMA.field("media")
     if "media" in table.column_names and not table.schema.field("media").type.equals(media.type):
-        # schema 3 media items had no context: Arrow adds the missing struct field as nulls
+        # schema 3 media items had no context or tracks: Arrow adds the missing struct fields as nulls
         try:
             table = table.set_column(table.column_names.index("media"), media, table.column("media").cast(media.type))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):

@@ -123,8 +123,10 @@ def test_page_media_refs_match_the_crawlers_rules() -> None:
     assert stats["extract/links/unresolvable"] == 1  # the broken one costs only itself
     # the crawler's own function agrees on every reference it can resolve
     clean = load_html(f"<html><body>{GALLERY.replace('http://[bad-host]/x.png', '/ok.png')}</body></html>")
-    crawler = {(r.url, r.kind, r.alt or None, r.caption) for r in media_refs(clean, URL)}
-    assert {(r.url, r.kind, r.alt or None, r.caption) for r in page_media_refs(clean, URL, Counter())} == crawler
+    crawler = {(r.url, r.kind, r.alt or None, r.caption, r.context) for r in media_refs(clean, URL)}
+    assert {(r.url, r.kind, r.alt or None, r.caption, r.context)
+            for r in page_media_refs(clean, URL, Counter())} == crawler
+    assert any(r.context and "the scan" in r.context for r in page_media_refs(clean, URL, Counter()))
 
 
 def test_media_items_dedupe_and_skip_tracks() -> None:
@@ -137,6 +139,19 @@ def test_media_items_dedupe_and_skip_tracks() -> None:
         ("https://e.eu/a.png", "image", "A", "C", False), ("https://e.eu/f.mp4", "video", None, None, False)]
     assert stats == {"extract/media/skipped_kind/track": 1, "extract/media/skipped_scheme": 1}
     assert len(media_items(refs, 1, Counter())) == 1
+
+
+def test_a_track_goes_to_the_sources_of_the_player_before_it() -> None:
+    refs = [MediaRef("https://e.eu/f.mp4", "video"), MediaRef("https://e.eu/f.webm", "video"),
+            MediaRef("https://e.eu/de.vtt", "track"), MediaRef("https://e.eu/en.vtt#t", "track"),
+            MediaRef("https://e.eu/p.png", "image"), MediaRef("https://e.eu/late.vtt", "track")]
+    stats: Counter[str] = Counter()
+    items = media_items(refs, 10, stats)
+    assert [(m.url, m.tracks) for m in items] == [
+        ("https://e.eu/f.mp4", ["https://e.eu/de.vtt", "https://e.eu/en.vtt"]),
+        ("https://e.eu/f.webm", ["https://e.eu/de.vtt", "https://e.eu/en.vtt"]),
+        ("https://e.eu/p.png", None)]
+    assert stats == {"extract/media/tracks": 2, "extract/media/skipped_kind/track": 1}
 
 
 @pytest.mark.parametrize("href", [

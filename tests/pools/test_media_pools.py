@@ -173,3 +173,26 @@ def test_media_rules_on_a_document_pool_are_a_config_error(tmp_path: Path) -> No
     result = run_owd("pools", "build", str(path))
     assert result.returncode == 2
     assert "c.yaml" in result.stderr and "min_width" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_video_rows_carry_their_caption_track(media_campaign: CampaignConfig) -> None:
+    """The test web's video page has <track src=captions.vtt>; the crawler fetched it, and the
+    media step attaches its cues' text to the video's rows."""
+    videos = [r for p in sorted((media_campaign.campaign_dir / "media").glob("*.parquet"))
+              for r in pq.read_table(p, columns=["kind", "parent_url", "text_tracks"]).to_pylist()
+              if r["kind"] == "video"]
+    if not videos:
+        pytest.skip("no decodable video in this test web (its generated video is not a real file)")
+    for row in videos:
+        assert [t["text"] for t in row["text_tracks"]] == ["A bear."]
+        assert row["text_tracks"][0]["url"].endswith("/media/captions.vtt")
+
+
+def test_webvtt_text_keeps_only_the_cues() -> None:
+    from owd.extract.media_step import webvtt_text
+
+    vtt = (b"\xef\xbb\xbfWEBVTT - a title\r\n\r\nNOTE a comment\r\n\r\nSTYLE\r\n::cue { color: red }\r\n\r\n"
+           b"intro\r\n00:00.000 --> 00:02.000 align:start\r\n<v Anna>Dober dan &amp; <i>hvala</i>\r\nsecond line\r\n\r\n"
+           b"00:02.500 --> 00:04.000\r\nNasvidenje.\r\n")
+    assert webvtt_text(vtt) == "Dober dan & hvala second line\nNasvidenje."
+    assert webvtt_text(b"WEBVTT\n") == ""
