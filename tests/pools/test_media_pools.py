@@ -18,9 +18,14 @@ from owd.pools.build import build_pools
 from tests.conftest import run_owd
 from tests.pools.conftest import PoolCampaign
 
+DEMO_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "demo.yaml"
+# the demo campaign's image-text pool, exactly as configs/demo.yaml defines it
+DEMO_IMAGES = next(p for p in yaml.safe_load(DEMO_CONFIG.read_text())["pools"] if p.get("kind") == "image-text")
+
 MEDIA_POOLS: list[dict[str, Any]] = [
     {"name": "everything", "description": "every kept document (the noimageai page keeps its text)"},
     {"name": "images", "kind": "image-text", "webdataset": True},
+    {**DEMO_IMAGES, "name": "demo-images"},
     {"name": "images-incl", "kind": "image-text", "tdm": "include"},
     {"name": "images-wide", "kind": "image-text", "min_width": 450, "min_aspect": 1.2},
     {"name": "audio", "kind": "audio"},
@@ -71,14 +76,17 @@ def test_the_media_table_joins_records_with_their_pages(media_campaign: Campaign
     assert not any(r["url"].endswith("not-an-image.jpg") for r in rows)
 
 
+@pytest.mark.parametrize("pool", ["images", "demo-images"])
 def test_image_text_pool_loads_in_datasets_and_webdataset(media_campaign: CampaignConfig, tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+                                                          monkeypatch: pytest.MonkeyPatch, pool: str) -> None:
+    """The demo's image-text pool (its rule from configs/demo.yaml, on the test web's crawl) and a
+    plain one: the same samples through HF datasets and through webdataset."""
     import datasets
     import webdataset as wds
 
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    folder = media_campaign.campaign_dir / "pools" / "images"
+    folder = media_campaign.campaign_dir / "pools" / pool
     files = sorted(glob.glob(str(folder / "data" / "*.parquet")))
     ds = datasets.load_dataset("parquet", data_files=files, split="train", cache_dir=str(tmp_path / "hf"))
     assert isinstance(ds.features["image"], datasets.Image)
