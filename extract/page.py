@@ -240,11 +240,12 @@ def page_media_refs(tree: Any, url: str, stats: Counter[str]) -> list[MediaRef]:
     each reference resolved on its own so one broken URL costs only itself."""
     base = base_url(tree, url)
     refs: list[MediaRef] = []
+    seen: dict[Any, str] = {}  # block texts read so far (images share their block)
 
     def add(raw: str | None, kind: str, alt: str | None = None, el: Any = None) -> None:
         target = _absolute_http(base, raw, stats)
         if target is not None:
-            caption, context = caption_and_context(el) if el is not None else (None, None)
+            caption, context = caption_and_context(el, seen) if el is not None else (None, None)
             refs.append(MediaRef(target, kind, alt, caption, context))
 
     for el in tree.iter("img", "source", "audio", "video", "track", "meta", "a"):
