@@ -336,7 +336,8 @@ def _cmd_pools_list(args: argparse.Namespace) -> int:
     cfg = load_campaign(args.config)
     print(f"{'pool':24} {'status':11} {'documents':>9} {'MB':>9}  languages")
     for info in list_pools(cfg):
-        langs = " ".join(f"{k}:{v}" for k, v in (info.languages or {}).items())
+        langs = " ".join(f"{k}:{v}" for k, v in (info.languages or {}).items()) if info.kind == "documents" \
+            else f"({info.kind} pool: rows are media items)"
         print(f"{info.name:24} {info.status:11} {info.documents:9} {info.bytes / 1e6:9.2f}  {langs}"
               + ("" if info.configured else "  (no longer in the campaign)"))
     return 0

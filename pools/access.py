@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 
 from owd.core.config import CampaignConfig
 from owd.pools.build import current_fingerprint, pools_dir, read_manifest
+from owd.pools.media_pools import is_current, is_media_pool
 from owd.core.errors import OwdError
 
 __all__ = ["PoolError", "PoolInfo", "list_pools", "load_summary", "format_summary", "pull_pool",
@@ -31,6 +32,7 @@ class PoolInfo:
     documents: int = 0
     bytes: int = 0
     languages: dict[str, int] | None = None  # rows per language
+    kind: str = "documents"  # or a media pool's kind (image-text, audio, video, interleaved)
 
 
 def list_pools(cfg: CampaignConfig) -> list[PoolInfo]:
@@ -50,9 +52,16 @@ def list_pools(cfg: CampaignConfig) -> list[PoolInfo]:
             continue
         langs: dict[str, int] = {}
         for f in manifest["files"]:
-            langs[f["lang"]] = langs.get(f["lang"], 0) + f["rows"]
-        status = "up to date" if manifest["fingerprint"] == fingerprint and configured else "stale"
-        infos.append(PoolInfo(name, configured, status, manifest["documents"], manifest["bytes"], langs))
+            if "lang" in f:  # media pools are not partitioned by language
+                langs[f["lang"]] = langs.get(f["lang"], 0) + f["rows"]
+        pool = next((p for p in cfg.pools if p.name == name), None)
+        if pool is not None and is_media_pool(pool):
+            current = is_current(cfg, pool, out / name)
+        else:
+            current = manifest["fingerprint"] == fingerprint
+        status = "up to date" if current and configured else "stale"
+        infos.append(PoolInfo(name, configured, status, manifest["documents"], manifest["bytes"], langs,
+                              manifest.get("kind", "documents")))
     return infos
 
 
@@ -124,7 +133,10 @@ def pull_pool(cfg: CampaignConfig, name: str, dest: Path, langs: list[str] | Non
     pool; a language slice keeps them (Croissant's ``lang=*/*.parquet`` then loads the slice).
     """
     folder, manifest = _built(cfg, name)
-    have = sorted({f["lang"] for f in manifest["files"]})
+    if "kind" in manifest and langs:
+        raise PoolError(f"pool {name!r} is a {manifest['kind']} pool: it has no language slices to pull "
+                        "(pull it whole, without --lang)")
+    have = sorted({f["lang"] for f in manifest["files"] if "lang" in f})
     for lang in langs or []:
         if lang not in have:
             raise PoolError(f"pool {name!r} has no language {lang!r} (it has: {', '.join(have) or 'none'})")
@@ -134,7 +146,7 @@ def pull_pool(cfg: CampaignConfig, name: str, dest: Path, langs: list[str] | Non
     tmp = dest / f".{name}.partial-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
-    for f in manifest["files"]:
+    for f in [*manifest["files"], *manifest.get("webdataset", [])]:
         if langs and f["lang"] not in langs:
             continue
         target = tmp / f["path"]
@@ -173,6 +185,9 @@ def load_instructions(folder: Path, lang: str | None = None) -> str:
     pulled), else :func:`example_language`: a language the folder holds. A folder
     without language partitions (an empty pool) gets the examples without a filter.
     """
+    manifest = read_manifest(folder) or {}
+    if "kind" in manifest:
+        return _media_load_instructions(folder, manifest)
     lang = lang or example_language(folder)
     f = folder.resolve().as_posix()
     pyarrow_filter = f".to_table(filter=ds.field('lang') == '{lang}')" if lang else ".to_table()"
@@ -193,4 +208,22 @@ def load_instructions(folder: Path, lang: str | None = None) -> str:
     if lang:
         lines.append(f"            (one language: data_files='{f}/lang={lang}/*.parquet')")
     lines.append(f"  Croissant mlcroissant.Dataset(jsonld='{f}/croissant.json').records('documents')")
+    return "\n".join(lines)
+
+
+def _media_load_instructions(folder: Path, manifest: dict[str, Any]) -> str:
+    f = folder.resolve().as_posix()
+    lines = [
+        f"load {f} ({manifest['kind']} pool) with:",
+        "  datasets  from datasets import load_dataset",
+        f"            d = load_dataset('parquet', data_files='{f}/data/*.parquet', split='train')"
+        + ("   # d[0]['image'] is a PIL image" if manifest["kind"] == "image-text" else ""),
+        "  pyarrow   import pyarrow.dataset as ds",
+        f"            t = ds.dataset('{f}/data', format='parquet').to_table()",
+    ]
+    if manifest.get("webdataset"):
+        lines += ["  webdataset import webdataset as wds, glob",
+                  f"            d = wds.WebDataset(sorted(glob.glob('{f}/webdataset/*.tar')), "
+                  "shardshuffle=False).decode('pil')"]
+    lines.append(f"  Croissant mlcroissant.Dataset(jsonld='{f}/croissant.json').records('samples')")
     return "\n".join(lines)

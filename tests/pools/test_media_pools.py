@@ -204,3 +204,19 @@ def test_webvtt_text_keeps_only_the_cues() -> None:
            b"00:02.500 --> 00:04.000\r\nNasvidenje.\r\n")
     assert webvtt_text(vtt) == "Dober dan & hvala second line\nNasvidenje."
     assert webvtt_text(b"WEBVTT\n") == ""
+
+
+def test_pools_list_and_pull_know_media_pools(media_campaign: CampaignConfig, tmp_path: Path) -> None:
+    listed = run_owd("pools", "list", str(media_campaign.source))
+    assert listed.returncode == 0, listed.stderr[-2000:]
+    line = next(x for x in listed.stdout.splitlines() if x.startswith("images "))
+    assert "up to date" in line and "image-text pool" in line
+    pulled = run_owd("pools", "pull", str(media_campaign.source), "images", "--to", str(tmp_path))
+    assert pulled.returncode == 0, pulled.stderr[-2000:]
+    assert "load_dataset('parquet'" in pulled.stdout and "WebDataset" in pulled.stdout
+    copy = tmp_path / "images"
+    assert sorted(p.name for p in (copy / "webdataset").glob("*.tar")) == \
+        sorted(p.name for p in (media_campaign.campaign_dir / "pools" / "images" / "webdataset").glob("*.tar"))
+    assert pq.read_table(copy / "data").num_rows == len(_pool_rows(media_campaign, "images"))
+    sliced = run_owd("pools", "pull", str(media_campaign.source), "images", "--lang", "en", "--to", str(tmp_path))
+    assert sliced.returncode == 2 and "no language slices" in sliced.stderr and "Traceback" not in sliced.stderr
