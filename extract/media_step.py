@@ -48,6 +48,7 @@ __all__ = ["MediaStep", "MediaRecord", "probe_warc_media", "media_dir", "reserve
 
 _PREFIX = "extract/media/"
 _ROW_GROUP = 1000
+_ROW_GROUP_BYTES = 64 * 2**20
 _UNLABELLED = frozenset({None, "application/octet-stream", "binary/octet-stream", "application/x-unknown",
                          "application/unknown"})
 
@@ -171,18 +172,21 @@ class _MediaWriter:
         self.tmp = path.with_name(path.name + ".tmp")
         self._writer = pq.ParquetWriter(self.tmp, MEDIA_SCHEMA, compression="zstd")
         self._rows: list[dict[str, Any]] = []
+        self._bytes = 0
         self.rows = 0
 
     def add(self, row: dict[str, Any]) -> None:
         self._rows.append(row)
-        if len(self._rows) >= _ROW_GROUP:
+        self._bytes += len(row["content"] or b"")
+        # a row group ends at 1,000 rows or, with the bytes stored, at ~64 MB of them
+        if len(self._rows) >= _ROW_GROUP or self._bytes >= _ROW_GROUP_BYTES:
             self._flush()
 
     def _flush(self) -> None:
         if self._rows:
             self._writer.write_table(pa.Table.from_pylist(self._rows, schema=MEDIA_SCHEMA))
             self.rows += len(self._rows)
-            self._rows = []
+            self._rows, self._bytes = [], 0
 
     def commit(self) -> None:
         self._flush()

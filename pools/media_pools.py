@@ -19,7 +19,7 @@ left out unless ``tdm: include``, and the cards count them either way.
 
 One row per duplicate cluster (owd.dedup.media_clusters: the same file, or for images
 a resized or re-encoded copy): the one with the longest caption, ties by key, so a
-trainer does not see one picture a hundred times. The caption of a row is the
+trainer does not see one picture a hundred times. Rows are in media-table order. The caption of a row is the
 figure's caption, else the alt text, else the surrounding text.
 
 Bytes come from the media table when it stores them, else from the WARC record it
@@ -53,7 +53,10 @@ __all__ = ["MEDIA_FORMAT", "build_media_pool", "media_rows", "is_media_pool", "c
 log = logging.getLogger(__name__)
 
 MEDIA_FORMAT = "owd-media-pools/1"
-_ROWS_PER_GROUP = 500  # images are large: a row group of 500 is ~25-100 MB of bytes at most
+# Row groups end at 500 rows or ~64 MB of media bytes, whichever comes first: a reader (and
+# this writer) holds one group, and a video pool's rows can be tens of MB each.
+_ROWS_PER_GROUP = 500
+_GROUP_BYTES = 64 * 2**20
 _ROWS_PER_FILE = 10_000
 _KIND = {"image-text": "image", "audio": "audio", "video": "video", "interleaved": "image"}
 _META_COLUMNS = [f.name for f in MEDIA_SCHEMA if f.name != "content"]
@@ -163,22 +166,6 @@ class _BytesReader:
             return None
 
 
-def _choose(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per duplicate cluster (longest caption, ties by key), in key order."""
-    best: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        cluster = row["dup_cluster_id"] or row["sha256"] or row["media_id"]
-        known = best.get(cluster)
-        if known is None or (len(caption_of(row) or ""), _neg(row["media_id"])) > \
-                (len(caption_of(known) or ""), _neg(known["media_id"])):
-            best[cluster] = row
-    return sorted(best.values(), key=lambda r: r["media_id"])
-
-
-def _neg(key: str) -> tuple[int, ...]:
-    return tuple(-ord(c) for c in key)  # the smaller key wins a tie under ">"
-
-
 def _image_text_row(row: dict[str, Any], data: bytes) -> dict[str, Any]:
     return {"key": row["media_id"], "image": {"bytes": data, "path": None}, "caption": caption_of(row),
             "alt": row["alt"], "context": row["context"], "url": row["url"], "page_url": row["parent_url"],
@@ -244,7 +231,12 @@ def build_media_pool(cfg: CampaignConfig, pool: PoolConfig, folder: Path, *,
 
     rule = _MediaRule(pool)
     stats: Counter[str] = Counter()
-    members: list[dict[str, Any]] = []
+    members = 0
+    # One row per duplicate cluster: cluster -> (caption length, media_id) of the best row so
+    # far (longest caption, then the smaller key). Only these small tuples are held; the
+    # rows are read again below (an interleaved pool keeps its rows: it groups them by page).
+    best: dict[str, tuple[int, str]] = {}
+    page_rows: list[dict[str, Any]] = []
     for row in media_rows(cfg):
         stats[f"seen/{row['kind']}"] += 1
         reason = rule.reject_reason(row)
@@ -252,22 +244,30 @@ def build_media_pool(cfg: CampaignConfig, pool: PoolConfig, folder: Path, *,
             stats[f"reserved_excluded/{row['reserved']}"] += 1
         elif reason is None and row["reserved"]:
             stats[f"reserved_included/{row['reserved']}"] += 1
-        if reason is None:
-            members.append(row)
-        elif reason != "kind":
-            stats[f"left_out/{reason}"] += 1
-    chosen = _choose(members) if pool.kind != "interleaved" else members
-    stats["duplicates_left_out"] = len(members) - len(chosen)
+        if reason is not None:
+            if reason != "kind":
+                stats[f"left_out/{reason}"] += 1
+            continue
+        members += 1
+        if pool.kind == "interleaved":
+            page_rows.append(row)
+            continue
+        cluster = row["dup_cluster_id"] or row["sha256"] or row["media_id"]
+        mine, known = (len(caption_of(row) or ""), row["media_id"]), best.get(cluster)
+        if known is None or mine[0] > known[0] or (mine[0] == known[0] and mine[1] < known[1]):
+            best[cluster] = mine
+    keep = {media_id for _, media_id in best.values()}
+    stats["duplicates_left_out"] = 0 if pool.kind == "interleaved" else members - len(keep)
     reader = _BytesReader(cfg)
     schema, images = {"image-text": (IMAGE_TEXT_SCHEMA, {"image": "Image"}), "audio": (AV_SCHEMA, {}),
                       "video": (AV_SCHEMA, {}), "interleaved": (INTERLEAVED_SCHEMA, {"images": "Sequence(Image)"})
                       }[pool.kind]
     schema = schema.with_metadata({**hf_features(schema, images), b"owd.pool_format": MEDIA_FORMAT.encode()})
     if pool.kind == "interleaved":
-        out_rows: Iterator[dict[str, Any]] = _interleaved_rows(chosen, cfg, reader)
-    else:
+        out_rows: Iterator[dict[str, Any]] = _interleaved_rows(page_rows, cfg, reader)
+    else:  # in media-table order (shard by shard): deterministic, and no sort of the pool in memory
         make = _image_text_row if pool.kind == "image-text" else _av_row
-        out_rows = (make(r, d) for r in chosen if (d := reader.read(r)) is not None)
+        out_rows = (make(r, d) for r in media_rows(cfg) if r["media_id"] in keep and (d := reader.read(r)) is not None)
     files = _write_rows(out_rows, schema, folder / "data")
     stats.update({f"unreadable/{k}": n for k, n in reader.failed.items()})
     manifest: dict[str, Any] = {"format": MEDIA_FORMAT, "pool": pool.name, "kind": pool.kind, "campaign": cfg.campaign,
@@ -289,6 +289,15 @@ def build_media_pool(cfg: CampaignConfig, pool: PoolConfig, folder: Path, *,
 def pool_tables(folder: Path) -> Iterator[pa.Table]:
     """A built media pool's rows, row group by row group."""
     return _tables(folder / "data")
+
+
+def _payload_bytes(row: dict[str, Any]) -> int:
+    """The media bytes a pool row carries (images of an interleaved row included)."""
+    if row.get("image"):
+        return len(row["image"]["bytes"] or b"")
+    if row.get("media"):
+        return len(row["media"])
+    return sum(len(i["bytes"] or b"") for i in row.get("images") or [] if i)
 
 
 def _tables(data_dir: Path) -> Iterator[pa.Table]:
@@ -326,10 +335,13 @@ def _write_rows(rows: Iterator[dict[str, Any]], schema: pa.Schema, out: Path) ->
         if in_file >= _ROWS_PER_FILE:
             close()
 
+    pending_bytes = 0
     for row in rows:
         pending.append(row)
-        if len(pending) >= _ROWS_PER_GROUP:
+        pending_bytes += _payload_bytes(row)
+        if len(pending) >= _ROWS_PER_GROUP or pending_bytes >= _GROUP_BYTES:
             flush()
+            pending_bytes = 0
     flush()
     close()
     return files

@@ -220,3 +220,24 @@ def test_pools_list_and_pull_know_media_pools(media_campaign: CampaignConfig, tm
     assert pq.read_table(copy / "data").num_rows == len(_pool_rows(media_campaign, "images"))
     sliced = run_owd("pools", "pull", str(media_campaign.source), "images", "--lang", "en", "--to", str(tmp_path))
     assert sliced.returncode == 2 and "no language slices" in sliced.stderr and "Traceback" not in sliced.stderr
+
+
+def test_one_row_per_duplicate_cluster(media_campaign: CampaignConfig) -> None:
+    """The same picture under two URLs (the media host and the reserved origin) or on two
+    pages is one sample: the one with the longest caption."""
+    rows = _pool_rows(media_campaign, "images-incl")
+    clusters = [r["dup_cluster_id"] for r in rows]
+    assert len(clusters) == len(set(clusters))
+    summary = json.loads((media_campaign.campaign_dir / "pools" / "images-incl" / "summary.json").read_text())
+    assert summary["processing"]["duplicates_left_out"] >= 1
+    table = _media_rows(media_campaign)
+    for row in rows:  # the kept row's caption is the longest of its cluster
+        rivals = [caption_of_row(r) for r in table if r["dup_cluster_id"] == row["dup_cluster_id"]
+                  and r["kind"] == "image"]
+        assert len(row["caption"] or "") == max(len(c or "") for c in rivals)
+
+
+def caption_of_row(row: dict[str, Any]) -> str | None:
+    from owd.pools.media_pools import caption_of
+
+    return caption_of(row)
