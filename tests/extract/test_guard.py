@@ -35,6 +35,25 @@ def test_broad_except_inside_cannot_swallow_it() -> None:
                 pass
 
 
+class _SlowFinalizer:
+    """An object whose __del__ spins: the alarm lands inside it, where Python only prints the
+    exception ("Exception ignored in ...") and goes on. A real finalizer, not a fake: the CI
+    run of 2026-12-06 lost a 0.5 s limit in the regex module's SetBase.__del__ this way."""
+
+    def __del__(self) -> None:
+        spin(0.3)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_timeout_swallowed_by_a_finalizer_fires_again() -> None:
+    t0 = time.monotonic()
+    with pytest.raises(ExtractionTimeout):
+        with time_limit(0.1):
+            _SlowFinalizer()  # collected at once: its __del__ runs across the limit
+            spin(3)
+    assert time.monotonic() - t0 < 1.5
+
+
 def test_fast_work_is_untouched_and_the_previous_timer_restored() -> None:
     # (pytest-timeout may have its own SIGALRM timer armed around this test)
     handler, (outer, _) = signal.getsignal(signal.SIGALRM), signal.getitimer(signal.ITIMER_REAL)
