@@ -107,6 +107,9 @@ def _check_media_rules(pool: "PoolConfig") -> None:
             raise ValueError(f"mimes[{i}]: expected a MIME type or prefix such as 'image/jpeg' or 'image/', got {mime!r}")
     if pool.webdataset and pool.kind not in ("image-text",):
         raise ValueError("webdataset: only image-text pools have WebDataset shards")
-    if pool.media_kinds or pool.min_length or pool.min_quality is not None:
-        raise ValueError("media_kinds: a document rule (min_length, min_quality, media_kinds); "
-                         "media pools select by kind and the media rules")
+    document_rules = {"media_kinds": pool.media_kinds, "min_length": pool.min_length,
+                      "min_quality": pool.min_quality is not None}
+    used = [name for name, value in document_rules.items() if value]
+    if used:
+        raise ValueError(f"{used[0]}: a rule on a document's text; a {pool.kind} pool selects by the media "
+                         "rules (min_width, min_caption_length, ...)")

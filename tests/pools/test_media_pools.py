@@ -241,3 +241,21 @@ def caption_of_row(row: dict[str, Any]) -> str | None:
     from owd.pools.media_pools import caption_of
 
     return caption_of(row)
+
+
+@pytest.mark.parametrize(("pool", "field"), [
+    ({"kind": "image-text", "min_length": 5}, "min_length"),
+    ({"kind": "audio", "webdataset": True}, "webdataset"),
+    ({"kind": "image-text", "mimes": ["jpeg"]}, "mimes[0]"),
+    ({"kind": "image-text", "min_aspect": 2.0, "max_aspect": 1.0}, "max_aspect"),
+    ({"kind": "video", "min_width": -1}, "min_width"),
+    ({"kind": "pictures"}, "kind"),
+])
+def test_bad_media_rules_name_their_field(pool: dict[str, Any], field: str) -> None:
+    from owd.core.config import parse_campaign
+    from owd.core.typed_config import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        parse_campaign({"campaign": "c", "seeds": {"urls": ["http://127.0.0.1/"]}, "pools": [{"name": "p", **pool}]},
+                       "c.yaml")
+    assert f"pools[0].{field}" in str(err.value)
