@@ -9,11 +9,8 @@ held out, 0.962 overall; 738 images of the 41 generated bases alone: precision
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import random
-import sys
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -23,18 +20,13 @@ from PIL import Image, ImageDraw
 
 from owd.dedup.image_hash import PHASH_THRESHOLD, _near_pairs, hamming, image_clusters, phash
 from owd.shared_data import shared_data_dir
+from tests.bench_modules import load_bench_module
 
-REPO = Path(__file__).resolve().parents[2]
 T = PHASH_THRESHOLD
 
 
 def _eval_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("eval_image_dedup", REPO / "bench" / "eval_image_dedup.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+    return load_bench_module("eval_image_dedup")
 
 
 def _picture(seed: int, size: tuple[int, int] = (320, 240)) -> Image.Image:

@@ -15,24 +15,18 @@ regression to explain.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.bench_modules import load_bench_module
+
 LANGS = ["en", "de", "el", "bg", "fi", "hu", "pl", "mt"]
 
 
 def _eval_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("eval_neardup", REPO / "bench" / "eval_neardup.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+    return load_bench_module("eval_neardup")
 
 
 @pytest.fixture(scope="module")
