@@ -42,6 +42,7 @@ from owd.core.step import DocumentStep, Shard
 from owd.extract.media import media_key, media_kind_of_mime
 from owd.extract.media_probe import MediaProbe, ProbeError, probe_media, sniff_mime
 from owd.extract.rights import rights_signals
+from owd.extract.shard import is_fetched_content, media_keys
 from owd.extract.warc_reader import FetchRecord, read_warc
 
 __all__ = ["MediaStep", "MediaRecord", "probe_warc_media", "media_dir", "reserved_reason", "webvtt_text"]
@@ -76,9 +77,7 @@ class MediaRecord:
 
 
 def _is_media_record(rec: FetchRecord) -> bool:
-    if rec.record_type not in ("response", "resource"):
-        return False
-    if rec.record_type == "response" and rec.http_status != 200:
+    if not is_fetched_content(rec):
         return False
     # Declared media, or bytes that say media under a label that says nothing (octet-stream);
     # text types are never sniffed (a frame-sync pattern turns up in text by chance).
@@ -106,8 +105,7 @@ def webvtt_text(data: bytes) -> str:
 
 
 def _is_track_record(rec: FetchRecord) -> bool:
-    return rec.record_type in ("response", "resource") and (rec.record_type == "resource" or rec.http_status == 200) \
-        and (rec.mime == "text/vtt" or rec.body[:6] == b"WEBVTT")
+    return is_fetched_content(rec) and (rec.mime == "text/vtt" or rec.body[:6] == b"WEBVTT")
 
 
 def probe_warc_media(path: Path, stats: Counter[str], max_bytes: int,
@@ -137,10 +135,7 @@ def probe_warc_media(path: Path, stats: Counter[str], max_bytes: int,
         record = MediaRecord(probe, rec.mime, rec.warc_offset, rec.warc_length, rec.fetch_time,
                              rights.robots_noai, rights.tdm_reservation, rights.tdm_policy)
         stats[f"{_PREFIX}kind/{probe.kind}"] += 1
-        redirects = rec.crawl_meta.get("redirect_urls")
-        urls = [rec.url] + ([u for u in redirects if isinstance(u, str)] if isinstance(redirects, list) else [])
-        for url in urls:
-            key = media_key(url)
+        for key in media_keys(rec):  # a redirected fetch answers every URL of its chain
             known = out.get(key)
             if known is None or record.rank() > known.rank():
                 out[key] = record

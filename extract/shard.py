@@ -29,7 +29,7 @@ from owd.extract.media import MediaInfo, apply_media_info, media_info, media_key
 from owd.extract.warc_reader import FetchRecord, read_warc
 from owd.core.schema import Document, MediaItem
 
-__all__ = ["HTML_MIMES", "extract_warc", "is_html", "iter_documents", "warc_media"]
+__all__ = ["HTML_MIMES", "extract_warc", "is_html", "is_fetched_content", "iter_documents", "media_keys", "warc_media"]
 
 HTML_MIMES = frozenset({"text/html", "application/xhtml+xml"})
 _NOT_CONTENT = frozenset({"request", "metadata", "warcinfo"})
@@ -45,7 +45,13 @@ def is_html(rec: FetchRecord, stats: Counter[str]) -> bool:
     return False
 
 
-def _media_keys(rec: FetchRecord) -> list[str]:
+def is_fetched_content(rec: FetchRecord) -> bool:
+    """A response with status 200 or a resource record: content, not a redirect or an error."""
+    return rec.record_type == "resource" or (rec.record_type == "response" and rec.http_status == 200)
+
+
+def media_keys(rec: FetchRecord) -> list[str]:
+    """The join keys of every URL a media record answers (a redirected fetch: its whole chain)."""
     redirects = rec.crawl_meta.get("redirect_urls")
     urls = [rec.url] + [u for u in redirects if isinstance(u, str)] if isinstance(redirects, list) else [rec.url]
     return [media_key(u) for u in urls]
@@ -59,14 +65,13 @@ def warc_media(path: Path, stats: Counter[str]) -> dict[str, MediaInfo]:
     the documents are streamed, so their media must be known before the first page."""
     media: dict[str, MediaInfo] = {}
     for rec in read_warc(Path(path), Counter()):
-        if rec.record_type not in ("response", "resource") or \
-                (rec.record_type == "response" and rec.http_status != 200):
+        if not is_fetched_content(rec):
             continue
         info = media_info(rec, stats)
         if info is None:
             continue
         stats["extract/media/records"] += 1
-        for key in _media_keys(rec):
+        for key in media_keys(rec):
             known = media.get(key)
             if known is None or info.rank() > known.rank():
                 media[key] = info

@@ -10,7 +10,6 @@ campaign, never the clock: a rebuild from the same inputs writes the same bytes.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from typing import Any
 import pyarrow as pa
 
 from owd.core.config import CampaignConfig, PoolConfig
-from owd.pools.cards import CROISSANT_CONTEXT, _DCAT_CONTEXT, _FILE_TYPE_PARQUET, _IANA_PARQUET, _literal
+from owd.pools.cards import CROISSANT_CONTEXT, _DCAT_CONTEXT, _FILE_TYPE_PARQUET, _IANA_PARQUET, _literal, _write_json
 
 __all__ = ["write_media_cards", "media_croissant", "media_dcat", "media_summary"]
 
@@ -148,12 +147,6 @@ def media_summary(pool: PoolConfig, cfg: CampaignConfig, manifest: dict[str, Any
         "rules": asdict(pool),
         "left_out_by_rule": {k.split("/", 1)[1]: n for k, n in stats.items() if k.startswith("left_out/")},
     }
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
 
 
 def write_media_cards(folder: Path, pool: PoolConfig, cfg: CampaignConfig, manifest: dict[str, Any]) -> None:
