@@ -31,11 +31,26 @@ Semantics every backend honours
 * Hits are ordered by score (ties in an engine-stable order); a query without
   words (filters only) is ordered by ``fetch_time``, newest first. Snippets are
   HTML: the text is escaped and query words are wrapped in ``<mark>``.
+
+Modes (``SearchQuery.mode``)
+----------------------------
+* ``lexical`` (the default): the words, BM25, as above.
+* ``semantic``: the documents whose vector (:mod:`owd.index.embed`) is nearest the
+  query's meaning (its words and phrases embedded as one query), in every language
+  unless ``lang:`` restricts it; filters and ``-exclusions`` apply, required words do
+  not (meaning, not words). Score: cosine similarity.
+* ``hybrid``: both lists fused by reciprocal rank fusion (:data:`RRF_K`); score: the
+  fused score.
+* Semantic and hybrid rank the nearest :data:`SEMANTIC_DEPTH` documents of each list (more
+  when a later page needs them, up to :data:`MAX_RANKED`); ``total`` counts the ranked
+  documents and facets count over them. A query without words is lexical in every mode.
+  Documents added without a vector are found by lexical search only.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import html
 import re
@@ -43,10 +58,16 @@ import time
 import unicodedata
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 
 from owd.core.schema import MEDIA_KINDS, Document
 from owd.core.errors import OwdError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from owd.index.embed import Embedder
+    from owd.index.query import ParsedQuery
 
 __all__ = [
     "SearchBackend",
@@ -58,6 +79,7 @@ __all__ = [
     "Hit",
     "QueryError",
     "BackendError",
+    "NoVectorsError",
     "FACETS",
     "MAX_PAGE",
     "MAX_PAGE_SIZE",
@@ -68,6 +90,11 @@ __all__ = [
     "RECORD_FIELDS",
     "to_record",
     "site_terms",
+    "MODES",
+    "SEMANTIC_DEPTH",
+    "MAX_RANKED",
+    "RRF_K",
+    "rrf",
 ]
 
 MAX_PAGE_SIZE = 100
@@ -80,6 +107,10 @@ MAX_FILTER_VALUES = 32  # per filter kind
 MAX_TEXT_CHARS = 1_000_000
 
 FACETS: tuple[str, ...] = ("lang", "domain", "pool", "media_kind")
+MODES: tuple[str, ...] = ("lexical", "semantic", "hybrid")
+SEMANTIC_DEPTH = 100  # documents taken from each list before fusing
+MAX_RANKED = 1000  # semantic/hybrid page through at most this many ranked documents
+RRF_K = 60  # reciprocal rank fusion's constant (Cormack et al. 2009; the usual value)
 
 RECORD_FIELDS: tuple[str, ...] = (
     "id", "url", "host", "domain", "campaign", "lang", "title", "text", "description", "published",
@@ -93,6 +124,10 @@ class QueryError(OwdError, ValueError):
 
 class BackendError(OwdError, RuntimeError):
     """The index cannot be used (missing, incompatible format, locked by another writer)."""
+
+
+class NoVectorsError(BackendError):
+    """A semantic or hybrid search on an index whose documents have no vectors."""
 
 
 # ---------------------------------------------------------------------------- filters
@@ -204,6 +239,7 @@ class SearchQuery:
     page_size: int = 10
     highlight: bool = True
     facet_size: int = 20
+    mode: str = "lexical"  # one of MODES
     # Derived when built: what backends translate (see index.query).
     parsed: Any = field(init=False, repr=False, compare=False)
 
@@ -223,6 +259,8 @@ class SearchQuery:
         if unknown:
             raise QueryError(f"facets: unknown facet {unknown[0]!r}; known: {', '.join(FACETS)}")
         object.__setattr__(self, "facets", tuple(dict.fromkeys(facets)))
+        if self.mode not in MODES:
+            raise QueryError(f"mode: expected one of {', '.join(MODES)}, got {self.mode!r}")
         object.__setattr__(self, "parsed", parse(self.text))
 
     @property
@@ -368,9 +406,20 @@ def marked_snippet(fragment: str, spans: Iterable[tuple[int, int]], *, before: b
     return ("…" if before else "") + body + ("…" if after else "")
 
 
+def rrf(lists: Sequence[Sequence[str]], k: int = RRF_K) -> list[tuple[str, float]]:
+    """Reciprocal rank fusion: each id scores the sum of ``1 / (k + rank)`` over the lists
+    it is in (rank from 1); best first, ties by id."""
+    scores: dict[str, float] = {}
+    for ranked in lists:
+        for rank, doc_id in enumerate(ranked, 1):
+            scores[doc_id] = scores.get(doc_id, 0.0) + 1.0 / (k + rank)
+    return sorted(((i, round(s, 9)) for i, s in scores.items()), key=lambda p: (-p[1], p[0]))
+
+
 class SearchBackend(ABC):
     """One search index. Subclasses implement the engine-specific hooks; this class
-    owns the add loop (drop filtering, de-duplication within a batch, batching).
+    owns the add loop (drop filtering, de-duplication within a batch, batching) and the
+    semantic and hybrid modes (the engines only find nearest vectors).
 
     A backend is a context manager; :meth:`close` releases the engine's resources
     (the embedded index's writer lock, a client's connections).
@@ -379,20 +428,33 @@ class SearchBackend(ABC):
     #: documents per engine write (an embedded writer batch, an OpenSearch bulk request)
     batch_size: int = 1000
 
-    def __init__(self, *, include_dropped: bool = False) -> None:
+    def __init__(self, *, include_dropped: bool = False, embedder: Embedder | None = None) -> None:
         self.include_dropped = include_dropped
+        self._embedder = embedder
+
+    @property
+    def embedder(self) -> Embedder:
+        """What embeds queries (the process's shared model unless one was given)."""
+        if self._embedder is None:
+            from owd.index.embed import embedder
+
+            self._embedder = embedder()
+        return self._embedder
 
     # -- writing
 
-    def add(self, docs: Iterable[Document]) -> int:
+    def add(self, docs: Iterable[Document], vectors: Mapping[str, np.ndarray] | None = None) -> int:
         """Index documents, replacing any indexed document with the same id; return how
         many were indexed (documents with a ``drop_reason`` are skipped and their ids
-        removed unless ``include_dropped``). Visible to reads when this returns."""
+        removed unless ``include_dropped``). ``vectors``: document id -> unit vector
+        (:mod:`owd.index.embed`); a document without one is searchable by words only.
+        Visible to reads when this returns."""
         indexed = 0
         wrote = False
+        vectors = vectors or {}
         try:
             for records, removed in self._batches(docs):
-                self._write(records, removed)
+                self._write(records, removed, [vectors.get(r["id"]) for r in records])
                 indexed += len(records)
                 wrote = True
         except BaseException:
@@ -423,8 +485,10 @@ class SearchBackend(ABC):
         return records, removed
 
     @abstractmethod
-    def _write(self, records: list[dict[str, Any]], removed_ids: list[str]) -> None:
-        """Upsert ``records`` (unique ids; replace by id) and delete ``removed_ids``."""
+    def _write(self, records: list[dict[str, Any]], removed_ids: list[str],
+               vectors: list[np.ndarray | None]) -> None:
+        """Upsert ``records`` (unique ids; replace by id) with their vectors (``None``: the
+        document has none, and loses any it had) and delete ``removed_ids``."""
 
     def _commit(self) -> None:
         """Make the writes so far durable and visible to reads."""
@@ -460,13 +524,98 @@ class SearchBackend(ABC):
 
     def search(self, query: SearchQuery) -> SearchResult:
         started = time.perf_counter()
-        result = self._search(query)
+        if query.mode == "lexical" or not query.parsed.meaning_text:
+            result = self._search(query)
+        else:
+            result = self._ranked_search(query)
         result.took_ms = (time.perf_counter() - started) * 1000.0
         return result
 
     @abstractmethod
     def _search(self, query: SearchQuery) -> SearchResult:
-        """Run a validated query (``took_ms`` is filled in by :meth:`search`)."""
+        """Run a validated lexical query (``took_ms`` is filled in by :meth:`search`)."""
+
+    # -- semantic and hybrid
+
+    def has_vectors(self) -> bool:
+        """Whether any document has a vector (semantic search can find something)."""
+        return False
+
+    def get_vector(self, doc_id: str) -> np.ndarray | None:
+        """The stored vector of a document, or ``None``."""
+        return None
+
+    def _nearest(self, vector: np.ndarray, filters: Filters, parsed: ParsedQuery | None,
+                 k: int) -> list[tuple[str, float]]:
+        """The ``k`` documents nearest ``vector`` (cosine similarity, best first; ties by
+        id) among those passing ``filters`` and not matching ``parsed``'s exclusions."""
+        raise BackendError(f"{self!r} has no vector search")
+
+    def _hits_for(self, doc_ids: list[str], query: SearchQuery) -> dict[str, Hit]:
+        """Hits (snippets per ``query.highlight``) for indexed documents, by id."""
+        raise BackendError(f"{self!r} has no vector search")
+
+    def _facets_for(self, doc_ids: list[str], query: SearchQuery) -> dict[str, dict[str, int]]:
+        """``query.facets`` counted over the given documents."""
+        raise BackendError(f"{self!r} has no vector search")
+
+    def _ranked_search(self, query: SearchQuery) -> SearchResult:
+        if not self.has_vectors():
+            raise NoVectorsError(f"{query.mode} search needs document vectors and this index has none: "
+                               "set embeddings.enabled: true in the campaign, then run `owd embed` and `owd index`")
+        depth = min(MAX_RANKED, max(SEMANTIC_DEPTH, query.offset + query.page_size))
+        filters = query.effective_filters
+        vector = self.embedder.query(query.parsed.meaning_text)
+        nearest = self._nearest(vector, filters, query.parsed, depth)
+        if query.mode == "semantic":
+            ranked = nearest
+        else:
+            ranked = rrf([self._lexical_ids(query, depth), [doc_id for doc_id, _ in nearest]])
+        page = ranked[query.offset: query.offset + query.page_size]
+        hits = self._hits_for([doc_id for doc_id, _ in page], query)
+        out = []
+        for doc_id, score in page:
+            hit = hits.get(doc_id)
+            if hit is not None:  # removed between the two reads: left out
+                hit.score = score
+                out.append(hit)
+        facets = self._facets_for([doc_id for doc_id, _ in ranked], query) if query.facets else {}
+        return SearchResult(total=len(ranked), hits=out, facets=facets)
+
+    def _lexical_ids(self, query: SearchQuery, depth: int) -> list[str]:
+        out: list[str] = []
+        page = 1
+        while len(out) < depth:
+            size = min(MAX_PAGE_SIZE, depth - len(out)) if page == 1 else MAX_PAGE_SIZE
+            part = self._search(dataclasses.replace(query, mode="lexical", page=page, page_size=size,
+                                                    highlight=False, facets=()))
+            out.extend(h.id for h in part.hits)
+            if len(part.hits) < size or page >= MAX_PAGE:
+                break
+            page += 1
+        return out[:depth]
+
+    def similar(self, doc_id: str, *, filters: Filters | None = None, page_size: int = 10) -> SearchResult | None:
+        """The documents nearest a document's vector (itself left out): related pages and
+        near-duplicates in any language. ``None`` when the document is not indexed; no hits
+        when it has no vector."""
+        started = time.perf_counter()
+        if self.get(doc_id) is None:
+            return None
+        if not isinstance(page_size, int) or isinstance(page_size, bool) or not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise QueryError(f"page_size: must be an integer from 1 to {MAX_PAGE_SIZE}, got {page_size!r}")
+        vector = self.get_vector(doc_id)
+        if vector is None:
+            return SearchResult(total=0, hits=[])
+        nearest = [(i, s) for i, s in self._nearest(vector, filters or Filters(), None, page_size + 1)
+                   if i != doc_id][:page_size]
+        hits = self._hits_for([i for i, _ in nearest], SearchQuery("", highlight=False))
+        out = []
+        for i, score in nearest:
+            if i in hits:
+                hits[i].score = score
+                out.append(hits[i])
+        return SearchResult(total=len(out), hits=out, took_ms=(time.perf_counter() - started) * 1000.0)
 
     @abstractmethod
     def get(self, doc_id: str) -> dict[str, Any] | None:

@@ -9,6 +9,10 @@ duplicates with a ``drop_reason``: re-adding removes them from the index, since
 by nothing). A shard is recorded only after its documents are committed, so a
 killed run resumes where it stopped.
 
+A shard's vectors (``<campaign>/vectors/<shard>.parquet``, :mod:`owd.index.vector_shards`)
+are indexed with its documents; the state records which vectors file was used, so
+embedding a campaign after it was indexed re-indexes its shards once.
+
 Not handled incrementally: a shard that disappears (its documents stay in the
 index; it is counted as ``shards_missing``) and a document that disappears from a
 changed shard. ``rebuild=True`` indexes everything again inside
@@ -27,8 +31,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from owd.index.base import SearchBackend
-from owd.core.done import file_sha256
+from owd.core.done import file_sha256, parquet_made_from
 from owd.core.schema import Document, SchemaError, read_parquet
+from owd.index.vector_shards import iter_vectors, vectors_path
 
 __all__ = ["IndexSummary", "index_campaign", "index_shard", "ShardIndexer", "STATE_FORMAT"]
 
@@ -130,10 +135,13 @@ def _index_shards(docs_dir: Path, backend: SearchBackend, state_path: Path, stat
     shards = sorted(docs_dir.glob("*.parquet"))
     names = {p.name for p in shards}
     summary.shards_missing = sum(1 for name in state["shards"] if name not in names)
-    todo: dict[Path, tuple[Any, str]] = {}  # shard -> (stat, sha256), in shard order
+    todo: dict[Path, tuple[Any, str, str | None]] = {}  # shard -> (stat, sha256, vectors), in shard order
     for shard in shards:
         stat = shard.stat()
         known = state["shards"].get(shard.name)
+        vectors = parquet_made_from(vectors_path(shard))
+        if known and known.get("vectors") != vectors:
+            known = None  # embedded (again) since it was indexed
         if known and known.get("size") == stat.st_size and known.get("mtime_ns") == stat.st_mtime_ns:
             summary.shards_skipped += 1
             continue
@@ -144,19 +152,19 @@ def _index_shards(docs_dir: Path, backend: SearchBackend, state_path: Path, stat
                 _save_state(state_path, state)
             summary.shards_skipped += 1
             continue
-        todo[shard] = (stat, digest)
+        todo[shard] = (stat, digest, vectors)
     run = shard_indexer or (lambda paths: _index_here(paths, backend, annotate))
     for done, (shard, n_docs, indexed, seconds) in enumerate(run(list(todo)), 1):
         if isinstance(indexed, str):  # the shard could not be read
             summary.shards_failed += 1
             log.error("index: skipping shard %s: %s", shard.name, indexed)
             continue
-        stat, digest = todo[shard]
+        stat, digest, vectors = todo[shard]
         summary.shards_indexed += 1
         summary.documents_indexed += indexed
         summary.documents_dropped += n_docs - indexed
         state["shards"][shard.name] = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": digest,
-                                       "documents": n_docs, "indexed": indexed}
+                                       "documents": n_docs, "indexed": indexed, "vectors": vectors}
         if save:
             _save_state(state_path, state)
         progress(f"index: shard {done}/{len(todo)} {shard.name}: {indexed}/{n_docs} documents in {seconds:.1f} s")
@@ -173,7 +181,7 @@ def index_shard(shard: Path, backend: SearchBackend, annotate: Callable[[Documen
         return shard, 0, str(exc), time.time() - t0
     if annotate is not None:
         docs = [annotate(d) for d in docs]
-    return shard, len(docs), backend.add(docs), time.time() - t0
+    return shard, len(docs), backend.add(docs, iter_vectors(shard)), time.time() - t0
 
 
 def _index_here(shards: list[Path], backend: SearchBackend, annotate: Callable[[Document], Document] | None

@@ -26,6 +26,16 @@ Tokenisation
   and exclusions (``-word``) and phrases use the exact fields only.
 
 Scoring is BM25 summed over fields; title matches weigh :data:`TITLE_BOOST`.
+
+Vectors
+-------
+Document vectors live in a usearch graph beside the tantivy files
+(``<index>/owd-vectors/``, :mod:`owd.index.vector_index`; tantivy only ever deletes the
+files it made). tantivy indexes each document's vector key (``vkey``), so nearest keys
+become documents, and filters and exclusions are applied by tantivy: a restriction that
+leaves few documents (:data:`EXACT_SUBSET`) is searched exactly over their vectors; a
+wider one searches the graph for more neighbours than asked, keeps those that pass, and
+asks for more until it has enough.
 """
 
 from __future__ import annotations
@@ -33,10 +43,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import math
 import os
 import threading
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import tantivy
 from tantivy import FieldType, Filter, Occur, Query, SnippetGenerator, TextAnalyzer, TextAnalyzerBuilder, Tokenizer
@@ -56,13 +67,21 @@ from owd.index.base import (
     site_terms,
 )
 from owd.index.query import AnyOf, Leaf, ParsedQuery, Word
+from owd.index.vector_index import VectorIndex, key_text, vector_key
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from owd.index.embed import Embedder
 
 __all__ = ["EmbeddedBackend", "INDEX_FORMAT", "STEM_LANGUAGES"]
 
 log = logging.getLogger(__name__)
 
-INDEX_FORMAT = 1  # bump when the schema or the analysis changes: old indexes must be rebuilt
+INDEX_FORMAT = 2  # bump when the schema or the analysis changes: old indexes must be rebuilt
 _MARKER = "owd-index.json"
+_VECTORS = "owd-vectors"
+EXACT_SUBSET = 2000  # a filtered semantic search over at most this many documents is exact
 
 TITLE_BOOST = 2.0
 DESCRIPTION_BOOST = 1.0
@@ -88,6 +107,7 @@ def _schema() -> tantivy.Schema:
     sb = tantivy.SchemaBuilder()
     raw = "raw"
     sb.add_text_field("id", stored=True, tokenizer_name=raw)
+    sb.add_text_field("vkey", tokenizer_name=raw, index_option="basic")  # vector_index.key_text(vector_key(id))
     sb.add_text_field("url", stored=True, tokenizer_name=raw)
     sb.add_text_field("host", stored=True, tokenizer_name=raw)
     sb.add_text_field("domain", stored=True, fast=True, tokenizer_name=raw)
@@ -156,8 +176,9 @@ class EmbeddedBackend(SearchBackend):
     """A tantivy index stored in ``path`` (created when missing unless ``create=False``)."""
 
     def __init__(self, path: Path | str, *, create: bool = True, include_dropped: bool = False,
-                 writer_heap_bytes: int = 128_000_000, writer_threads: int | None = None) -> None:
-        super().__init__(include_dropped=include_dropped)
+                 writer_heap_bytes: int = 128_000_000, writer_threads: int | None = None,
+                 embedder: Embedder | None = None) -> None:
+        super().__init__(include_dropped=include_dropped, embedder=embedder)
         self.path = Path(path)
         self._schema = _schema()
         self._analysis = _Analysis()
@@ -184,6 +205,7 @@ class EmbeddedBackend(SearchBackend):
             self._analysis.register(self._index)
             marker.write_text(json.dumps({"format": INDEX_FORMAT, "engine": "tantivy",
                                           "tantivy": getattr(tantivy, "__version__", "?")}) + "\n")
+        self._vectors = VectorIndex(self.path / _VECTORS)
 
     def __repr__(self) -> str:
         return f"EmbeddedBackend({str(self.path)!r})"
@@ -203,6 +225,7 @@ class EmbeddedBackend(SearchBackend):
 
     def _document(self, record: dict[str, Any]) -> tantivy.Document:
         doc = tantivy.Document()
+        doc.add_text("vkey", key_text(vector_key(record["id"])))
         for name in ("id", "url", "host", "domain", "campaign", "lang", "title", "text", "description",
                      "dup_cluster_id"):
             if record[name] is not None:
@@ -228,7 +251,8 @@ class EmbeddedBackend(SearchBackend):
             doc.add_integer("dup_cluster_size", record["dup_cluster_size"])
         return doc
 
-    def _write(self, records: list[dict[str, Any]], removed_ids: list[str]) -> None:
+    def _write(self, records: list[dict[str, Any]], removed_ids: list[str],
+               vectors: list[np.ndarray | None]) -> None:
         docs = [self._document(r) for r in records]  # built outside the lock
         with self._lock:
             writer = self._writer_()
@@ -239,9 +263,19 @@ class EmbeddedBackend(SearchBackend):
             for record, doc in zip(records, docs):
                 writer.delete_documents_by_term("id", record["id"])
                 writer.add_document(doc)
+        with_vector = [(vector_key(r["id"]), v) for r, v in zip(records, vectors) if v is not None]
+        self._vectors.remove([vector_key(i) for i in removed_ids] +
+                             [vector_key(r["id"]) for r, v in zip(records, vectors) if v is None])
+        if with_vector:
+            import numpy as np
+
+            self._vectors.upsert([k for k, _ in with_vector], np.stack([v for _, v in with_vector]))
 
     def _commit(self) -> None:
         with self._lock:
+            # vectors first: a vector without its document is never returned (keys are
+            # resolved through tantivy), a document without its vector is lexical only
+            self._vectors.save()
             self._writer_().commit()
             self._index.reload()
 
@@ -249,6 +283,7 @@ class EmbeddedBackend(SearchBackend):
         with self._lock:
             if self._writer is not None:
                 self._writer.rollback()
+            self._vectors.rollback()
 
     def delete(self, ids: Iterable[str]) -> None:
         ids = list(ids)
@@ -258,11 +293,13 @@ class EmbeddedBackend(SearchBackend):
             writer = self._writer_()
             for doc_id in ids:
                 writer.delete_documents_by_term("id", doc_id)
+        self._vectors.remove(vector_key(i) for i in ids)
         self._commit()
 
     def clear(self) -> None:
         with self._lock:
             self._writer_().delete_all_documents()
+        self._vectors.clear()
         self._commit()
 
     def close(self) -> None:
@@ -272,6 +309,7 @@ class EmbeddedBackend(SearchBackend):
             self._closed = True
             if self._writer is not None:
                 writer, self._writer = self._writer, None
+                self._vectors.save()
                 writer.commit()
                 writer.wait_merging_threads()  # consumes the writer and releases the lock
 
@@ -379,17 +417,8 @@ class EmbeddedBackend(SearchBackend):
         else:
             found = searcher.search(q, limit=query.page_size, offset=query.offset, count=True)
         snippets = _Snippets(searcher, self._schema, parsed, self) if query.highlight else None
-        hits = []
-        for score, address in found.hits:
-            doc = searcher.doc(address)
-            hits.append(Hit(
-                id=str(doc.get_first("id")), url=str(doc.get_first("url")), title=doc.get_first("title"),
-                lang=doc.get_first("lang"), domain=doc.get_first("domain"),
-                score=0.0 if parsed.match_all else float(score),
-                snippet=snippets.html(doc) if snippets else excerpt(doc.get_first("text") or
-                                                                     doc.get_first("description")),
-                fetch_time=_utc(doc.get_first("fetch_time")),
-            ))
+        hits = [_hit(searcher.doc(address), 0.0 if parsed.match_all else float(score), snippets)
+                for score, address in found.hits]
         return SearchResult(total=int(found.count), hits=hits,  # type: ignore[attr-defined]
                             facets=self._facets(searcher, q, query) if query.facets else {})
 
@@ -424,6 +453,116 @@ class EmbeddedBackend(SearchBackend):
             "tdm_reservation": first("tdm_reservation"),
             "dup_cluster_id": first("dup_cluster_id"), "dup_cluster_size": first("dup_cluster_size"),
         }
+
+
+    # ------------------------------------------------------------------ vectors
+
+    def has_vectors(self) -> bool:
+        self._check_open()
+        self._vectors.refresh()
+        return len(self._vectors) > 0
+
+    def get_vector(self, doc_id: str) -> np.ndarray | None:
+        self._check_open()
+        self._vectors.refresh()
+        return self._vectors.get(vector_key(doc_id)) if self.get(doc_id) is not None else None
+
+    def _restriction(self, filters: Filters, parsed: ParsedQuery | None) -> list[tuple[Occur, Query]]:
+        clauses = [(Occur.Must, q) for q in self._filter_query(filters)]
+        for leaf in parsed.ast.must_not if parsed is not None else ():
+            q = self._exclusion(leaf)
+            if q is not None:
+                clauses.append((Occur.MustNot, q))
+        return clauses
+
+    def _ids_of(self, searcher: Any, clauses: list[tuple[Occur, Query]], limit: int) -> list[str]:
+        q = Query.boolean_query([(Occur.Must, Query.all_query()), *clauses])
+        found = searcher.search(q, limit=max(1, limit))
+        return [str(searcher.doc(address).get_first("id")) for _, address in found.hits]
+
+    def _nearest(self, vector: np.ndarray, filters: Filters, parsed: ParsedQuery | None,
+                 k: int) -> list[tuple[str, float]]:
+        self._check_open()
+        self._vectors.refresh()
+        n = len(self._vectors)
+        if n == 0:
+            return []
+        searcher = self._index.searcher()
+        clauses = self._restriction(filters, parsed)
+        if not clauses and n <= EXACT_SUBSET:
+            # a small index: the same exact scoring as a narrow restriction
+            return self._exact_nearest(searcher, vector, self._ids_of(searcher, [], self.count()), k)
+        if clauses:
+            passing = int(searcher.search(Query.boolean_query([(Occur.Must, Query.all_query()), *clauses]),
+                                          limit=1, count=True).count)  # type: ignore[attr-defined]
+            if passing == 0:
+                return []
+            if passing <= EXACT_SUBSET:
+                # few documents pass: score each of them exactly
+                return self._exact_nearest(searcher, vector, self._ids_of(searcher, clauses, passing), k)
+            # a wide restriction: ask the graph for more than k, keep those that pass
+            fetch = min(n, math.ceil(k * 2 * n / passing))
+        else:
+            fetch = min(n, k)
+        while True:
+            found = self._vectors.search(vector, fetch)
+            resolved = self._resolve(searcher, found, clauses)
+            if len(resolved) >= k or fetch >= n:
+                return resolved[:k]
+            fetch = min(n, fetch * 4)
+
+    def _exact_nearest(self, searcher: Any, vector: np.ndarray, ids: list[str], k: int) -> list[tuple[str, float]]:
+        import numpy as np
+
+        by_key = {vector_key(i): i for i in ids}
+        keys, vecs = self._vectors.get_many(list(by_key))
+        sims = np.round(vecs @ np.asarray(vector, dtype=np.float32), 6)
+        pairs = [(by_key[int(key)], float(sim)) for key, sim in zip(keys, sims)]
+        return sorted(pairs, key=lambda p: (-p[1], p[0]))[:k]
+
+    def _resolve(self, searcher: Any, found: list[tuple[int, float]],
+                 clauses: list[tuple[Occur, Query]]) -> list[tuple[str, float]]:
+        """Nearest keys -> the indexed documents among them that pass ``clauses``, best first."""
+        if not found:
+            return []
+        sims = dict(found)
+        q = Query.boolean_query([(Occur.Must, Query.term_set_query(self._schema, "vkey",
+                                                                   [key_text(key) for key in sims])), *clauses])
+        out = []
+        for _, address in searcher.search(q, limit=len(sims)).hits:
+            doc_id = str(searcher.doc(address).get_first("id"))
+            sim = sims.get(vector_key(doc_id))
+            if sim is not None:
+                out.append((doc_id, sim))
+        return sorted(out, key=lambda p: (-p[1], p[0]))
+
+    def _hits_for(self, doc_ids: list[str], query: SearchQuery) -> dict[str, Hit]:
+        self._check_open()
+        if not doc_ids:
+            return {}
+        searcher = self._index.searcher()
+        snippets = _Snippets(searcher, self._schema, query.parsed, self) if query.highlight else None
+        found = searcher.search(Query.term_set_query(self._schema, "id", list(doc_ids)), limit=len(doc_ids))
+        hits = {}
+        for _, address in found.hits:
+            hit = _hit(searcher.doc(address), 0.0, snippets)
+            hits[hit.id] = hit
+        return hits
+
+    def _facets_for(self, doc_ids: list[str], query: SearchQuery) -> dict[str, dict[str, int]]:
+        self._check_open()
+        searcher = self._index.searcher()
+        q = Query.term_set_query(self._schema, "id", list(doc_ids)) if doc_ids else Query.empty_query()
+        return self._facets(searcher, q, query)
+
+
+def _hit(doc: tantivy.Document, score: float, snippets: _Snippets | None) -> Hit:
+    return Hit(
+        id=str(doc.get_first("id")), url=str(doc.get_first("url")), title=doc.get_first("title"),
+        lang=doc.get_first("lang"), domain=doc.get_first("domain"), score=score,
+        snippet=snippets.html(doc) if snippets else excerpt(doc.get_first("text") or doc.get_first("description")),
+        fetch_time=_utc(doc.get_first("fetch_time")),
+    )
 
 
 def _utc(value: dt.datetime | None) -> dt.datetime | None:

@@ -47,7 +47,7 @@ import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
 from opensearchpy import OpenSearch, helpers
 from opensearchpy.exceptions import ConnectionError as OSConnectionError
@@ -69,6 +69,11 @@ from owd.index.base import (
     site_terms,
 )
 from owd.index.query import AnyOf, Leaf, ParsedQuery, Word
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from owd.index.embed import Embedder
 
 __all__ = ["OpenSearchBackend", "RetryPolicy", "IndexingError", "LANGUAGE_ANALYZERS", "INDEX_FORMAT",
            "TEMPLATE_NAME", "index_template", "DEFAULT_URL"]
@@ -256,8 +261,9 @@ class OpenSearchBackend(SearchBackend):
 
     def __init__(self, url: str | Sequence[str] = DEFAULT_URL, index: str = "owd", *, create: bool = True,
                  include_dropped: bool = False, retry: RetryPolicy | None = None, batch_size: int = 1000,
-                 timeout: float = 60.0, shards: int = 1, client: OpenSearch | None = None) -> None:
-        super().__init__(include_dropped=include_dropped)
+                 timeout: float = 60.0, shards: int = 1, client: OpenSearch | None = None,
+                 embedder: Embedder | None = None) -> None:
+        super().__init__(include_dropped=include_dropped, embedder=embedder)
         if not isinstance(index, str) or not _NAME.match(index) or _SEP in index:
             raise BackendError(f"index name {index!r}: use 1-100 lowercase letters, digits, '-' or '_'")
         self.index = index
@@ -379,7 +385,8 @@ class OpenSearchBackend(SearchBackend):
             doc[f"loose_{_loose_key(record['lang'])}"] = loose
         return doc
 
-    def _write(self, records: list[dict[str, Any]], removed_ids: list[str]) -> None:
+    def _write(self, records: list[dict[str, Any]], removed_ids: list[str],
+               vectors: list[np.ndarray | None]) -> None:
         # Sources are serialised here (streaming_bulk passes strings through), and the request
         # goes out on a sender thread: while OpenSearch indexes batch k, this thread builds
         # batch k+1. At most one request is in flight; its error surfaces at the next write

@@ -132,6 +132,15 @@ class ParsedQuery:
         """No word clauses: every document passing the filters (and the exclusions)."""
         return not self.ast.must and not self.match_none
 
+    @property
+    def meaning_text(self) -> str:
+        """The words a semantic search embeds: every positive word and phrase, in order
+        (no operators, exclusions or filters)."""
+        words: list[str] = []
+        for leaf in self.ast.positive_leaves():
+            words.extend((leaf.token,) if isinstance(leaf, Word) else leaf.tokens)
+        return " ".join(words)
+
 
 _OPERATORS = frozenset({"OR", "AND", "NOT"})
 _LEX = re.compile(r'(?P<neg>-?)"(?P<phrase>[^"]*)"?|(?P<chunk>[^\s"]+)')

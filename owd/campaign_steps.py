@@ -22,7 +22,7 @@ from owd.dedup.fetch_dates import FetchDatesStep, apply_fetch_dates, fetch_date_
 from owd.dedup.steps import BucketPlan, BucketStep, ClusterStep, KeepPolicy, ShardPlan, apply_clusters, cluster_rows
 
 __all__ = ["CAMPAIGN_STEPS", "BandBuckets", "Clusters", "FetchDates", "ApplyClusters", "MediaClusters", "tally",
-           "IndexDocuments", "BuildPools", "shard_indexer"]
+           "EmbedDocuments", "IndexDocuments", "BuildPools", "shard_indexer"]
 
 
 def _dedup_dir(cfg: CampaignConfig) -> Path:
@@ -156,6 +156,49 @@ CAMPAIGN_STEPS: tuple[type[CampaignStep], ...] = (BandBuckets, Clusters, FetchDa
 
 # The steps after processing: each campaign step of `owd run` after `process`. Not in
 # CAMPAIGN_STEPS (which is `owd process`); `owd run` and the CLI commands call them.
+
+_EMBEDDER: dict[str, Any] = {}  # one model per worker process, loaded by its first task
+
+
+def _embed_task(args: tuple[Path, int, bool]) -> tuple[Path, Counter[str], float]:
+    """A task: one docs shard's vectors file (owd.index.vector_shards)."""
+    import time
+
+    from owd.index.embed import Embedder
+    from owd.index.vector_shards import embed_shard
+
+    shard, chars, force = args
+    started = time.monotonic()
+    if "e5" not in _EMBEDDER:
+        _EMBEDDER["e5"] = Embedder(threads=1)
+    return shard, embed_shard(shard, _EMBEDDER["e5"], chars=chars, force=force), time.monotonic() - started
+
+
+class EmbedDocuments(CampaignStep):
+    """A vector for every kept document (semantic and hybrid search): one task per docs
+    shard, each worker holding one copy of the model. Resumable and incremental by shard
+    (owd.index.vector_shards). Does nothing unless ``embeddings.enabled``, or ``force``."""
+
+    name = "embed"
+
+    def __init__(self, *, force: bool = False, progress: Callable[[str], None] = lambda line: None) -> None:
+        self.force = force
+        self.progress = progress
+
+    def run(self, cfg: CampaignConfig, shards: Sequence[Shard], executor: Executor | None) -> Counter[str]:
+        docs = sorted((cfg.campaign_dir / "docs").glob("*.parquet"))
+        tasks = [(path, cfg.embeddings.passage_chars, self.force) for path in docs]
+        total: Counter[str] = Counter()
+        results = executor.map_unordered(_embed_task, tasks) if executor is not None else \
+            ((i, _embed_task(t)) for i, t in enumerate(tasks))
+        for done, (_, (shard, counts, seconds)) in enumerate(results, 1):
+            total.update(counts)
+            what = "unchanged" if counts.get("embed/shards_skipped") else \
+                f"{counts['embed/embedded']} embedded, {counts['embed/reused']} reused"
+            self.progress(f"embed: shard {done}/{len(tasks)} {shard.name}: {what} in {seconds:.1f} s")
+        total["embed/shards"] = len(tasks)
+        return total
+
 
 class IndexDocuments(CampaignStep):
     """The kept documents into a search backend, incrementally by shard (owd.index.build);

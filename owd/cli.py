@@ -226,6 +226,39 @@ def _cmd_index(args: argparse.Namespace) -> int:
     return 1 if summary.shards_failed else 0
 
 
+def _cmd_embed(args: argparse.Namespace) -> int:
+    cfg = load_campaign(args.config)
+    docs_dir = cfg.campaign_dir / "docs"
+    if not any(docs_dir.glob("*.parquet")):
+        raise UsageError(f"no documents under {docs_dir}: run `owd process {args.config}` first")
+    if not cfg.embeddings.enabled and not args.force:
+        raise UsageError(f"{args.config}: embeddings.enabled is false; set it to true (or pass --force "
+                         "to embed once anyway)")
+    import time
+
+    from owd.campaign_steps import EmbedDocuments
+    from owd.executors import LocalExecutor, available_cpus
+    from owd.index.embed import EmbedderError
+
+    workers = args.workers or cfg.embeddings.workers or available_cpus()
+    started = time.monotonic()
+    step = EmbedDocuments(force=args.redo, progress=lambda line: print(line, flush=True))
+    try:
+        if workers > 1:
+            with LocalExecutor(workers) as executor:
+                counts = step.run(cfg, [], executor)
+        else:
+            counts = step.run(cfg, [], None)
+    except EmbedderError as exc:
+        print(f"owd: error: {exc}", file=sys.stderr)
+        return 1
+    print(f"embed finished in {time.monotonic() - started:.1f}s: {counts['embed/shards']} shard(s), "
+          f"{counts['embed/shards_skipped']} unchanged; {counts['embed/embedded']} documents embedded, "
+          f"{counts['embed/reused']} reused; vectors in {cfg.campaign_dir / 'vectors'}; "
+          f"run `owd index {args.config}` to search them")
+    return 0
+
+
 def _plain_snippet(snippet: str) -> str:
     import html
 
@@ -235,17 +268,21 @@ def _plain_snippet(snippet: str) -> str:
 def _cmd_search(args: argparse.Namespace) -> int:
     cfg = load_campaign(args.config)
     from owd.index.base import BackendError, Filters, QueryError, SearchQuery
+    from owd.index.embed import EmbedderError
 
     try:
         query = SearchQuery(
             text=args.query,
             filters=Filters(langs=args.lang or (), domains=args.domain or (), pools=args.pool or (),
                             media_kinds=args.media or ()),
-            facets=("lang", "domain") if args.facets else (), page=args.page, page_size=args.size)
+            facets=("lang", "domain") if args.facets else (), page=args.page, page_size=args.size,
+            mode=args.mode)
         with _search_backend(cfg, args, create=False) as backend:
             result = backend.search(query)
     except QueryError as exc:
         raise UsageError(f"bad query: {exc}") from None
+    except EmbedderError as exc:
+        raise UsageError(str(exc)) from None
     except BackendError as exc:
         missing = "no search index" in str(exc) or "no owd index" in str(exc)
         raise UsageError(f"{exc} (run `owd index {args.config}` first?)" if missing else str(exc)) from None
@@ -526,6 +563,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ray", action="store_true", help="with --backend opensearch: index shards as Ray tasks")
     p.add_argument("--address", default=None, help="join this Ray cluster (host:port, 'auto'); implies --ray")
 
+    p = command("embed", _cmd_embed, "give every kept document a vector for semantic and hybrid search "
+                "(embeddings.enabled); resumable, incremental")
+    p.add_argument("config", help="campaign YAML file")
+    p.add_argument("--workers", type=_positive_int, default=None,
+                   help="worker processes, one model each (default: embeddings.workers, else one per CPU)")
+    p.add_argument("--force", action="store_true", help="embed even if embeddings.enabled is false")
+    p.add_argument("--redo", action="store_true", help="embed every document again (ignore current vectors)")
+
     p = command("search", _cmd_search, "search a campaign's index")
     p.add_argument("query", help='words, "phrases", -excluded, a OR b, lang:sl domain:.si pool:x media:image '
                                  "after:2026-11-01 before:2026-12-01")
@@ -537,6 +582,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--page", type=int, default=1)
     p.add_argument("--size", type=int, default=10, help="results per page (at most 100)")
     p.add_argument("--facets", action="store_true", help="show language and domain counts")
+    p.add_argument("--mode", choices=["lexical", "semantic", "hybrid"], default="lexical",
+                   help="lexical: the words (BM25, default); semantic: the meaning, in every language unless "
+                        "lang: restricts it; hybrid: both fused (needs `owd embed` before `owd index`)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     _add_backend_args(p)
 

@@ -29,6 +29,8 @@ from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from owd.index.embed import EmbedderError
+
 from owd.index.base import (
     FACETS,
     MAX_FACET_SIZE,
@@ -36,8 +38,11 @@ from owd.index.base import (
     MAX_PAGE,
     MAX_PAGE_SIZE,
     MAX_QUERY_CHARS,
+    MODES,
     BackendError,
     Filters,
+    Hit,
+    NoVectorsError,
     QueryError,
     SearchBackend,
     SearchQuery,
@@ -122,6 +127,13 @@ class SearchOut(BaseModel):
     facets: dict[str, list[FacetValue]] = Field(description="per facet, values by count (descending)")
 
 
+class SimilarOut(BaseModel):
+    id: str = Field(description="the document whose neighbours these are")
+    total: int = Field(description="neighbours returned (0 when the document has no vector)")
+    took_ms: float
+    hits: list[HitOut] = Field(description="nearest first; score: cosine similarity of the two vectors")
+
+
 class FacetsOut(BaseModel):
     query: str
     total: int
@@ -151,6 +163,7 @@ class HealthOut(BaseModel):
     status: Literal["ok"]
     backend: str
     documents: int
+    vectors: bool = Field(description="documents have vectors: semantic and hybrid modes can answer")
 
 
 class ErrorOut(BaseModel):
@@ -158,7 +171,8 @@ class ErrorOut(BaseModel):
 
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    text = {404: "no such document", 422: "invalid parameters or query", 503: "the index is unavailable"}
+    text = {404: "no such document", 409: "semantic or hybrid mode on an index without vectors",
+            422: "invalid parameters or query", 503: "the index is unavailable"}
     return {code: {"model": ErrorOut, "description": text[code]} for code in codes}
 
 
@@ -190,6 +204,11 @@ def safe_snippet(snippet: str) -> str:
     if open_:
         out.append("</mark>")
     return "".join(out)
+
+
+def _hit_out(h: Hit) -> HitOut:
+    return HitOut(id=h.id, url=h.url, title=h.title, lang=h.lang, domain=h.domain, score=h.score,
+                  snippet=safe_snippet(h.snippet), fetch_time=h.fetch_time)
 
 
 def _facet_list(counts: dict[str, dict[str, int]]) -> dict[str, list[FacetValue]]:
@@ -251,6 +270,10 @@ After = Annotated[str | None, _day("fetched on or after this day (UTC), YYYY-MM-
 Before = Annotated[str | None, _day("fetched before this day (UTC), YYYY-MM-DD")]
 FacetNames = Literal["lang", "domain", "pool", "media_kind"]
 assert set(FacetNames.__args__) == set(FACETS)  # type: ignore[attr-defined]  # keep the schema in step
+Mode = Annotated[Literal["lexical", "semantic", "hybrid"], Query(description=(
+    "lexical: the words (BM25); semantic: the meaning, in every language unless lang: restricts it; "
+    "hybrid: both lists fused by reciprocal rank"))]
+assert set(Mode.__origin__.__args__) == set(MODES)  # type: ignore[attr-defined]
 
 
 # ---------------------------------------------------------------------------- the app
@@ -282,7 +305,9 @@ def create_app(backend: BackendFactory | SearchBackend, *, title: str = "owd sea
         b = backend_()
         try:
             return b.search(query)
-        except BackendError as exc:
+        except NoVectorsError as exc:
+            raise _ApiError(409, str(exc)) from None
+        except (BackendError, EmbedderError) as exc:
             raise _ApiError(503, f"index unavailable: {exc}") from None
 
     def build_query(**kw: Any) -> SearchQuery:
@@ -319,32 +344,32 @@ def create_app(backend: BackendFactory | SearchBackend, *, title: str = "owd sea
         response.headers["Referrer-Policy"] = "no-referrer"
         return response
 
-    @app.get("/api/search", response_model=SearchOut, responses=_errors(422, 503), tags=["search"])
+    @app.get("/api/search", response_model=SearchOut, responses=_errors(409, 422, 503), tags=["search"])
     def search(q: Q = "", lang: Lang = [], domain: Domain = [], pool: Pool = [], media: Media = [],
-               after: After = None, before: Before = None,
+               after: After = None, before: Before = None, mode: Mode = "lexical",
                page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
                size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="results per page")] = 10,
                facets: Annotated[list[FacetNames], Query(description="facets to count (repeatable)")] = [],
                ) -> SearchOut:
         """Search: hits for one page with highlighted snippets, the total, and facet counts."""
         query = build_query(text=q, lang=lang, domain=domain, pool=pool, media=media, after=after, before=before,
-                            page=page, page_size=size, facets=tuple(facets or ()))
+                            page=page, page_size=size, facets=tuple(facets or ()), mode=mode)
         result = run_search(query)
         return SearchOut(
             query=q, total=result.total, page=page, size=size,
             pages=min(MAX_PAGE, -(-result.total // size)), took_ms=result.took_ms,
-            hits=[HitOut(id=h.id, url=h.url, title=h.title, lang=h.lang, domain=h.domain, score=h.score,
-                         snippet=safe_snippet(h.snippet), fetch_time=h.fetch_time) for h in result.hits],
+            hits=[_hit_out(h) for h in result.hits],
             facets=_facet_list(result.facets))
 
-    @app.get("/api/facets", response_model=FacetsOut, responses=_errors(422, 503), tags=["search"])
+    @app.get("/api/facets", response_model=FacetsOut, responses=_errors(409, 422, 503), tags=["search"])
     def facet_counts(q: Q = "", lang: Lang = [], domain: Domain = [], pool: Pool = [], media: Media = [],
-                     after: After = None, before: Before = None,
+                     after: After = None, before: Before = None, mode: Mode = "lexical",
                      facets: Annotated[list[FacetNames], Query(description="facets to count (default: all)")] = [],
                      facet_size: Annotated[int, Query(ge=1, le=MAX_FACET_SIZE)] = 20) -> FacetsOut:
         """Counts per language, domain, pool and media kind for a query and filters."""
         query = build_query(text=q, lang=lang, domain=domain, pool=pool, media=media, after=after, before=before,
-                            page_size=1, highlight=False, facets=tuple(facets or FACETS), facet_size=facet_size)
+                            page_size=1, highlight=False, facets=tuple(facets or FACETS), facet_size=facet_size,
+                            mode=mode)
         result = run_search(query)
         return FacetsOut(query=q, total=result.total, facets=_facet_list(result.facets))
 
@@ -360,15 +385,37 @@ def create_app(backend: BackendFactory | SearchBackend, *, title: str = "owd sea
             raise _ApiError(404, f"no document with id {doc_id!r}")
         return DocOut(**record)
 
+    @app.get("/api/docs/{doc_id}/similar", response_model=SimilarOut, responses=_errors(404, 422, 503),
+             tags=["documents"])
+    def similar(doc_id: Annotated[str, PathParam(min_length=1, max_length=MAX_ID_CHARS)],
+                lang: Lang = [], domain: Domain = [], pool: Pool = [],
+                size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="neighbours to return")] = 10,
+                ) -> SimilarOut:
+        """Related pages and near-duplicates: the documents whose vectors are nearest this
+        one's, in any language unless ``lang`` restricts them."""
+        b = backend_()
+        try:
+            filters = _filters(lang, domain, pool, [], None, None)
+            result = b.similar(doc_id, filters=filters, page_size=size)
+        except QueryError as exc:
+            raise _ApiError(422, f"bad query: {exc}") from None
+        except (BackendError, EmbedderError) as exc:
+            raise _ApiError(503, f"index unavailable: {exc}") from None
+        if result is None:
+            raise _ApiError(404, f"no document with id {doc_id!r}")
+        return SimilarOut(id=doc_id, total=result.total, took_ms=result.took_ms,
+                          hits=[_hit_out(h) for h in result.hits])
+
     @app.get("/api/health", response_model=HealthOut, responses=_errors(503), tags=["meta"])
     def health() -> HealthOut:
         """ok and the number of indexed documents, or 503 with the reason."""
         b = backend_()
         try:
             n = b.count()
+            vectors = b.has_vectors()
         except BackendError as exc:
             raise _ApiError(503, f"index unavailable: {exc}") from None
-        return HealthOut(status="ok", backend=type(b).__name__, documents=n)
+        return HealthOut(status="ok", backend=type(b).__name__, documents=n, vectors=vectors)
 
     # The page: fixed files from owd/web, never a path from the request.
     @app.get("/", include_in_schema=False)

@@ -11,8 +11,16 @@ What it runs: OpenSearch's minimal distribution from Maven Central
 config/ and only the transport-netty4 module, no plugins, no JDK, no security plugin)
 plus the ``analysis-common`` module (``org.opensearch.plugin:analysis-common:<version>``,
 a plain jar on Central), which brings the language analyzers (german, french, ...),
-the stemmer/snowball filters and the rest of OpenSearch's "built in" analysis. The
-module directory gets the plugin descriptor that the full distribution carries.
+the stemmer/snowball filters and the rest of OpenSearch's "built in" analysis, and the
+``lang-painless`` module (``org.opensearch.plugin:lang-painless:<version>``, a jar plus its
+antlr/asm/painless-spi dependencies), which the k-NN plugin extends. Each module directory
+gets the plugin descriptor (and security policy) that the full distribution carries; a
+module the distribution already has is left as it is.
+
+Then the k-NN plugin (``org.opensearch.plugin:opensearch-knn:<version>.0:zip``; its version
+must equal the node's, and Central has it for 2.19.1 and 3.5.0 only) is installed with
+``bin/opensearch-plugin install --batch`` at fetch time: ``knn_vector`` fields, the ``knn``
+query. The zip has no faiss/nmslib native libraries, so only ``engine: lucene`` works.
 
 The node: ``network.host: 127.0.0.1``, ``discovery.type: single-node`` (development
 mode: the bootstrap checks such as vm.max_map_count only warn), heap from
@@ -24,10 +32,14 @@ an unprivileged user (OWD_OPENSEARCH_USER, default ``owd-opensearch``, created w
 useradd when missing) that owns the work dir.
 
 Environment:
-  OWD_OPENSEARCH_VERSION    distribution version (default 2.19.6, the newest 2.19.x on Central; 2.19 runs on Java 11-21)
+  OWD_OPENSEARCH_VERSION    distribution version (default 2.19.1, the 2.19.x that Central has the k-NN plugin for;
+                            2.x runs on Java 11-23, 3.x on Java 21+)
+  OWD_OPENSEARCH_KNN        0 to leave the k-NN plugin (and lang-painless) out, e.g. for a version Central has no
+                            opensearch-knn for (default 1)
   OWD_OPENSEARCH_CACHE      where the distribution is unpacked (default ~/.cache/owd/opensearch;
                             as root /var/cache/owd/opensearch, which the unprivileged node user can read)
-  OWD_OPENSEARCH_JAVA_HOME  the JDK to run the node with (else JAVA_HOME, else `java` on PATH)
+  OWD_OPENSEARCH_JAVA_HOME  the JDK to run the node with (else JAVA_HOME, else `java` on PATH; when that java does
+                            not fit the version, e.g. Java 17 for 3.x, the newest fitting JDK under /usr/lib/jvm)
   OWD_OPENSEARCH_USER       the user the node runs as when this script runs as root
   OPENSEARCH_JAVA_OPTS      JVM options for the node (default -Xms256m -Xmx512m)
 
@@ -60,7 +72,7 @@ import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-DEFAULT_VERSION = "2.19.6"
+DEFAULT_VERSION = "2.19.1"
 DEFAULT_PORT = 9200
 DEFAULT_HEAP = "-Xms256m -Xmx512m"
 DEFAULT_USER = "owd-opensearch"
@@ -69,11 +81,36 @@ HOST = "127.0.0.1"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOT_RUNNING, EXIT_MISSING_TOOL, EXIT_FETCH_FAILED = 0, 1, 2, 3, 4, 5
 
 DISTRIBUTION = "org.opensearch.distribution.integ-test-zip:opensearch:{version}:zip"
-# Modules the integ-test zip lacks, on Central as plain jars: (artifact, module dir, plugin class, description).
+JVM_DIRS = (Path("/usr/lib/jvm"),)  # where to look for a JDK that fits when the configured one does not
+
+
+@dataclass(frozen=True)
+class Module:
+    """A module the integ-test zip lacks, on Central as a plain jar (plus, with_deps, its runtime dependencies)."""
+    artifact: str
+    name: str
+    classnames: tuple[str, ...]  # the plugin class; the first one the jar has (it was renamed in 3.x)
+    description: str
+    with_deps: bool = False
+    policy: str = ""  # plugin-security.policy, as the full distribution has it
+    knn_only: bool = False  # only needed for the k-NN plugin
+
+
 MODULES = [
-    ("org.opensearch.plugin:analysis-common:{version}", "analysis-common",
-     "org.opensearch.analysis.common.CommonAnalysisPlugin", 'Adds "built in" analyzers to OpenSearch.'),
+    Module("org.opensearch.plugin:analysis-common:{version}", "analysis-common",
+           ("org.opensearch.analysis.common.CommonAnalysisPlugin",), 'Adds "built in" analyzers to OpenSearch.'),
+    # opensearch-knn declares extended.plugins=lang-painless: it does not load without it.
+    Module("org.opensearch.plugin:lang-painless:{version}", "lang-painless",
+           ("org.opensearch.painless.PainlessModulePlugin", "org.opensearch.painless.PainlessPlugin"),
+           "An easy, safe and fast scripting language for OpenSearch", with_deps=True, knn_only=True,
+           policy='grant {\n  // needed to generate runtime classes\n'
+                  '  permission java.lang.RuntimePermission "createClassLoader";\n'
+                  '  // needed to find the classloader to load whitelisted classes from\n'
+                  '  permission java.lang.RuntimePermission "getClassLoader";\n};\n'),
 ]
+# Plugins installed with bin/opensearch-plugin: (artifact, plugins/ dir). The version is the node's plus ".0".
+KNN_PLUGIN = ("org.opensearch.plugin:opensearch-knn:{version}.0:zip", "opensearch-knn")
+KNN_VERSIONS_ON_CENTRAL = ("2.19.1", "3.5.0")
 COMPLETE_MARKER = ".owd-complete"
 
 
@@ -91,6 +128,10 @@ def version() -> str:
     return os.environ.get("OWD_OPENSEARCH_VERSION", DEFAULT_VERSION)
 
 
+def with_knn() -> bool:
+    return os.environ.get("OWD_OPENSEARCH_KNN", "1").strip().lower() not in ("0", "false", "no", "off", "")
+
+
 def is_root() -> bool:
     return os.geteuid() == 0
 
@@ -106,9 +147,10 @@ def cache_dir() -> Path:
     return Path(base) / "owd" / "opensearch"
 
 
-def home_dir(ver: str | None = None) -> Path:
+def home_dir(ver: str | None = None, knn: bool | None = None) -> Path:
     ver = ver or version()
-    return cache_dir() / ver / f"opensearch-{ver}"
+    knn = with_knn() if knn is None else knn
+    return cache_dir() / ver / (f"opensearch-{ver}-knn" if knn else f"opensearch-{ver}")
 
 
 def default_workdir(port: int) -> Path:
@@ -135,8 +177,35 @@ def _java_major(java: Path) -> int | None:
     return int(m.group(2)) if major == 1 and m.group(2) else major
 
 
-def find_java() -> Java:
-    """The JDK for the node: OWD_OPENSEARCH_JAVA_HOME, JAVA_HOME, or `java` on PATH; 11 <= major <= 23."""
+def java_range(ver: str | None = None) -> tuple[int, int]:
+    """The Java majors an OpenSearch version runs on: 2.x needs the Security Manager, which Java 24 removed;
+    3.x needs Java 21."""
+    ver = ver or version()
+    return (11, 23) if int(ver.split(".")[0]) < 3 else (21, 99)
+
+
+def _describe_range(lo: int, hi: int) -> str:
+    return f"{lo}-{hi}" if hi < 99 else f"{lo}+"
+
+
+def _jvm_dir_candidates() -> list[tuple[str, Path]]:
+    """The JDKs under /usr/lib/jvm (symlinked aliases once), for when the configured java does not fit."""
+    found: dict[str, tuple[str, Path]] = {}
+    for base in JVM_DIRS:
+        with contextlib.suppress(OSError):
+            for d in sorted(base.iterdir()):
+                java = d / "bin" / "java"
+                if java.is_file():
+                    found.setdefault(os.path.realpath(java), (str(base), java))
+    return list(found.values())
+
+
+def find_java(ver: str | None = None) -> Java:
+    """The JDK for the node: OWD_OPENSEARCH_JAVA_HOME, JAVA_HOME, or `java` on PATH, when its major fits the
+    version (java_range); if none of them does, the newest fitting JDK under /usr/lib/jvm."""
+    ver = ver or version()
+    lo, hi = java_range(ver)
+    wanted = _describe_range(lo, hi)
     candidates: list[tuple[str, Path]] = []
     for var in ("OWD_OPENSEARCH_JAVA_HOME", "JAVA_HOME"):
         if os.environ.get(var):
@@ -145,7 +214,7 @@ def find_java() -> Java:
     if on_path:
         candidates.append(("PATH", Path(os.path.realpath(on_path))))
     if not candidates:
-        raise NodeError("java not found (need a JDK 11-21 on PATH, or JAVA_HOME / OWD_OPENSEARCH_JAVA_HOME)",
+        raise NodeError(f"java not found (need a JDK {wanted} on PATH, or JAVA_HOME / OWD_OPENSEARCH_JAVA_HOME)",
                         EXIT_MISSING_TOOL)
     problems = []
     for source, java in candidates:
@@ -155,12 +224,22 @@ def find_java() -> Java:
         major = _java_major(java)
         if major is None:
             problems.append(f"{source}: `{java} -version` did not answer")
-        elif not 11 <= major <= 23:
-            # OpenSearch 2.x needs the Security Manager, which Java 24 removed.
-            problems.append(f"{source}: {java} is Java {major}; OpenSearch {version()} runs on Java 11-21")
+        elif not lo <= major <= hi:
+            problems.append(f"{source}: {java} is Java {major}; OpenSearch {ver} runs on Java {wanted}")
         else:
             return Java(java.parent.parent, major)
-    raise NodeError("no usable java: " + "; ".join(problems), EXIT_MISSING_TOOL)
+    # The configured java does not fit (say Java 17 on PATH, and 3.x wants 21+): take the newest that does.
+    fitting = []
+    for source, java in _jvm_dir_candidates():
+        major = _java_major(java) if os.access(java, os.X_OK) else None
+        if major is not None and lo <= major <= hi:
+            fitting.append((major, java))
+    if fitting:
+        major, java = max(fitting, key=lambda mj: mj[0])
+        return Java(java.parent.parent, major)
+    raise NodeError(f"no usable java (OpenSearch {ver} needs Java {wanted}; none under "
+                    f"{', '.join(map(str, JVM_DIRS))} either; set OWD_OPENSEARCH_JAVA_HOME): " + "; ".join(problems),
+                    EXIT_MISSING_TOOL)
 
 
 def find_mvn() -> str:
@@ -173,21 +252,58 @@ def find_mvn() -> str:
 
 # ---------------------------------------------------------------- fetch
 
-def _mvn_copy(mvn: str, artifact: str, dest: Path, java: Java) -> Path:
+def _run_mvn(mvn: str, args: list[str], artifact: str, dest: Path, java: Java, hint: str = "") -> list[Path]:
+    """Run mvn (strict checksums) to copy artifact(s) into dest; return the files it copied."""
     env = {**os.environ, "JAVA_HOME": str(java.home)}
-    cmd = [mvn, "-B", "-q", "-C", "dependency:copy", f"-Dartifact={artifact}", f"-DoutputDirectory={dest}"]
+    cmd = [mvn, "-B", "-q", "-C", *args, f"-DoutputDirectory={dest}"]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=dest, timeout=1200)
     except subprocess.TimeoutExpired:
         raise NodeError(f"mvn did not fetch {artifact} within 20 minutes", EXIT_FETCH_FAILED) from None
     if proc.returncode != 0:
         lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if "ERROR" in ln][:3]
-        raise NodeError(f"mvn could not fetch {artifact}:\n  " + "\n  ".join(lines or [proc.stdout[-500:]]),
-                        EXIT_FETCH_FAILED)
-    files = sorted(p for p in dest.iterdir() if p.is_file())
+        raise NodeError(f"mvn could not fetch {artifact}:\n  " + "\n  ".join(lines or [proc.stdout[-500:]])
+                        + (f"\n{hint}" if hint else ""), EXIT_FETCH_FAILED)
+    files = sorted(p for p in dest.iterdir() if p.is_file() and p.suffix in (".jar", ".zip"))
     if not files:
         raise NodeError(f"mvn reported success but copied nothing for {artifact}", EXIT_FETCH_FAILED)
-    return files[-1]
+    return files
+
+
+def _mvn_copy(mvn: str, artifact: str, dest: Path, java: Java, hint: str = "") -> Path:
+    return _run_mvn(mvn, ["dependency:copy", f"-Dartifact={artifact}"], artifact, dest, java, hint)[-1]
+
+
+def _mvn_copy_with_deps(mvn: str, artifact: str, dest: Path, java: Java) -> list[Path]:
+    """The jar and its runtime dependencies, without OpenSearch itself (the node has it in lib/): what a
+    module directory of the full distribution holds (lang-painless: antlr, asm, painless-spi)."""
+    group, name, ver = artifact.split(":")
+    pom = dest.parent / f"{dest.name}.pom.xml"
+    pom.write_text(
+        "<project xmlns=\"http://maven.apache.org/POM/4.0.0\"><modelVersion>4.0.0</modelVersion>\n"
+        "<groupId>owd</groupId><artifactId>owd-opensearch-module</artifactId><version>0</version>\n"
+        f"<dependencies><dependency><groupId>{group}</groupId><artifactId>{name}</artifactId>"
+        f"<version>{ver}</version>\n<exclusions><exclusion><groupId>org.opensearch</groupId>"
+        "<artifactId>*</artifactId></exclusion></exclusions></dependency></dependencies></project>\n")
+    return _run_mvn(mvn, ["-f", str(pom), "dependency:copy-dependencies", "-DincludeScope=runtime"],
+                    artifact, dest, java)
+
+
+def _install_plugin(dist: Path, archive: Path, java: Java) -> None:
+    """bin/opensearch-plugin install --batch: checks the descriptor, the version, the extended plugins and
+    jar hell now rather than at the node's start."""
+    env = {k: v for k, v in os.environ.items() if k not in ("JAVA_TOOL_OPTIONS", "JAVA_OPTS", "OPENSEARCH_HOME")}
+    env.update({"JAVA_HOME": str(java.home), "OPENSEARCH_PATH_CONF": str(dist / "config")})
+    env.pop("OPENSEARCH_JAVA_HOME", None)
+    cmd = [str(dist / "bin" / "opensearch-plugin"), "install", "--batch", archive.resolve().as_uri()]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=dist, timeout=600)
+    except subprocess.TimeoutExpired:
+        raise NodeError(f"opensearch-plugin install {archive.name} took over 10 minutes", EXIT_FETCH_FAILED) from None
+    if proc.returncode != 0:
+        out = "\n  ".join((proc.stdout + proc.stderr).strip().splitlines()[-8:])
+        raise NodeError(f"opensearch-plugin install {archive.name} failed ({proc.returncode}):\n  {out}",
+                        EXIT_FETCH_FAILED)
 
 
 def _unzip(archive: Path, dest: Path) -> None:
@@ -215,12 +331,14 @@ def _lock(path: Path):
 
 
 def fetch(ver: str | None = None, quiet: bool = False) -> Path:
-    """Fetch and unpack the distribution and modules once; return OPENSEARCH_HOME. Safe to run concurrently."""
+    """Fetch and unpack the distribution, modules and plugins once; return OPENSEARCH_HOME. Safe to run
+    concurrently."""
     ver = ver or version()
-    home = home_dir(ver)
+    knn = with_knn()
+    home = home_dir(ver, knn)
     if (home / COMPLETE_MARKER).exists():
         return home
-    java = find_java()
+    java = find_java(ver)
     mvn = find_mvn()
     root = home.parent
     with _lock(root / ".fetch.lock"):
@@ -228,7 +346,8 @@ def fetch(ver: str | None = None, quiet: bool = False) -> Path:
             return home
         t0 = time.monotonic()
         if not quiet:
-            print(f"fetching OpenSearch {ver} with Maven into {root} ...", file=sys.stderr)
+            print(f"fetching OpenSearch {ver}{' with k-NN' if knn else ''} with Maven into {root} ...",
+                  file=sys.stderr)
         with tempfile.TemporaryDirectory(dir=root, prefix=".fetch-") as tmp:
             tmpdir = Path(tmp)
             dl = tmpdir / "dist"
@@ -241,23 +360,45 @@ def fetch(ver: str | None = None, quiet: bool = False) -> Path:
             if not (dist / "lib" / f"opensearch-{ver}.jar").exists():
                 raise NodeError(f"{archive.name} does not hold opensearch-{ver}/lib/opensearch-{ver}.jar",
                                 EXIT_FETCH_FAILED)
-            for artifact, name, classname, description in MODULES:
-                mdl = tmpdir / f"module-{name}"
+            for module in MODULES:
+                mdir = dist / "modules" / module.name
+                if (module.knn_only and not knn) or (mdir / "plugin-descriptor.properties").exists():
+                    continue  # not wanted, or the distribution has it already (3.x ships lang-painless)
+                mdl = tmpdir / f"module-{module.name}"
                 mdl.mkdir()
-                jar = _mvn_copy(mvn, artifact.format(version=ver), mdl, java)
-                mdir = dist / "modules" / name
+                artifact = module.artifact.format(version=ver)
+                jars = (_mvn_copy_with_deps(mvn, artifact, mdl, java) if module.with_deps
+                        else [_mvn_copy(mvn, artifact, mdl, java)])
                 mdir.mkdir(parents=True)
-                shutil.copy2(jar, mdir / jar.name)
+                for jar in jars:
+                    shutil.copy2(jar, mdir / jar.name)
+                main_jar = mdir / f"{artifact.split(':')[1]}-{ver}.jar"
+                with zipfile.ZipFile(main_jar) as zf:
+                    names = set(zf.namelist())
+                classname = next((c for c in module.classnames if c.replace(".", "/") + ".class" in names), None)
+                if classname is None:
+                    raise NodeError(f"{main_jar.name} has none of {', '.join(module.classnames)}", EXIT_FETCH_FAILED)
                 (mdir / "plugin-descriptor.properties").write_text(
                     f"# written by owd scripts/opensearch_node.py (Central has the jar, not the module zip)\n"
-                    f"description={description}\nversion={ver}\nname={name}\nclassname={classname}\n"
-                    f"java.version=11\nopensearch.version={ver}\ncustom.foldername=\nextended.plugins=\n"
-                    f"has.native.controller=false\n")
+                    f"description={module.description}\nversion={ver}\nname={module.name}\n"
+                    f"classname={classname}\njava.version=11\nopensearch.version={ver}\ncustom.foldername=\n"
+                    f"extended.plugins=\nhas.native.controller=false\n")
+                if module.policy:
+                    (mdir / "plugin-security.policy").write_text(module.policy)
+            if knn:
+                artifact, name = KNN_PLUGIN
+                pdl = tmpdir / f"plugin-{name}"
+                pdl.mkdir()
+                archive = _mvn_copy(mvn, artifact.format(version=ver), pdl, java, hint=(
+                    f"(the k-NN plugin's version must equal the node's; Central has it for "
+                    f"{', '.join(KNN_VERSIONS_ON_CENTRAL)}: set OWD_OPENSEARCH_VERSION to one of them, "
+                    f"or OWD_OPENSEARCH_KNN=0 to go without it)"))
+                _install_plugin(dist, archive, java)
             # Readable by all: as root the node runs as another user (and the zip has 0660 config files).
             for p in [dist, *dist.rglob("*")]:
                 p.chmod(0o755 if p.is_dir() else p.stat().st_mode & 0o777 | 0o444)
             (dist / COMPLETE_MARKER).write_text(json.dumps(
-                {"version": ver, "fetched_s": round(time.monotonic() - t0, 1), "at": time.time()}) + "\n")
+                {"version": ver, "knn": knn, "fetched_s": round(time.monotonic() - t0, 1), "at": time.time()}) + "\n")
             if home.exists():
                 shutil.rmtree(home)
             os.replace(dist, home)

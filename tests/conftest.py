@@ -35,6 +35,27 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(skip)
 
 
+_PREFETCH: dict[str, subprocess.Popen[bytes]] = {}
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # Semantic tests need a few thousand vectors from the real model (~13 a CPU-second):
+    # compute them in the background, at low priority, while the earlier tests run
+    # (tests/vectors.py). Tests compute whatever is not there yet themselves.
+    if os.environ.get("OWD_TEST_VECTORS_PREFETCH", "1") == "0" or session.config.option.collectonly:
+        return
+    if any("semantic" in item.keywords for item in session.items):
+        _PREFETCH["p"] = subprocess.Popen([sys.executable, "-m", "tests.vectors"], cwd=REPO,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    proc = _PREFETCH.pop("p", None)
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
 @pytest.fixture(scope="module")
 def testweb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestWebServer]:
     """A running test web (default site) with its request log, one per test module."""

@@ -30,6 +30,7 @@ __all__ = [
     "PolitenessConfig",
     "MediaKindConfig",
     "MediaConfig",
+    "EmbeddingsConfig",
     "LimitsConfig",
     "NetworkConfig",
     "WarcConfig",
@@ -297,6 +298,24 @@ class MediaStoreConfig:
 
 
 @dataclass
+class EmbeddingsConfig:
+    """``embeddings``: the embedding step (owd/index/vector_shards.py) that gives every kept
+    document a vector for semantic and hybrid search. Off by default: it costs ~5 documents
+    per CPU-second (bench/README.md), more than the rest of processing together."""
+
+    enabled: bool = False
+    # what is embedded: the title and this many characters of the text's start
+    passage_chars: int = 600
+    workers: int = 0  # processes for `owd embed`; 0: one per CPU
+
+    def check(self) -> None:
+        if not 50 <= self.passage_chars <= 20_000:
+            raise ValueError("passage_chars: must be from 50 to 20000")
+        if self.workers < 0:
+            raise ValueError("workers: must be >= 0 (0: one per CPU)")
+
+
+@dataclass
 class ProcessConfig:
     """``owd process``: extraction guards, language ID, quality signals, PII, dedup, media."""
 
@@ -415,6 +434,7 @@ class CampaignConfig:
     warc: WarcConfig = field(default_factory=WarcConfig)
     revisit: RevisitConfig = field(default_factory=RevisitConfig)
     process: ProcessConfig = field(default_factory=ProcessConfig)
+    embeddings: EmbeddingsConfig = field(default_factory=EmbeddingsConfig)
     pools: list[PoolConfig] = field(default_factory=list)
     sites: list[SiteConfig] = field(default_factory=list)
     run: RunConfig = field(default_factory=RunConfig)

@@ -5,6 +5,10 @@
 
 const PAGE_SIZE = 10;
 const FACET_KINDS = ["lang", "domain"];
+const MODES = ["lexical", "semantic", "hybrid"];
+// Set from /api/health: with document vectors, the page searches words and meaning
+// together unless the address bar says otherwise.
+let vectors = false;
 
 // The state lives in the address bar, so results can be linked, reloaded and
 // walked with the back button.
@@ -15,6 +19,8 @@ function readState() {
     lang: p.getAll("lang"),
     domain: p.getAll("domain"),
     page: Math.max(1, parseInt(p.get("page") || "1", 10) || 1),
+    mode: MODES.includes(p.get("mode")) ? p.get("mode") : (vectors ? "hybrid" : "lexical"),
+    similar: p.get("similar") || "",
   };
 }
 
@@ -23,11 +29,18 @@ function stateParams(state) {
   if (state.q) p.set("q", state.q);
   for (const kind of FACET_KINDS) for (const v of state[kind]) p.append(kind, v);
   if (state.page > 1) p.set("page", String(state.page));
+  if (state.mode !== (vectors ? "hybrid" : "lexical")) p.set("mode", state.mode);
+  return p;
+}
+
+function pageParams(state) {
+  const p = stateParams(state);
+  if (state.similar) p.set("similar", state.similar);
   return p;
 }
 
 function go(state) {
-  const qs = stateParams(state).toString();
+  const qs = pageParams(state).toString();
   history.pushState(null, "", qs ? "?" + qs : location.pathname);
   render();
 }
@@ -91,7 +104,15 @@ function renderHits(hits) {
     appendSnippet(snip, hit.snippet || "");
     li.appendChild(snip);
     const meta = [hit.lang, hit.domain, hit.fetch_time ? hit.fetch_time.slice(0, 10) : null].filter(Boolean);
-    li.appendChild(el("div", "meta", meta.join(" · ")));
+    const metaEl = el("div", "meta", meta.join(" · "));
+    if (vectors) {
+      // related pages and near-duplicates, in any language, from the document's vector
+      const more = el("button", "similar", "similar pages");
+      more.type = "button";
+      more.addEventListener("click", () => go({ ...readState(), similar: hit.id, page: 1 }));
+      metaEl.appendChild(more);
+    }
+    li.appendChild(metaEl);
     list.appendChild(li);
   }
 }
@@ -163,10 +184,40 @@ async function getJson(url) {
   }
 }
 
+async function renderSimilar(state, mine) {
+  setStatus("Searching…", "loading");
+  const p = new URLSearchParams();
+  for (const v of state.lang) p.append("lang", v);
+  p.set("size", String(PAGE_SIZE));
+  const { ok, body } = await getJson(`/api/docs/${encodeURIComponent(state.similar)}/similar?` + p.toString());
+  if (mine !== generation) return;
+  renderFacets({ ...state, lang: [], domain: [] }, {});
+  renderPager(state, 0);
+  if (!ok) {
+    renderHits([]);
+    setStatus(typeof body.detail === "string" ? body.detail : "search failed", "error", true);
+    return;
+  }
+  renderHits(body.hits);
+  setStatus(`${body.total} page${body.total === 1 ? "" : "s"} like ${state.similar}`, "ready");
+}
+
+function showMode(state) {
+  for (const input of document.querySelectorAll('#mode input[name="mode"]')) {
+    input.disabled = input.value !== "lexical" && !vectors;
+    input.checked = input.value === state.mode;
+  }
+}
+
 async function render() {
   const state = readState();
   document.getElementById("q").value = state.q;
+  showMode(state);
   const mine = ++generation;
+  if (state.similar) {
+    await renderSimilar(state, mine);
+    return;
+  }
   if (!state.q && !state.lang.length && !state.domain.length) {
     renderHits([]);
     renderFacets(state, {});
@@ -177,10 +228,12 @@ async function render() {
   setStatus("Searching…", "loading");
   const p = stateParams(state);
   p.set("size", String(PAGE_SIZE));
+  p.set("mode", state.mode);
   // Facet counts leave out their own kind's filter (disjunctive facets): with lang=sl
   // chosen, the other languages still show, with the counts they would add.
   const facetRequests = FACET_KINDS.map((kind) => {
     const f = stateParams({ ...state, [kind]: [], page: 1 });
+    f.set("mode", state.mode);
     f.set("facets", kind);
     f.set("facet_size", "15");
     return getJson("/api/facets?" + f.toString()).then((r) => (r.ok ? r.body.facets[kind] || [] : []));
@@ -203,12 +256,17 @@ async function render() {
   setStatus(`${body.total} result${body.total === 1 ? "" : "s"}${range} (${body.took_ms.toFixed(1)} ms)`, "ready");
 }
 
-document.addEventListener("DOMContentLoaded", () => {
+document.addEventListener("DOMContentLoaded", async () => {
   document.getElementById("search-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
     // a new query keeps the facet filters: narrowing first, then rephrasing, is common
-    go({ ...readState(), q: document.getElementById("q").value.trim(), page: 1 });
+    go({ ...readState(), q: document.getElementById("q").value.trim(), page: 1, similar: "" });
   });
+  for (const input of document.querySelectorAll('#mode input[name="mode"]')) {
+    input.addEventListener("change", () => go({ ...readState(), mode: input.value, page: 1, similar: "" }));
+  }
   window.addEventListener("popstate", render);
+  const health = await getJson("/api/health");
+  vectors = Boolean(health.ok && health.body.vectors);
   render();
 });

@@ -31,6 +31,9 @@ import pytest
 
 from owd.index.base import (
     FACETS,
+    SEMANTIC_DEPTH,
+    NoVectorsError,
+    rrf,
     MAX_PAGE,
     MAX_PAGE_SIZE,
     MAX_QUERY_CHARS,
@@ -55,6 +58,8 @@ from tests.index.corpus import (
     words_of,
 )
 
+from tests.vectors import cached_embedder, passage_vectors
+
 Factory = Callable[..., SearchBackend]
 UTC = dt.timezone.utc
 CORPUS = synthetic_corpus()
@@ -69,16 +74,22 @@ def _name(prefix: str) -> str:
 @pytest.fixture
 def backend(backend_factory: Factory) -> Iterator[SearchBackend]:
     """A fresh, empty index."""
-    b = backend_factory(_name("t"))
+    b = backend_factory(_name("t"), embedder=cached_embedder())
     yield b
     b.close()
 
 
 @pytest.fixture(scope="module")
-def corpus_backend(backend_factory: Factory) -> Iterator[SearchBackend]:
-    """The synthetic corpus, indexed once per module; tests must not write to it."""
-    b = backend_factory(_name("corpus"))
-    b.add(CORPUS)
+def corpus_vectors() -> dict[str, Any]:
+    """The real model's vectors of the synthetic corpus (tests/vectors.py caches them)."""
+    return passage_vectors(KEPT)
+
+
+@pytest.fixture(scope="module")
+def corpus_backend(backend_factory: Factory, corpus_vectors: dict[str, Any]) -> Iterator[SearchBackend]:
+    """The synthetic corpus with its vectors, indexed once per module; tests must not write to it."""
+    b = backend_factory(_name("corpus"), embedder=cached_embedder())
+    b.add(CORPUS, corpus_vectors)
     yield b
     b.close()
 
@@ -553,12 +564,14 @@ def test_syntax_is_not_interpreted(corpus_backend: SearchBackend) -> None:
 # ---------------------------------------------------------------------------- relevance
 
 
-def test_relevance_title_query_ranks_the_page_top3(corpus_backend: SearchBackend) -> None:
+@pytest.mark.semantic
+@pytest.mark.parametrize("mode", ["lexical", "hybrid"])
+def test_relevance_title_query_ranks_the_page_top3(corpus_backend: SearchBackend, mode: str) -> None:
     checked = 0
     for doc in KEPT:
         if not doc.title or "(" in doc.title:
             continue
-        r = corpus_backend.search(SearchQuery(doc.title, page_size=3))
+        r = corpus_backend.search(SearchQuery(doc.title, page_size=3, mode=mode))
         assert doc.id in ids(r), (doc.title, ids(r))
         checked += 1
     assert checked >= 20
@@ -578,14 +591,16 @@ def test_relevance_title_outranks_body(backend: SearchBackend) -> None:
 @pytest.fixture(scope="module")
 def shared_backend(backend_factory: Factory, shared_data: Any) -> Iterator[tuple[SearchBackend, list[Any]]]:
     docs = shared_corpus(shared_data)
-    b = backend_factory(_name("shared"))
-    b.add(docs)
+    b = backend_factory(_name("shared"), embedder=cached_embedder())
+    b.add(docs, passage_vectors(docs))
     yield b, docs
     b.close()
 
 
 @pytest.mark.shared_data
-def test_shared_relevance_title_top3(shared_backend: tuple[SearchBackend, list[Any]]) -> None:
+@pytest.mark.semantic
+@pytest.mark.parametrize("mode", ["lexical", "hybrid"])
+def test_shared_relevance_title_top3(shared_backend: tuple[SearchBackend, list[Any]], mode: str) -> None:
     b, docs = shared_backend
     assert b.count() == len(docs) >= 200
     assert len({d.lang for d in docs}) >= 8
@@ -594,7 +609,7 @@ def test_shared_relevance_title_top3(shared_backend: tuple[SearchBackend, list[A
     sample = rng.sample(docs, 120)
     for doc in sample:
         words = re.findall(r"[^\W_]+", doc.title)[:10]
-        r = b.search(SearchQuery(" ".join(words), page_size=3))
+        r = b.search(SearchQuery(" ".join(words), page_size=3, mode=mode))
         if doc.id not in ids(r):
             misses.append((doc.id, doc.title, ids(r)))
     assert not misses, misses[:5]
@@ -615,5 +630,148 @@ def test_shared_word_finds_every_language(shared_backend: tuple[SearchBackend, l
         filtered = b.search(SearchQuery(f'"{word}" lang:{lang}', page_size=100))
         assert {h.lang for h in filtered.hits} == {lang}
 
+# ---------------------------------------------------------------------------- vectors: semantic, hybrid, similar
 
-__all__ = [name for name in dir() if name.startswith("test_")] + ["backend", "corpus_backend", "shared_backend"]
+
+def _brute_force(b: SearchBackend, query_vector: Any, allowed: set[str], k: int) -> list[str]:
+    """The exact nearest documents (cosine, ties by id) among ``allowed``, from the vectors
+    the backend stored (the embedded index keeps them at half precision)."""
+    import numpy as np
+
+    q = np.asarray(query_vector, dtype=np.float32)
+    scored = []
+    for i in allowed:
+        v = b.get_vector(i)
+        if v is not None:
+            scored.append((-round(float(np.dot(v, q)), 6), i))
+    return [i for _, i in sorted(scored)[:k]]
+
+
+def _passing(filters: Filters) -> set[str]:
+    return {d.id for d in KEPT if matches_filters(d, filters)}
+
+
+SEMANTIC_QUERIES = ["flood protection", "zdravje otrok", "energy prices in winter", "poplave"]
+SEMANTIC_FILTERS = [Filters(), Filters(langs=["sl"]), Filters(langs=["de", "en"], pools=["health"]),
+                    Filters(domains=[".si"]), Filters(date_from=dt.date(2026, 11, 5))]
+
+
+@pytest.mark.semantic
+@pytest.mark.parametrize("text", SEMANTIC_QUERIES)
+def test_semantic_is_exact_nearest_neighbours_under_filters(corpus_backend: SearchBackend, corpus_vectors: dict[str, Any],
+                                                            text: str) -> None:
+    qv = cached_embedder().query(parse(text).meaning_text)
+    for filters in SEMANTIC_FILTERS:
+        r = corpus_backend.search(SearchQuery(text, filters, mode="semantic", page_size=10))
+        allowed = _passing(filters)
+        assert ids(r) == _brute_force(corpus_backend, qv, allowed, 10), (text, filters)
+        assert r.total == min(len(allowed & set(corpus_vectors)), 100)
+        scores = [h.score for h in r.hits]
+        assert scores == sorted(scores, reverse=True) and all(-1.0 <= x <= 1.0 for x in scores)
+
+
+@pytest.mark.semantic
+def test_semantic_exclusions_and_facets(corpus_backend: SearchBackend, corpus_vectors: dict[str, Any]) -> None:
+    word = MARKERS[0]
+    r = corpus_backend.search(SearchQuery(f"health -{word}", mode="semantic", page_size=100, facets=FACETS))
+    excluded = {d.id for d in KEPT if word in words_of(d)}
+    assert excluded and not excluded & set(ids(r))
+    assert r.total == len(set(corpus_vectors) - excluded)
+    ranked = [d for d in KEPT if d.id in set(ids(r))]
+    counts = facet_counts(ranked)
+    for name in FACETS:
+        assert r.facets[name] == top(counts[name], 20), name
+
+
+@pytest.mark.semantic
+@pytest.mark.parametrize("text", ["zqalpha", "flood protection", "poplave lang:sl"])
+def test_hybrid_is_reciprocal_rank_fusion_of_both_lists(corpus_backend: SearchBackend, text: str) -> None:
+    lexical = all_ids(corpus_backend, text)[:SEMANTIC_DEPTH]
+    semantic = ids(corpus_backend.search(SearchQuery(text, mode="semantic", page_size=100)))
+    fused = rrf([lexical, semantic])
+    r = corpus_backend.search(SearchQuery(text, mode="hybrid", page_size=10))
+    assert ids(r) == [i for i, _ in fused[:10]]
+    assert [h.score for h in r.hits] == pytest.approx([s for _, s in fused[:10]])
+    assert r.total == len(fused)
+    # paging walks the same fused list
+    pages = [ids(corpus_backend.search(SearchQuery(text, mode="hybrid", page=p, page_size=7))) for p in (1, 2, 3)]
+    assert sum(pages, []) == [i for i, _ in fused[:21]]
+
+
+@pytest.mark.semantic
+def test_semantic_crosses_languages_and_lang_restricts(backend: SearchBackend) -> None:
+    base = KEPT[0]
+    docs = [dataclasses.replace(base, id=i, lang=lang, title=t, text=x, pools=[]) for i, lang, t, x in [
+        ("en", "en", "Flood protection", "The river flooded the town; new dams were built to stop it."),
+        ("de", "de", "Hochwasserschutz", "Der Fluss überschwemmte die Stadt; neue Dämme wurden gebaut."),
+        ("sl", "sl", "Zaščita pred poplavami", "Reka je poplavila mesto; zgradili so nove nasipe."),
+        ("fr", "fr", "Recette de tarte", "Une tarte aux pommes avec de la cannelle et du beurre."),
+        ("it", "it", "Calcio", "La squadra ha vinto la partita di campionato ieri sera."),
+    ]]
+    backend.add(docs, passage_vectors(docs))
+    assert ids(backend.search(SearchQuery("poplave", mode="lexical"))) == []
+    assert set(ids(backend.search(SearchQuery("poplave", mode="semantic", page_size=3)))) == {"en", "de", "sl"}
+    assert set(ids(backend.search(SearchQuery("Überschwemmung", mode="hybrid", page_size=3)))) == {"en", "de", "sl"}
+    assert ids(backend.search(SearchQuery("poplave lang:de", mode="semantic"))) == ["de"]
+    assert ids(backend.search(SearchQuery("flood", Filters(langs=["fr", "it"]), mode="hybrid")))[0] in {"fr", "it"}
+    # a query without words is lexical in every mode: newest first, no ranking by meaning
+    assert backend.search(SearchQuery("lang:sl", mode="semantic")).total == 1
+
+
+@pytest.mark.semantic
+def test_vectors_follow_their_documents(backend: SearchBackend) -> None:
+    docs = [dataclasses.replace(KEPT[0], id=f"v{i}", title=f"Flood report {i}", text="Rivers rose.", pools=[])
+            for i in range(3)]
+    vectors = passage_vectors(docs)
+    backend.add(docs, vectors)
+    assert backend.has_vectors()
+    assert set(ids(backend.search(SearchQuery("flood", mode="semantic")))) == {"v0", "v1", "v2"}
+    # re-added without a vector: found by words only
+    backend.add([docs[0]])
+    assert set(ids(backend.search(SearchQuery("flood", mode="semantic")))) == {"v1", "v2"}
+    assert backend.get_vector("v0") is None
+    # dropped: gone from both lists
+    backend.add([dataclasses.replace(docs[1], drop_reason="duplicate")], {"v1": vectors["v1"]})
+    assert ids(backend.search(SearchQuery("flood", mode="semantic"))) == ["v2"]
+    backend.delete(["v2"])
+    assert not backend.has_vectors()
+    with pytest.raises(NoVectorsError):
+        backend.search(SearchQuery("flood", mode="semantic"))
+    import numpy as np
+
+    backend.add([docs[2]], {"v2": vectors["v2"]})
+    got = backend.get_vector("v2")
+    assert got is not None and float(np.dot(got, vectors["v2"])) > 0.999  # stored at half precision
+
+
+def test_semantic_without_vectors_says_so(backend: SearchBackend) -> None:
+    backend.add(KEPT[:3])
+    assert not backend.has_vectors()
+    for mode in ("semantic", "hybrid"):
+        with pytest.raises(NoVectorsError, match="owd embed"):
+            backend.search(SearchQuery("flood", mode=mode))
+    assert backend.search(SearchQuery("lang:sl", mode="semantic")).total == backend.count(Filters(langs=["sl"]))
+
+
+def test_mode_is_validated() -> None:
+    with pytest.raises(QueryError, match="mode"):
+        SearchQuery("x", mode="fuzzy")
+
+
+@pytest.mark.semantic
+def test_similar_documents(corpus_backend: SearchBackend, corpus_vectors: dict[str, Any]) -> None:
+    doc = next(d for d in KEPT if d.id in corpus_vectors)
+    r = corpus_backend.similar(doc.id, page_size=5)
+    assert r is not None
+    expected = _brute_force(corpus_backend, corpus_backend.get_vector(doc.id), set(corpus_vectors) - {doc.id}, 5)
+    assert ids(r) == expected and r.total == 5
+    sl = corpus_backend.similar(doc.id, filters=Filters(langs=["sl"]), page_size=100)
+    assert sl is not None and {h.lang for h in sl.hits} <= {"sl"} and doc.id not in ids(sl)
+    assert corpus_backend.similar("no-such-id") is None
+    with pytest.raises(QueryError):
+        corpus_backend.similar(doc.id, page_size=0)
+
+
+
+__all__ = [name for name in dir() if name.startswith("test_")] + ["backend", "corpus_vectors", "corpus_backend",
+                                                                  "shared_backend"]

@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from owd.index.base import MAX_TEXT_CHARS, BackendError, Filters, SearchBackend, SearchQuery
-from owd.index.embedded import EmbeddedBackend
+from owd.index.embedded import INDEX_FORMAT, EmbeddedBackend
 from owd.core.schema import Document
 from tests.index.contract import *  # noqa: F401,F403  (the contract suite runs here)
 from tests.index.contract import ids
@@ -85,7 +85,7 @@ def test_format_marker_and_reopen(tmp_path: Path) -> None:
     with EmbeddedBackend(path) as b:
         b.add([_doc("a", "en", "A", "alpha")])
     marker = json.loads((path / "owd-index.json").read_text())
-    assert marker["format"] == 1
+    assert marker["format"] == INDEX_FORMAT == 2  # 2: the vector key field (vkey)
     with EmbeddedBackend(path, create=False) as b:
         assert b.count() == 1
     (path / "owd-index.json").write_text(json.dumps({"format": 0}))
