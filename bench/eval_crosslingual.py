@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -51,8 +52,10 @@ def crosslingual_sample(shared: Path, sentences: int = 12) -> dict[str, list[str
 
 
 def query_text(sentence: str) -> str:
-    """A sentence as a search box query (quotes dropped: a sentence is not a phrase query)."""
-    return " ".join(sentence.replace('"', " ").split())[:400]
+    """A sentence as a search box query: its first 30 words (the query language takes 32),
+    punctuation dropped so that nothing in it reads as an operator."""
+    words = re.findall(r"[^\W_]+", sentence)[:30]
+    return " ".join(w.lower() if w in ("OR", "AND", "NOT") else w for w in words)
 
 
 def documents(sample: dict[str, list[str]]) -> list[Document]:
