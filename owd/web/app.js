@@ -6,8 +6,8 @@
 const PAGE_SIZE = 10;
 const FACET_KINDS = ["lang", "domain"];
 const MODES = ["lexical", "semantic", "hybrid"];
-// Set from /api/health: with document vectors, the page searches words and meaning
-// together unless the address bar says otherwise.
+// Set from /api/health: with document vectors, the meaning and both modes can be chosen
+// (words stay the default: their counts are exact, the other modes rank the nearest 100).
 let vectors = false;
 
 // The state lives in the address bar, so results can be linked, reloaded and
@@ -19,7 +19,7 @@ function readState() {
     lang: p.getAll("lang"),
     domain: p.getAll("domain"),
     page: Math.max(1, parseInt(p.get("page") || "1", 10) || 1),
-    mode: MODES.includes(p.get("mode")) ? p.get("mode") : (vectors ? "hybrid" : "lexical"),
+    mode: MODES.includes(p.get("mode")) ? p.get("mode") : "lexical",
     similar: p.get("similar") || "",
   };
 }
@@ -29,7 +29,7 @@ function stateParams(state) {
   if (state.q) p.set("q", state.q);
   for (const kind of FACET_KINDS) for (const v of state[kind]) p.append(kind, v);
   if (state.page > 1) p.set("page", String(state.page));
-  if (state.mode !== (vectors ? "hybrid" : "lexical")) p.set("mode", state.mode);
+  if (state.mode !== "lexical") p.set("mode", state.mode);
   return p;
 }
 

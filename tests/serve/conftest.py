@@ -20,6 +20,7 @@ from owd.index.embedded import EmbeddedBackend
 from owd.core.schema import Document
 from owd.serve import create_app
 from tests.index.corpus import synthetic_corpus
+from tests.vectors import cached_embedder, passage_vectors
 
 
 @dataclass
@@ -71,12 +72,12 @@ def corpus() -> list[Document]:
 def index_path(tmp_path_factory: pytest.TempPathFactory, corpus: list[Document]) -> Path:
     path = tmp_path_factory.mktemp("serve") / "tantivy"
     with EmbeddedBackend(path) as backend:
-        backend.add(corpus)
+        backend.add(corpus, passage_vectors([d for d in corpus if not d.drop_reason]))
     return path
 
 
 @pytest.fixture(scope="session")
 def server(index_path: Path) -> Iterator[str]:
     """Base URL of the API over the synthetic corpus (opened read-only, as `owd serve` does)."""
-    with serving(create_app(lambda: EmbeddedBackend(index_path, create=False))) as base:
+    with serving(create_app(lambda: EmbeddedBackend(index_path, create=False, embedder=cached_embedder()))) as base:
         yield base

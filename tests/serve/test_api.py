@@ -33,7 +33,7 @@ def with_word(docs: list[Document], word: str, f: Filters = Filters()) -> list[D
 def test_health_counts_the_indexed_documents(server: str, corpus: list[Document]) -> None:
     r = call(server, "/api/health")
     assert r.status == 200
-    assert r.json() == {"status": "ok", "backend": "EmbeddedBackend", "documents": len(kept(corpus))}
+    assert r.json() == {"status": "ok", "backend": "EmbeddedBackend", "documents": len(kept(corpus)), "vectors": True}
 
 
 def test_search_finds_exactly_the_matching_documents(server: str, corpus: list[Document]) -> None:
@@ -192,7 +192,8 @@ def test_read_only(server: str, path: str, method: str) -> None:
 
 def test_openapi_spec_lists_only_reads(server: str) -> None:
     spec = call(server, "/openapi.json").json()
-    assert set(spec["paths"]) == {"/api/search", "/api/facets", "/api/docs/{doc_id}", "/api/health"}
+    assert set(spec["paths"]) == {"/api/search", "/api/facets", "/api/docs/{doc_id}", "/api/docs/{doc_id}/similar",
+                                  "/api/health"}
     assert all(set(ops) == {"get"} for ops in spec["paths"].values())
     size = next(p for p in spec["paths"]["/api/search"]["get"]["parameters"] if p["name"] == "size")
     assert size["schema"]["maximum"] == MAX_PAGE_SIZE
@@ -245,3 +246,50 @@ def test_page_is_self_contained(server: str) -> None:
     assert js.status == 200 and "javascript" in js.headers["content-type"]
     assert "innerHTML" not in js.body.decode().split("\n", 3)[3]  # rendering builds DOM nodes only
     assert "http" not in js.body.decode().replace("https:", "").replace("http:", "")
+
+
+# ---------------------------------------------------------------------------- modes and similar pages
+
+
+@pytest.mark.semantic
+def test_search_modes(server: str, corpus: list[Document]) -> None:
+    lexical = call(server, "/api/search?" + qs(q="poplave", size=100)).json()
+    semantic = call(server, "/api/search?" + qs(q="poplave", mode="semantic", size=100)).json()
+    hybrid = call(server, "/api/search?" + qs(q="poplave", mode="hybrid", size=100)).json()
+    with_text = [d for d in kept(corpus) if d.title or d.text or d.description]
+    assert 0 < lexical["total"] < semantic["total"] == len(with_text)  # meaning ranks every document
+    assert {h["id"] for h in lexical["hits"]} <= {h["id"] for h in hybrid["hits"]}
+    assert {h["lang"] for h in semantic["hits"][:5]} != {"sl"} or semantic["hits"][0]["lang"] == "sl"
+    sl = call(server, "/api/search?" + qs(q="poplave", mode="semantic", lang="de", size=100)).json()
+    assert sl["hits"] and {h["lang"] for h in sl["hits"]} == {"de"}
+    facets = call(server, "/api/facets?" + qs(q="poplave", mode="hybrid", facets="lang")).json()
+    assert sum(f["count"] for f in facets["facets"]["lang"]) == hybrid["total"]
+    assert call(server, "/api/search?" + qs(q="x", mode="fuzzy")).status == 422
+
+
+@pytest.mark.semantic
+def test_similar_pages(server: str, corpus: list[Document]) -> None:
+    r = call(server, "/api/docs/doc-000/similar?" + qs(size=5))
+    assert r.status == 200, r.body
+    body = r.json()
+    assert body["id"] == "doc-000" and body["total"] == len(body["hits"]) == 5
+    assert "doc-000" not in [h["id"] for h in body["hits"]]
+    scores = [h["score"] for h in body["hits"]]
+    assert scores == sorted(scores, reverse=True)
+    de = call(server, "/api/docs/doc-000/similar?" + qs(lang="de")).json()
+    assert de["hits"] and {h["lang"] for h in de["hits"]} == {"de"}
+    assert call(server, "/api/docs/no-such-doc/similar").status == 404
+    assert call(server, "/api/docs/doc-000/similar?size=0").status == 422
+
+
+def test_semantic_on_an_index_without_vectors_is_409(tmp_path: Path, corpus: list[Document]) -> None:
+    with EmbeddedBackend(tmp_path / "ix") as b:
+        b.add(corpus[:5])
+    with serving(create_app(lambda: EmbeddedBackend(tmp_path / "ix", create=False))) as base:
+        assert call(base, "/api/health").json()["vectors"] is False
+        r = call(base, "/api/search?" + qs(q="flood", mode="hybrid"))
+        assert r.status == 409 and "owd embed" in r.json()["detail"]
+        assert call(base, "/api/search?" + qs(q="flood")).status == 200
+        doc = next(d for d in corpus[:5] if not d.drop_reason)
+        r = call(base, f"/api/docs/{doc.id}/similar")
+        assert r.status == 200 and r.json()["hits"] == []

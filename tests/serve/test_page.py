@@ -152,3 +152,44 @@ def test_bad_query_shows_the_servers_message(page: object) -> None:
     expect(status).to_have_attribute("data-state", "error")
     expect(status).to_contain_text("'x1' is not a valid value")
     expect(pg.locator("#results li.hit")).to_have_count(0)
+
+
+@pytest.mark.semantic
+def test_mode_toggle_and_similar_pages(page: object, corpus: list[Document]) -> None:
+    pg = page
+    status = pg.locator("#status")
+    lexical = pg.locator('#mode input[value="lexical"]')
+    meaning = pg.locator('#mode input[value="semantic"]')
+    both = pg.locator('#mode input[value="hybrid"]')
+    expect(meaning).to_be_enabled()  # the served index has vectors (/api/health says so)
+    pg.fill("#q", "poplave")
+    pg.press("#q", "Enter")
+    words = count_with(corpus, "poplave")
+    expect(status).to_have_text(re.compile(rf"^{words} results? "))
+    expect(lexical).to_be_checked()
+    hits = pg.locator("#results li.hit")
+    word_langs = set(hits.evaluate_all("els => els.map(e => e.dataset.lang)"))
+    assert word_langs <= {"sl", "hr"}  # the word is Slovenian (and Croatian)
+
+    meaning.check()
+    with_text = [d for d in kept(corpus) if d.title or d.text or d.description]
+    expect(status).to_have_text(re.compile(rf"^{len(with_text)} results — 1–10 "))
+    expect(meaning).to_be_checked()
+    assert "mode=semantic" in pg.url
+    # meaning crosses languages: the floods pages of other languages come up too
+    expect(hits).to_have_count(10)
+    assert set(hits.evaluate_all("els => els.map(e => e.dataset.lang)")) - word_langs
+
+    both.check()
+    expect(both).to_be_checked()
+    assert "mode=hybrid" in pg.url
+    expect(status).to_have_text(re.compile(r"^\d+ results — 1–10 "))
+
+    first = hits.first.get_attribute("data-id")
+    hits.first.locator("button.similar").click()
+    expect(status).to_have_text(re.compile(rf"^10 pages like {re.escape(first)}"))
+    assert f"similar={first}" in pg.url
+    assert first not in hits.evaluate_all("els => els.map(e => e.dataset.id)")
+    pg.go_back()
+    expect(status).to_have_text(re.compile(r"^\d+ results — 1–10 "))
+    expect(both).to_be_checked()

@@ -22,6 +22,10 @@ CONFIG = """
 [[operations]]
 include-name = "GET /api/docs/{doc_id}"
 parameters = { doc_id = "doc-html" }
+
+[[operations]]
+include-name = "GET /api/docs/{doc_id}/similar"
+parameters = { doc_id = "doc-html" }
 """
 
 
@@ -45,7 +49,7 @@ def test_schemathesis_finds_no_server_errors_or_schema_violations(server: str, t
     print(f"schemathesis: {run['operations']['tested']} operations, {cases['generated']} test cases, "
           f"{cases['with_failures']} with failures, {len(run['errors'])} errors")
     assert proc.returncode == 0 and run["exit_code"] == 0, out
-    assert run["operations"]["tested"] == 4 and run["operations"]["errored"] == 0, out
+    assert run["operations"]["tested"] == 5 and run["operations"]["errored"] == 0, out
     assert run["failures"] == [] and run["errors"] == [] and cases["with_failures"] == 0, out
-    assert cases["generated"] >= 4 * 20, out  # it really exercised every operation
+    assert cases["generated"] >= 5 * 20, out  # it really exercised every operation
     assert "GET /api/docs/{doc_id}" not in run["warnings"]["missing_test_data"], out
