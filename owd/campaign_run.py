@@ -1,4 +1,4 @@
-"""``owd run``: a whole campaign on Ray, crawl -> process -> index -> pools -> report.
+"""``owd run``: a whole campaign on Ray, crawl -> process -> embed -> index -> pools -> report.
 
 One Ray connection for all steps (a local instance, or ``--address`` to join a
 cluster). Each step's state goes to ``<campaign>/run/state.json`` as it starts
@@ -30,7 +30,7 @@ from owd.core.step import Executor
 
 __all__ = ["STEPS", "RunOptions", "run_campaign", "load_state", "campaign_status", "step_on_disk"]
 
-STEPS = ("crawl", "process", "index", "pools", "report")
+STEPS = ("crawl", "process", "embed", "index", "pools", "report")
 
 
 @dataclass
@@ -94,6 +94,19 @@ def _process(cfg: CampaignConfig, opts: RunOptions, executor: Executor, resume: 
     return summary.documents, "documents"
 
 
+def _embed(cfg: CampaignConfig, opts: RunOptions, executor: Executor, resume: bool,
+           say: Callable[[str], None]) -> tuple[int, str]:
+    if not cfg.embeddings.enabled:
+        say("embed: skipped (embeddings.enabled is false: search by words only)")
+        return 0, "documents"
+    from owd.campaign_steps import EmbedDocuments
+
+    # one task per docs shard, each worker holding one copy of the model
+    counts = EmbedDocuments(progress=say).run(cfg, [], executor)
+    say(f"embed: {counts['embed/documents']} documents have vectors ({counts['embed/embedded']} embedded now)")
+    return counts["embed/documents"], "documents"
+
+
 def _index(cfg: CampaignConfig, opts: RunOptions, executor: Executor, resume: bool,
            say: Callable[[str], None]) -> tuple[int, str]:
     from owd.campaign_steps import IndexDocuments
@@ -129,7 +142,7 @@ def _report(cfg: CampaignConfig, opts: RunOptions, executor: Executor, resume: b
 
 
 _RUNNERS: dict[str, Callable[[CampaignConfig, RunOptions, Executor, bool, Callable[[str], None]], tuple[int, str]]] = {
-    "crawl": _crawl, "process": _process, "index": _index, "pools": _pools, "report": _report}
+    "crawl": _crawl, "process": _process, "embed": _embed, "index": _index, "pools": _pools, "report": _report}
 
 
 def _prefixed(progress: Callable[[str], None], step: str) -> Callable[[str], None]:
@@ -318,6 +331,18 @@ def _process_on_disk(cfg: CampaignConfig) -> tuple[str, str] | None:
     return "done", f"(owd process): {len(shards)} shard(s), {documents} documents, {kept} kept"
 
 
+def _embed_on_disk(cfg: CampaignConfig) -> tuple[str, str] | None:
+    from owd.index.vector_shards import vectors_path
+
+    shards = _docs_shards(cfg)
+    have = [s for s in shards if vectors_path(s).exists()]
+    if not have:
+        return None
+    if len(have) == len(shards):
+        return "done", f"(owd embed): vectors for {len(have)} docs shard(s)"
+    return "partial", f"(owd embed): vectors for {len(have)} of {len(shards)} docs shard(s)"
+
+
 def _index_on_disk(cfg: CampaignConfig) -> tuple[str, str] | None:
     # One state file per backend (index.open.state_path): state-embedded.json,
     # state-opensearch-<index>.json; each lists the docs shards indexed into it.
@@ -366,5 +391,5 @@ def _report_on_disk(cfg: CampaignConfig) -> tuple[str, str] | None:
 
 
 _DISK_READERS: dict[str, Callable[[CampaignConfig], tuple[str, str] | None]] = {
-    "crawl": _crawl_on_disk, "process": _process_on_disk, "index": _index_on_disk, "pools": _pools_on_disk,
+    "crawl": _crawl_on_disk, "process": _process_on_disk, "embed": _embed_on_disk, "index": _index_on_disk, "pools": _pools_on_disk,
     "report": _report_on_disk}

@@ -160,24 +160,20 @@ CAMPAIGN_STEPS: tuple[type[CampaignStep], ...] = (BandBuckets, Clusters, FetchDa
 _EMBEDDER: dict[str, Any] = {}  # one model per worker process, loaded by its first task
 
 
-def _embed_task(args: tuple[Path, int, bool]) -> tuple[Path, Counter[str], float]:
-    """A task: one docs shard's vectors file (owd.index.vector_shards)."""
-    import time
-
+def _embed_batch(texts: list[str]) -> Any:
+    """A task: passages -> their vectors (n x 384 float32), with this worker's model."""
     from owd.index.embed import Embedder
-    from owd.index.vector_shards import embed_shard
 
-    shard, chars, force = args
-    started = time.monotonic()
     if "e5" not in _EMBEDDER:
         _EMBEDDER["e5"] = Embedder(threads=1)
-    return shard, embed_shard(shard, _EMBEDDER["e5"], chars=chars, force=force), time.monotonic() - started
+    return _EMBEDDER["e5"].passages(texts)
 
 
 class EmbedDocuments(CampaignStep):
-    """A vector for every kept document (semantic and hybrid search): one task per docs
-    shard, each worker holding one copy of the model. Resumable and incremental by shard
-    (owd.index.vector_shards). Does nothing unless ``embeddings.enabled``, or ``force``."""
+    """A vector for every kept document (semantic and hybrid search; owd.index.vector_shards).
+    Shard by shard: the driver plans a shard (what is current, what can be reused), the
+    executor's workers embed its passages in batches (each worker holds one copy of the
+    model), the driver writes the shard's vectors file. Resumable and incremental by shard."""
 
     name = "embed"
 
@@ -186,17 +182,33 @@ class EmbedDocuments(CampaignStep):
         self.progress = progress
 
     def run(self, cfg: CampaignConfig, shards: Sequence[Shard], executor: Executor | None) -> Counter[str]:
+        import time
+
+        from owd.index.vector_shards import BATCH, plan_shard, write_shard
+
         docs = sorted((cfg.campaign_dir / "docs").glob("*.parquet"))
-        tasks = [(path, cfg.embeddings.passage_chars, self.force) for path in docs]
-        total: Counter[str] = Counter()
-        results = executor.map_unordered(_embed_task, tasks) if executor is not None else \
-            ((i, _embed_task(t)) for i, t in enumerate(tasks))
-        for done, (_, (shard, counts, seconds)) in enumerate(results, 1):
+        total: Counter[str] = Counter({"embed/shards": len(docs)})
+        for n, path in enumerate(docs, 1):
+            started = time.monotonic()
+            plan = plan_shard(path, chars=cfg.embeddings.passage_chars, force=self.force)
+            if plan is None:
+                total["embed/shards_skipped"] += 1
+                self.progress(f"embed: shard {n}/{len(docs)} {path.name}: unchanged")
+                continue
+            batches = [plan.todo[i:i + BATCH] for i in range(0, len(plan.todo), BATCH)]
+            tasks = [[plan.texts[i] for i in rows] for rows in batches]
+            results = executor.map_unordered(_embed_batch, tasks) if executor is not None else \
+                ((i, _embed_batch(t)) for i, t in enumerate(tasks))
+            for done, (i, vectors) in enumerate(results, 1):
+                plan.vectors[batches[i]] = vectors
+                if done % 10 == 0 or done == len(batches):
+                    rate = sum(len(b) for b in batches[:done]) / max(time.monotonic() - started, 1e-9)
+                    self.progress(f"embed: shard {n}/{len(docs)} {path.name}: {min(done * BATCH, len(plan.todo))}/"
+                                  f"{len(plan.todo)} passages ({rate:.1f}/s)")
+            counts = write_shard(plan)
             total.update(counts)
-            what = "unchanged" if counts.get("embed/shards_skipped") else \
-                f"{counts['embed/embedded']} embedded, {counts['embed/reused']} reused"
-            self.progress(f"embed: shard {done}/{len(tasks)} {shard.name}: {what} in {seconds:.1f} s")
-        total["embed/shards"] = len(tasks)
+            self.progress(f"embed: shard {n}/{len(docs)} {path.name}: {counts['embed/embedded']} embedded, "
+                          f"{counts['embed/reused']} reused in {time.monotonic() - started:.1f} s")
         return total
 
 

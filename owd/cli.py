@@ -538,7 +538,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--address", help="join this Ray cluster (default: start a local instance)")
     p.add_argument("--crawlers", type=int, help="crawler actors (default: the campaign's run.crawlers or sites)")
     _add_backend_args(p)
-    p.add_argument("--from", dest="restart_from", choices=["crawl", "process", "index", "pools", "report"],
+    p.add_argument("--from", dest="restart_from", choices=["crawl", "process", "embed", "index", "pools", "report"],
                    help="run this step and the later ones again")
 
     p = command("status", _cmd_status, "show where a campaign stands (steps of `owd run`, crawlers)")

@@ -115,6 +115,18 @@ def run_demo(config_path: Path, keep: bool = False) -> int:
     from owd.index.build import index_campaign
     from owd.index.embedded import EmbeddedBackend
 
+    if cfg.embeddings.enabled:
+        import time
+
+        from owd.campaign_steps import EmbedDocuments
+        from owd.executors import LocalExecutor
+
+        started = time.monotonic()
+        with LocalExecutor(cfg.embeddings.workers or None) as executor:
+            counts = EmbedDocuments().run(cfg, [], executor)
+        print(f"  vectors     {counts['embed/documents']} documents embedded in {time.monotonic() - started:.1f} s "
+              f"({cfg.campaign_dir / 'vectors'})")
+
     with EmbeddedBackend(cfg.campaign_dir / "index" / "tantivy") as backend:
         from owd.pools.rules import pool_membership
 
@@ -124,11 +136,20 @@ def run_demo(config_path: Path, keep: bool = False) -> int:
         print(f"  index       {indexed.total} documents searchable ({cfg.campaign_dir / 'index'})")
         query = SearchQuery(text="zdravje", filters=Filters(langs=["sl"], domains=[".si"]), page_size=3)
         result = backend.search(query)
+        semantic = None
+        if backend.has_vectors():
+            # meaning crosses languages: a Slovenian word finds health pages in every language
+            semantic = backend.search(SearchQuery(text="zdravje", mode="semantic", page_size=5))
     print()
     print(f'owd demo: example search  owd search "zdravje" --lang sl --domain .si  ->  {result.total} result(s) '
           f"in {result.took_ms:.1f} ms")
     for hit in result.hits:
         print(f"  {hit.title}  <{hit.url}>")
+    if semantic is not None:
+        print(f'owd demo: by meaning  owd search "zdravje" --mode semantic  ->  top 5 in {semantic.took_ms:.1f} ms, '
+              f"languages {', '.join(sorted({h.lang or '?' for h in semantic.hits}))}")
+        for hit in semantic.hits:
+            print(f"  [{hit.lang}] {hit.title}  <{hit.url}>")
 
     from owd.pools.build import build_pools
 

@@ -305,7 +305,7 @@ class EmbeddingsConfig:
 
     enabled: bool = False
     # what is embedded: the title and this many characters of the text's start
-    passage_chars: int = 600
+    passage_chars: int = 300
     workers: int = 0  # processes for `owd embed`; 0: one per CPU
 
     def check(self) -> None:
