@@ -98,6 +98,24 @@ def evaluate(backend: SearchBackend, sample: dict[str, list[str]], modes: Sequen
     return out
 
 
+def _embed_part(args: tuple[str, list[str]]) -> Any:
+    kind, texts = args
+    e = Embedder()
+    return e.passages(texts) if kind == "passage" else e.queries(texts)
+
+
+def _parallel(kind: str, texts: list[str], workers: int) -> Any:
+    """Vectors from ``workers`` forked processes (one model each), in order."""
+    import multiprocessing
+
+    import numpy as np
+
+    step = -(-len(texts) // (workers * 8))
+    parts = [(kind, texts[i:i + step]) for i in range(0, len(texts), step)]
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        return np.concatenate(pool.map(_embed_part, parts))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sentences", type=int, default=200, help="sentences per language (FLORES devtest has 1012)")
@@ -105,23 +123,27 @@ def main() -> int:
     ap.add_argument("--backend", default="embedded", choices=["embedded", "opensearch"])
     ap.add_argument("--url", default="http://127.0.0.1:9200")
     ap.add_argument("--shared", default=str(REPO.parent / "shared" / "data"))
+    ap.add_argument("--workers", type=int, default=2, help="embedding processes")
     ap.add_argument("--out", default=str(REPO / "bench" / "results" / "crosslingual.json"))
     args = ap.parse_args()
     import tempfile
 
     sample = crosslingual_sample(Path(args.shared), args.sentences)
     docs = documents(sample)
-    embedder = Embedder()
-    from owd.index.embed import passage_text
-
-    t0 = time.process_time()
-    vecs = embedder.passages([passage_text(d.title, d.text) for d in docs])
-    embed_cpu = time.process_time() - t0
+    from owd.index.embed import passage_text, query_input
     from owd.index.query import parse
 
-    embedder._cache_size = 10**6  # type: ignore[attr-defined]
-    embedder.queries([parse(query_text(s)).meaning_text for lang in sorted(sample) for s in sample[lang]])
-    print(f"embedded {len(docs)} passages in {embed_cpu:.0f} CPU-s ({len(docs) / embed_cpu:.1f}/s)", flush=True)
+    embedder = Embedder(query_cache=10**6)
+    texts = [passage_text(d.title, d.text) for d in docs]
+    queries = [parse(query_text(s)).meaning_text for lang in sorted(sample) for s in sample[lang]]
+    t0 = time.monotonic()
+    vecs = _parallel("passage", texts, args.workers)
+    qvecs = _parallel("query", queries, args.workers)
+    seconds = time.monotonic() - t0
+    with embedder._lock:  # the searches below find every query's vector in the cache
+        embedder._cache.update(zip([query_input(q) for q in queries], qvecs))
+    print(f"embedded {len(texts)} passages and {len(queries)} queries in {seconds:.0f} s on {args.workers} "
+          f"processes ({(len(texts) + len(queries)) / seconds / args.workers:.1f} per second per process)", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         if args.backend == "embedded":
             from owd.index.embedded import EmbeddedBackend

@@ -33,7 +33,9 @@ Document vectors live in a usearch graph beside the tantivy files
 (``<index>/owd-vectors/``, :mod:`owd.index.vector_index`; tantivy only ever deletes the
 files it made). tantivy indexes each document's vector key (``vkey``), so nearest keys
 become documents, and filters and exclusions are applied by tantivy: a restriction that
-leaves few documents (:data:`EXACT_SUBSET`) is searched exactly over their vectors; a
+leaves at most :data:`EXACT_SUBSET` documents is searched exactly over their vectors (their
+keys come from tantivy's fast field, the vectors from usearch, the scores from one matrix
+product); a
 wider one searches the graph for more neighbours than asked, keeps those that pass, and
 asks for more until it has enough.
 """
@@ -81,7 +83,7 @@ log = logging.getLogger(__name__)
 INDEX_FORMAT = 2  # bump when the schema or the analysis changes: old indexes must be rebuilt
 _MARKER = "owd-index.json"
 _VECTORS = "owd-vectors"
-EXACT_SUBSET = 2000  # a filtered semantic search over at most this many documents is exact
+EXACT_SUBSET = 20_000  # a filtered semantic search over at most this many documents is exact
 
 TITLE_BOOST = 2.0
 DESCRIPTION_BOOST = 1.0
@@ -107,7 +109,9 @@ def _schema() -> tantivy.Schema:
     sb = tantivy.SchemaBuilder()
     raw = "raw"
     sb.add_text_field("id", stored=True, tokenizer_name=raw)
-    sb.add_text_field("vkey", tokenizer_name=raw, index_option="basic")  # vector_index.key_text(vector_key(id))
+    # vector_index.key_text(vector_key(id)); a fast field, so filtered vector searches read keys
+    # through an aggregation instead of opening stored documents
+    sb.add_text_field("vkey", fast=True, tokenizer_name=raw, index_option="basic")
     sb.add_text_field("url", stored=True, tokenizer_name=raw)
     sb.add_text_field("host", stored=True, tokenizer_name=raw)
     sb.add_text_field("domain", stored=True, fast=True, tokenizer_name=raw)
@@ -475,10 +479,45 @@ class EmbeddedBackend(SearchBackend):
                 clauses.append((Occur.MustNot, q))
         return clauses
 
-    def _ids_of(self, searcher: Any, clauses: list[tuple[Occur, Query]], limit: int) -> list[str]:
-        q = Query.boolean_query([(Occur.Must, Query.all_query()), *clauses])
-        found = searcher.search(q, limit=max(1, limit))
-        return [str(searcher.doc(address).get_first("id")) for _, address in found.hits]
+    def _keys_passing(self, searcher: Any, clauses: list[tuple[Occur, Query]], within: list[int] | None,
+                      limit: int) -> list[int]:
+        """Vector keys of the documents that pass ``clauses`` (among the keys ``within``), read
+        from the ``vkey`` fast field by a terms aggregation: no stored document is opened."""
+        scope = Query.all_query() if within is None else \
+            Query.term_set_query(self._schema, "vkey", [key_text(key) for key in within])
+        q = Query.boolean_query([(Occur.Must, scope), *clauses])
+        size = max(1, limit)
+        found = searcher.aggregate(q, {"k": {"terms": {"field": "vkey", "size": size, "segment_size": size}}})
+        return [int(b["key"], 16) for b in found["k"]["buckets"]]
+
+    def _top(self, searcher: Any, scored: list[tuple[int, float]], k: int) -> list[tuple[str, float]]:
+        """The best ``k`` of (key, similarity) as (document id, similarity), ties by id: every key
+        tied with the k-th is resolved to its id before the cut."""
+        order = sorted(scored, key=lambda p: (-p[1], p[0]))
+        if len(order) > k:
+            cutoff = order[k - 1][1]
+            order = [p for p in order if p[1] >= cutoff]
+        if not order:
+            return []
+        found = searcher.search(Query.term_set_query(self._schema, "vkey", [key_text(key) for key, _ in order]),
+                                limit=len(order))
+        ids = {}
+        for _, address in found.hits:
+            doc_id = str(searcher.doc(address).get_first("id"))
+            ids[vector_key(doc_id)] = doc_id
+        pairs = [(ids[key], sim) for key, sim in order if key in ids]
+        return sorted(pairs, key=lambda p: (-p[1], p[0]))[:k]
+
+    def _exact_nearest(self, searcher: Any, vector: np.ndarray, keys: list[int], k: int) -> list[tuple[str, float]]:
+        import numpy as np
+
+        present, vecs = self._vectors.get_many(keys)
+        sims = np.round(vecs @ np.asarray(vector, dtype=np.float32), 6)
+        if len(sims) > 4 * k:  # only the best few (and their ties) need sorting in Python
+            cutoff = np.partition(sims, len(sims) - k)[len(sims) - k]
+            mask = sims >= cutoff
+            present, sims = present[mask], sims[mask]
+        return self._top(searcher, [(int(key), float(sim)) for key, sim in zip(present, sims)], k)
 
     def _nearest(self, vector: np.ndarray, filters: Filters, parsed: ParsedQuery | None,
                  k: int) -> list[tuple[str, float]]:
@@ -491,50 +530,26 @@ class EmbeddedBackend(SearchBackend):
         clauses = self._restriction(filters, parsed)
         if not clauses and n <= EXACT_SUBSET:
             # a small index: the same exact scoring as a narrow restriction
-            return self._exact_nearest(searcher, vector, self._ids_of(searcher, [], self.count()), k)
+            return self._exact_nearest(searcher, vector, self._vectors.keys(), k)
+        fetch = min(n, k)
         if clauses:
             passing = int(searcher.search(Query.boolean_query([(Occur.Must, Query.all_query()), *clauses]),
                                           limit=1, count=True).count)  # type: ignore[attr-defined]
             if passing == 0:
                 return []
             if passing <= EXACT_SUBSET:
-                # few documents pass: score each of them exactly
-                return self._exact_nearest(searcher, vector, self._ids_of(searcher, clauses, passing), k)
+                # few enough pass: score each of them exactly
+                return self._exact_nearest(searcher, vector, self._keys_passing(searcher, clauses, None, passing), k)
             # a wide restriction: ask the graph for more than k, keep those that pass
             fetch = min(n, math.ceil(k * 2 * n / passing))
-        else:
-            fetch = min(n, k)
         while True:
             found = self._vectors.search(vector, fetch)
-            resolved = self._resolve(searcher, found, clauses)
-            if len(resolved) >= k or fetch >= n:
-                return resolved[:k]
+            if clauses:
+                keep = set(self._keys_passing(searcher, clauses, [key for key, _ in found], len(found)))
+                found = [p for p in found if p[0] in keep]
+            if len(found) >= k or fetch >= n:
+                return self._top(searcher, found, k)
             fetch = min(n, fetch * 4)
-
-    def _exact_nearest(self, searcher: Any, vector: np.ndarray, ids: list[str], k: int) -> list[tuple[str, float]]:
-        import numpy as np
-
-        by_key = {vector_key(i): i for i in ids}
-        keys, vecs = self._vectors.get_many(list(by_key))
-        sims = np.round(vecs @ np.asarray(vector, dtype=np.float32), 6)
-        pairs = [(by_key[int(key)], float(sim)) for key, sim in zip(keys, sims)]
-        return sorted(pairs, key=lambda p: (-p[1], p[0]))[:k]
-
-    def _resolve(self, searcher: Any, found: list[tuple[int, float]],
-                 clauses: list[tuple[Occur, Query]]) -> list[tuple[str, float]]:
-        """Nearest keys -> the indexed documents among them that pass ``clauses``, best first."""
-        if not found:
-            return []
-        sims = dict(found)
-        q = Query.boolean_query([(Occur.Must, Query.term_set_query(self._schema, "vkey",
-                                                                   [key_text(key) for key in sims])), *clauses])
-        out = []
-        for _, address in searcher.search(q, limit=len(sims)).hits:
-            doc_id = str(searcher.doc(address).get_first("id"))
-            sim = sims.get(vector_key(doc_id))
-            if sim is not None:
-                out.append((doc_id, sim))
-        return sorted(out, key=lambda p: (-p[1], p[0]))
 
     def _hits_for(self, doc_ids: list[str], query: SearchQuery) -> dict[str, Hit]:
         self._check_open()
