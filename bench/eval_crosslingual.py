@@ -67,10 +67,11 @@ def documents(sample: dict[str, list[str]]) -> list[Document]:
 
 
 def evaluate(backend: SearchBackend, sample: dict[str, list[str]], modes: Sequence[str] = MODES,
-             targets: Sequence[str] | None = None) -> dict[str, Any]:
+             targets: Sequence[str] | None = None, query_langs: Sequence[str] | None = None) -> dict[str, Any]:
     """{mode: {"r1"/"r10": {a: {b: recall}}, "per_lang": {a: {"r1", "r10"}}, "macro": {"r1", "r10"}}}.
-    ``targets``: the target languages (default: every language of the sample)."""
-    langs = sorted(sample)
+    ``targets``: the target languages, ``query_langs`` the query languages (default: every
+    language of the sample)."""
+    langs = sorted(query_langs or sample)
     targets = list(targets or langs)
     n = min(len(v) for v in sample.values())
     out: dict[str, Any] = {}
@@ -98,6 +99,27 @@ def evaluate(backend: SearchBackend, sample: dict[str, list[str]], modes: Sequen
     return out
 
 
+def _merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for mode in parts[0]:
+        merged: dict[str, Any] = {"r1": {}, "r10": {}, "per_lang": {}}
+        for part in parts:
+            for key in ("r1", "r10", "per_lang"):
+                merged[key].update(part[mode][key])
+        per_lang = merged["per_lang"]
+        merged["macro"] = {k: sum(v[k] for v in per_lang.values()) / len(per_lang) for k in ("r1", "r10")}
+        out[mode] = merged
+    return out
+
+
+_CHILD: dict[str, Any] = {}
+
+
+def _evaluate_part(query_langs: list[str]) -> dict[str, Any]:
+    with _CHILD["open"]() as backend:
+        return evaluate(backend, _CHILD["sample"], _CHILD["modes"], query_langs=query_langs)
+
+
 def _embed_part(args: tuple[str, list[str]]) -> Any:
     kind, texts = args
     e = Embedder()
@@ -123,7 +145,7 @@ def main() -> int:
     ap.add_argument("--backend", default="embedded", choices=["embedded", "opensearch"])
     ap.add_argument("--url", default="http://127.0.0.1:9200")
     ap.add_argument("--shared", default=str(REPO.parent / "shared" / "data"))
-    ap.add_argument("--workers", type=int, default=2, help="embedding processes")
+    ap.add_argument("--workers", type=int, default=2, help="processes for embedding and for searching")
     ap.add_argument("--out", default=str(REPO / "bench" / "results" / "crosslingual.json"))
     args = ap.parse_args()
     import tempfile
@@ -156,7 +178,19 @@ def main() -> int:
         with backend:
             backend.add(docs, {d.id: v for d, v in zip(docs, vecs)})
             t0 = time.monotonic()
-            result = evaluate(backend, sample, args.modes)
+            # the searches in forked processes, a share of the query languages each; each opens
+            # the index read-only and finds the query vectors in its copy of the cache
+            if args.backend == "embedded":
+                _CHILD["open"] = lambda: EmbeddedBackend(Path(tmp) / "ix", create=False, embedder=embedder)
+            else:
+                _CHILD["open"] = lambda: OpenSearchBackend(args.url, backend.index, create=False,  # type: ignore[attr-defined]
+                                                           embedder=embedder)
+            _CHILD.update(sample=sample, modes=args.modes)
+            langs = sorted(sample)
+            import multiprocessing
+
+            with multiprocessing.get_context("fork").Pool(args.workers) as pool:
+                result = _merge(pool.map(_evaluate_part, [langs[i::args.workers] for i in range(args.workers)]))
             seconds = time.monotonic() - t0
             if args.backend == "opensearch":
                 backend.drop()  # type: ignore[attr-defined]

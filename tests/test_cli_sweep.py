@@ -40,6 +40,7 @@ def command_args(cmd: tuple[str, ...], config: str, folder: Path) -> list[str]:
         ("run",): [config],
         ("status",): [config],
         ("process",): [config],
+        ("embed",): [config, "--force", "--workers", "1"],
         ("index",): [config],
         ("search",): ["page", "--config", config],
         ("serve",): ["--config", config, "--port", "0"],
