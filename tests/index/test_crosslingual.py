@@ -2,9 +2,9 @@
 
 The same evaluation as ``python bench/eval_crosslingual.py`` (which reports the whole 24x24
 table on 200 sentences a language), on 12 sentences of each of the 24 EU languages: 288
-documents, every sentence searched with ``lang:<b>`` for each of 7 target languages b
-(four scripts' worth: Latin with and without diacritics, Greek, Cyrillic; all 24 would
-take ~30 s of searching here). Floors (only ever raised): the issue's 0.9 macro recall@10 for semantic and
+documents, every sentence searched with ``lang:<b>`` for each of 4 target languages b
+(Latin with and without diacritics, Greek, Cyrillic; all 24 would take ~30 s of searching
+here, the benchmark does them all). Floors (only ever raised): the issue's 0.9 macro recall@10 for semantic and
 hybrid, per query language 0.8, and lexical far below (words do not cross languages,
 which is why the semantic modes exist).
 """
@@ -21,7 +21,7 @@ from tests.bench_modules import load_bench_module
 from tests.vectors import CROSSLINGUAL_SENTENCES, cached_embedder, passage_vectors
 
 pytestmark = [pytest.mark.shared_data, pytest.mark.semantic]
-TARGETS = ("bg", "de", "el", "en", "fi", "mt", "pl")
+TARGETS = ("bg", "el", "en", "pl")
 
 
 @pytest.fixture(scope="module")
