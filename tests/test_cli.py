@@ -31,8 +31,11 @@ def test_every_subcommand_has_help() -> None:
     commands = _subcommands(build_parser())
     assert {c[0] for c in commands} == EXPECTED
     assert ("testweb", "serve") in commands and ("schema", "validate") in commands
-    for command in commands:
-        result = run_owd(*command, "--help", timeout=60)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(4) as pool:  # one process each; they wait on imports, not on each other
+        results = list(pool.map(lambda c: run_owd(*c, "--help", timeout=60), commands))
+    for command, result in zip(commands, results):
         assert result.returncode == 0, (command, result.stderr)
         assert result.stdout.startswith("usage: owd " + " ".join(command)), (command, result.stdout[:200])
 

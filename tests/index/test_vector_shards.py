@@ -102,8 +102,6 @@ def test_cli_embed_then_index_then_search_by_meaning(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert f"{len(kept(DOCS[:8]))} documents embedded" in r.stdout
     assert vectors_path(shard).exists()
-    r = run_owd("embed", str(config), "--force")
-    assert r.returncode == 0 and "1 unchanged" in r.stdout
     assert run_owd("index", str(config)).returncode == 0
     r = run_owd("search", "flood damage in the capital", "--config", str(config), "--mode", "semantic", "--size", "3")
     assert r.returncode == 0, r.stderr

@@ -15,6 +15,8 @@ pytestmark = pytest.mark.slow
 ST = Path(sys.executable).with_name("st")
 MAX_EXAMPLES = 50  # per operation and phase: ~500 requests, about 10 s here
 
+# /api/facets is fuzzed in lexical mode only: its semantic and hybrid modes run the same
+# code as /api/search's (fuzzed in every mode), and each new query text costs an embedding.
 # Every check schemathesis has, except positive_data_acceptance: the query language
 # has rules JSON Schema cannot state (at most 32 words in q, valid values after
 # lang:/after: inside q), so a schema-valid q may rightly get 422.
@@ -26,6 +28,10 @@ parameters = { doc_id = "doc-html" }
 [[operations]]
 include-name = "GET /api/docs/{doc_id}/similar"
 parameters = { doc_id = "doc-html" }
+
+[[operations]]
+include-name = "GET /api/facets"
+parameters = { mode = "lexical" }
 """
 
 
