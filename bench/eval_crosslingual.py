@@ -71,8 +71,9 @@ def evaluate(backend: SearchBackend, sample: dict[str, list[str]], modes: Sequen
     """{mode: {"r1"/"r10": {a: {b: recall}}, "per_lang": {a: {"r1", "r10"}}, "macro": {"r1", "r10"}}}.
     ``targets``: the target languages, ``query_langs`` the query languages (default: every
     language of the sample)."""
-    langs = sorted(query_langs or sample)
-    targets = list(targets or langs)
+    targets = list(targets or sorted(sample))
+    # a query language needs another language to look in
+    langs = [a for a in sorted(query_langs or sample) if any(b != a for b in targets)]
     n = min(len(v) for v in sample.values())
     out: dict[str, Any] = {}
     for mode in modes:

@@ -31,13 +31,16 @@ def flores_result(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -
     docs = flores.documents(sample)
     with EmbeddedBackend(tmp_path_factory.mktemp("flores") / "ix", embedder=cached_embedder()) as backend:
         backend.add(docs, passage_vectors(docs))
-        return flores.evaluate(backend, sample, targets=TARGETS), sample
+        result = flores.evaluate(backend, sample, ("semantic", "hybrid"), targets=TARGETS)
+        # words alone: one target is enough to show they do not cross languages
+        result.update(flores.evaluate(backend, sample, ("lexical",), targets=("en",)))
+        return result, sample
 
 
 def test_every_eu_language_is_in_the_sample(flores_result: tuple[dict[str, Any], Any]) -> None:
     result, sample = flores_result
     assert len(sample) == 24 and all(len(v) == CROSSLINGUAL_SENTENCES for v in sample.values())
-    for mode in ("lexical", "semantic", "hybrid"):
+    for mode in ("semantic", "hybrid"):
         table = result[mode]["r10"]
         assert set(table) == set(sample)
         assert all(set(row) == set(TARGETS) - {a} for a, row in table.items())

@@ -475,7 +475,7 @@ def test_node_stopped_during_owd_index_then_rerun(tmp_path: Path) -> None:
     port = script.free_port()
     try:
         info = script.start_node(port=port, workdir=workdir, timeout=240, die_with_parent=True, quiet=True)
-        shards = _unique_docs(n_shards=60, per_shard=400, overlap=40)
+        shards = _unique_docs(n_shards=60, per_shard=150, overlap=15)
         unique = {d.id for shard in shards for d in shard if not d.drop_reason}
         config = _campaign(tmp_path, "stopnode", shards)
         state = tmp_path / "data" / "stopnode" / "index" / "state-opensearch-stopnode.json"
