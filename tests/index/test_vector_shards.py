@@ -17,7 +17,6 @@ from owd.index.build import index_campaign
 from owd.index.embed import Embedder, passage_text
 from owd.index.embedded import EmbeddedBackend
 from owd.index.vector_shards import embed_shard, iter_vectors, read_vectors, vectors_path
-from tests.conftest import run_owd
 from tests.index.corpus import kept, synthetic_corpus
 from tests.vectors import cached_embedder
 
@@ -91,24 +90,40 @@ def test_stale_vectors_are_not_indexed_and_new_ones_reindex_the_shard(tmp_path: 
         assert len(hits) == 3
 
 
-def test_cli_embed_then_index_then_search_by_meaning(tmp_path: Path) -> None:
+def _owd(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """The command line in this process (these commands start no reactor): exit code, stdout, stderr."""
+    import signal
+
+    from owd.cli import main
+
+    handler = signal.getsignal(signal.SIGTERM)
+    try:
+        code = main(list(args))
+    finally:
+        signal.signal(signal.SIGTERM, handler)  # main() installs its own
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_embed_then_index_then_search_by_meaning(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = tmp_path / "c.yaml"
     config.write_text(yaml.safe_dump({"campaign": "c", "storage_root": str(tmp_path),
                                       "seeds": {"urls": ["http://127.0.0.1:9/"]}}))
     shard = _shard(tmp_path, DOCS[:8])
-    r = run_owd("embed", str(config))
-    assert r.returncode == 2 and "embeddings.enabled" in r.stderr and "Traceback" not in r.stderr
-    r = run_owd("embed", str(config), "--force", "--workers", "1")
-    assert r.returncode == 0, r.stderr
-    assert f"{len(kept(DOCS[:8]))} documents embedded" in r.stdout
+    code, _, err = _owd(capsys, "embed", str(config))
+    assert code == 2 and "embeddings.enabled" in err and "Traceback" not in err
+    code, out, err = _owd(capsys, "embed", str(config), "--force", "--workers", "1")
+    assert code == 0, err
+    assert f"{len(kept(DOCS[:8]))} documents embedded" in out
     assert vectors_path(shard).exists()
-    assert run_owd("index", str(config)).returncode == 0
-    r = run_owd("search", "flood damage in the capital", "--config", str(config), "--mode", "semantic", "--size", "3")
-    assert r.returncode == 0, r.stderr
-    assert f"{len(kept(DOCS[:8]))} result(s)" in r.stdout  # every document is ranked by meaning
-    assert [line.split(".")[0].strip() for line in r.stdout.splitlines() if line[:5].strip().endswith(".")] == \
+    assert _owd(capsys, "index", str(config))[0] == 0
+    code, out, err = _owd(capsys, "search", "flood damage in the capital", "--config", str(config),
+                          "--mode", "semantic", "--size", "3")
+    assert code == 0, err
+    assert f"{len(kept(DOCS[:8]))} result(s)" in out  # every document is ranked by meaning
+    assert [line.split(".")[0].strip() for line in out.splitlines() if line[:5].strip().endswith(".")] == \
         ["1", "2", "3"]
     os.remove(vectors_path(shard))
-    assert run_owd("index", str(config), "--rebuild").returncode == 0
-    r = run_owd("search", "flood", "--config", str(config), "--mode", "hybrid")
-    assert r.returncode == 2 and "owd embed" in r.stderr and "Traceback" not in r.stderr
+    assert _owd(capsys, "index", str(config), "--rebuild")[0] == 0
+    code, _, err = _owd(capsys, "search", "flood", "--config", str(config), "--mode", "hybrid")
+    assert code == 2 and "owd embed" in err and "Traceback" not in err
