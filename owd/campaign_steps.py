@@ -157,16 +157,12 @@ CAMPAIGN_STEPS: tuple[type[CampaignStep], ...] = (BandBuckets, Clusters, FetchDa
 # The steps after processing: each campaign step of `owd run` after `process`. Not in
 # CAMPAIGN_STEPS (which is `owd process`); `owd run` and the CLI commands call them.
 
-_EMBEDDER: dict[str, Any] = {}  # one model per worker process, loaded by its first task
-
-
 def _embed_batch(texts: list[str]) -> Any:
-    """A task: passages -> their vectors (n x 384 float32), with this worker's model."""
-    from owd.index.embed import Embedder
+    """A task: passages -> their vectors (n x 384 float32), with this worker's one model
+    (owd.index.embed.embedder: loaded by the worker's first task)."""
+    from owd.index.embed import embedder
 
-    if "e5" not in _EMBEDDER:
-        _EMBEDDER["e5"] = Embedder(threads=1)
-    return _EMBEDDER["e5"].passages(texts)
+    return embedder().passages(texts)
 
 
 class EmbedDocuments(CampaignStep):
