@@ -9,9 +9,9 @@ Layout, under ``<campaign>/pools/``::
 Decisions:
 
 * Rows keep the canonical schema, ``lang`` column included, with one change
-  (:data:`POOL_SCHEMA`): ``quality`` is stored as ``list<struct<key, value>>`` instead of
-  an Arrow ``map``. HF ``datasets`` (5.2) cannot load map columns at all ("does not have a
-  datasets dtype equivalent"), and in Parquet both are the same repeated key/value group;
+  (:data:`POOL_SCHEMA`): ``quality`` and ``source_labels`` are stored as
+  ``list<struct<key, value>>`` instead of an Arrow ``map``. HF ``datasets`` (5.2) cannot
+  load map columns at all ("does not have a datasets dtype equivalent"), and in Parquet both are the same repeated key/value group;
   only the MAP annotation is left out. :func:`to_canonical` turns a pool table back
   into the canonical schema (tests validate every file that way). The ``lang=<xx>``
   folder repeats the column's value: pyarrow, DuckDB, Polars and HF ``datasets`` read
@@ -73,35 +73,53 @@ _RULE_COLUMNS = ["drop_reason", "lang", "host", "domain", "url", "title", "text"
                  "quality", "tdm_reservation", "tdm_source", "robots_noai", "worker", "fetch_time", "pii",
                  "dup_cluster_id"]
 _POOLS_TYPE = DOCUMENT_SCHEMA.field("pools").type
-_QUALITY = DOCUMENT_SCHEMA.get_field_index("quality")
-_MAP_TYPE = DOCUMENT_SCHEMA.field("quality").type
-POOL_SCHEMA = DOCUMENT_SCHEMA.set(_QUALITY, pa.field("quality", pa.list_(pa.struct([
-    pa.field("key", _MAP_TYPE.key_type, nullable=False), pa.field("value", _MAP_TYPE.item_type)])))
-).with_metadata({**DOCUMENT_SCHEMA.metadata, b"owd.pool_format": FORMAT.encode()})
+# Arrow map columns (``quality``, ``source_labels``): stored as lists of key/value structs
+_MAP_COLUMNS = [f.name for f in DOCUMENT_SCHEMA if pa.types.is_map(f.type)]
+
+
+def _as_list_of_structs(field_: pa.Field) -> pa.Field:
+    return pa.field(field_.name, pa.list_(pa.struct([
+        pa.field("key", field_.type.key_type, nullable=False), pa.field("value", field_.type.item_type)])))
+
+
+POOL_SCHEMA = DOCUMENT_SCHEMA
+for _name in _MAP_COLUMNS:
+    _i = DOCUMENT_SCHEMA.get_field_index(_name)
+    POOL_SCHEMA = POOL_SCHEMA.set(_i, _as_list_of_structs(DOCUMENT_SCHEMA.field(_name)))
+POOL_SCHEMA = POOL_SCHEMA.with_metadata({**DOCUMENT_SCHEMA.metadata, b"owd.pool_format": FORMAT.encode()})
 
 
 def to_pool_table(table: pa.Table) -> pa.Table:
-    """A canonical table as pool rows: ``quality`` as a list of key/value structs."""
-    quality = table.column(_QUALITY).cast(POOL_SCHEMA.field("quality").type)
-    return table.set_column(_QUALITY, POOL_SCHEMA.field("quality"), quality).replace_schema_metadata(
-        POOL_SCHEMA.metadata)
+    """A canonical table as pool rows: map columns as lists of key/value structs."""
+    for name in _MAP_COLUMNS:
+        i = table.schema.get_field_index(name)
+        table = table.set_column(i, POOL_SCHEMA.field(name), table.column(i).cast(POOL_SCHEMA.field(name).type))
+    return table.replace_schema_metadata(POOL_SCHEMA.metadata)
 
 
-def to_canonical(table: pa.Table) -> pa.Table:
-    """Pool rows back in :data:`~owd.core.schema.DOCUMENT_SCHEMA` (then ``validate_table`` applies)."""
-    if "lang" in table.schema.names and pa.types.is_dictionary(table.schema.field("lang").type):
-        table = table.set_column(table.schema.get_field_index("lang"), "lang", table.column("lang").cast(pa.string()))
-    i = table.schema.get_field_index("quality")
+def _to_map(column: pa.ChunkedArray, map_type: pa.MapType) -> pa.ChunkedArray:
     # pyarrow casts map -> list<struct> but not back; rebuild each chunk from its buffers
     chunks = []
-    for chunk in table.column(i).chunks:
+    for chunk in column.chunks:
         if chunk.offset and chunk.null_count:  # from_arrays refuses a null mask on sliced offsets
             chunk = pa.concat_arrays([chunk, pa.array([], chunk.type)])
         chunks.append(pa.MapArray.from_arrays(chunk.offsets, chunk.values.field("key"), chunk.values.field("value"),
-                                              type=_MAP_TYPE, mask=chunk.is_null() if chunk.null_count else None))
-    quality = pa.chunked_array(chunks, type=_MAP_TYPE)
-    return table.set_column(i, DOCUMENT_SCHEMA.field("quality"), quality).replace_schema_metadata(
-        DOCUMENT_SCHEMA.metadata)
+                                              type=map_type, mask=chunk.is_null() if chunk.null_count else None))
+    return pa.chunked_array(chunks, type=map_type)
+
+
+def to_canonical(table: pa.Table) -> pa.Table:
+    """Pool rows back in :data:`~owd.core.schema.DOCUMENT_SCHEMA` (then ``validate_table`` applies).
+    A pool file from before schema 5 lacks the ``source*`` columns: they come back as nulls."""
+    if "lang" in table.schema.names and pa.types.is_dictionary(table.schema.field("lang").type):
+        table = table.set_column(table.schema.get_field_index("lang"), "lang", table.column("lang").cast(pa.string()))
+    for name in _MAP_COLUMNS:
+        i = table.schema.get_field_index(name)
+        if i < 0 or pa.types.is_map(table.schema.field(i).type):
+            continue
+        field_ = DOCUMENT_SCHEMA.field(name)
+        table = table.set_column(i, field_, _to_map(table.column(i), field_.type))
+    return upgrade_table(table).replace_schema_metadata(DOCUMENT_SCHEMA.metadata)
 
 
 def pools_dir(cfg: CampaignConfig) -> Path:

@@ -74,7 +74,7 @@ PII_COUNTS_TYPE = pa.struct(
 _UTC_MS = pa.timestamp("ms", tz="UTC")
 
 # Raised when a column is added or changes meaning (older files are upgraded on read).
-SCHEMA_VERSION = 4  # 4: media items carry their surrounding text (context) and caption tracks
+SCHEMA_VERSION = 5  # 5: source, source_record, source_labels (documents ingested from other collections)
 
 DOCUMENT_SCHEMA = pa.schema(
     [
@@ -97,6 +97,13 @@ DOCUMENT_SCHEMA = pa.schema(
         pa.field("warc_length", pa.int64()),
         pa.field("payload_digest", pa.string()),
         pa.field("canonical_url", pa.string()),  # <link rel=canonical>, when the page declares one
+        # where the document came from when owd did not crawl it (owd.crawler.ingest,
+        # owd.extract.collections): the campaign's ingest source name (null: owd's own crawl),
+        # the record's id in that source, and the source's own labels (its language, its
+        # quality scores, its robots verdict...) as strings, kept beside owd's own signals
+        pa.field("source", pa.string()),
+        pa.field("source_record", pa.string()),
+        pa.field("source_labels", pa.map_(pa.string(), pa.string())),
         # content and metadata
         pa.field("title", pa.string()),
         pa.field("text", pa.string()),
@@ -130,7 +137,7 @@ DOCUMENT_SCHEMA = pa.schema(
     metadata={b"owd.schema_version": str(SCHEMA_VERSION).encode()},
 )
 # Columns added since schema 2, filled with nulls when an older file is read.
-_ADDED_SINCE_2 = ("first_seen", "last_seen")
+_ADDED_SINCE_2 = ("first_seen", "last_seen", "source", "source_record", "source_labels")
 
 
 class SchemaError(InputError):
@@ -191,6 +198,9 @@ class Document:
     warc_length: int | None = None
     payload_digest: str | None = None
     canonical_url: str | None = None
+    source: str | None = None
+    source_record: str | None = None
+    source_labels: dict[str, str] = field(default_factory=dict)
     title: str | None = None
     text: str | None = None
     description: str | None = None
@@ -239,6 +249,7 @@ def _row(doc: Document) -> dict[str, Any]:
     row["media"] = [{name: getattr(m, name) for name in _MEDIA_FIELDS} for m in doc.media]
     row["pii"] = {name: getattr(doc.pii, name) for name in _PII_FIELDS}
     row["quality"] = list(doc.quality.items())
+    row["source_labels"] = list(doc.source_labels.items())
     for name in ("fetch_time", "first_seen", "last_seen"):
         if row[name] is not None:
             row[name] = row[name].astimezone(dt.timezone.utc)
@@ -264,6 +275,7 @@ def from_table(table: pa.Table) -> list[Document]:
         row["media"] = [MediaItem(**m) for m in row["media"] or []]
         row["pii"] = PiiCounts(**row["pii"]) if row["pii"] else PiiCounts()
         row["quality"] = dict(row["quality"] or [])
+        row["source_labels"] = dict(row["source_labels"] or [])
         row["outlinks"] = row["outlinks"] or []
         row["pools"] = row["pools"] or []
         docs.append(Document(**row))
