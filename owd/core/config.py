@@ -39,6 +39,10 @@ __all__ = [
     "ProcessConfig",
     "PoolConfig",
     "SiteConfig",
+    "PublisherConfig",
+    "IngestSourceConfig",
+    "CdxjSelectConfig",
+    "INGEST_KINDS",
     "RunConfig",
     "TestWebConfig",
     "ConfigError",
@@ -352,6 +356,9 @@ class PoolConfig:
     media_kinds: list[Literal["image", "audio", "video"]] = field(default_factory=list)
     min_length: int = 0
     tdm: Literal["exclude", "include"] = "exclude"  # include only if trainers may use reserved content
+    # documents ingested from other collections (``ingest:``) carry no robots.txt/TDMRep
+    # verdict of owd's: left out unless the campaign allows rights it could not check
+    unknown_rights: Literal["exclude", "include"] = "exclude"
     # what a row is: a text document, or a media item with its text (pools/media_pools.py)
     kind: Literal["documents", "image-text", "audio", "video", "interleaved"] = "documents"
     # media rules (kinds other than documents); 0 / empty / null: no limit
@@ -374,18 +381,103 @@ class PoolConfig:
 
 @dataclass
 class SiteConfig:
-    """An AIF+A site: a Ray node resource, and the hosts pinned to it."""
+    """An AIF+A site: a Ray node resource, the hosts pinned to it, and where it publishes
+    its catalogue (``url``: its ``owd serve``; a member of the campaign's federated
+    catalogue, ``owd catalog merge``)."""
 
     name: str
     tlds: list[str] = field(default_factory=list)
     domains: list[str] = field(default_factory=list)
     crawlers: int = 1  # crawler actors placed on this site's Ray nodes (resource "site:<name>")
+    url: str | None = None  # the site's owd serve (its /catalog), e.g. https://owd.example-aif.eu/
 
     def check(self) -> None:
         if not _NAME.match(self.name):
             raise ValueError(f"name: expected lowercase letters, digits, '-' or '_', got {self.name!r}")
         if self.crawlers < 1:
             raise ValueError("crawlers: at least 1")
+        if self.url is not None:
+            _check_url(self.url, "url")
+
+
+@dataclass
+class PublisherConfig:
+    """``publisher``: who publishes this site's catalogue (DCAT-AP dct:publisher, the
+    catalogue's homepage, themes and spatial coverage). Unset values come from the
+    campaign (its name, politeness.contact_url)."""
+
+    name: str | None = None
+    homepage: str | None = None
+    email: str | None = None
+    # EU vocabularies (publications.europa.eu authority tables): data-theme codes such
+    # as EDUC, TECH, SOCI, and country codes (ISO 3166-1 alpha-3) for dct:spatial
+    themes: list[str] = field(default_factory=list)
+    countries: list[str] = field(default_factory=list)
+
+    def check(self) -> None:
+        if self.homepage is not None:
+            _check_url(self.homepage, "homepage")
+        for i, code in enumerate(self.themes):
+            if not re.fullmatch(r"[A-Z]{4}", code):
+                raise ValueError(f"themes[{i}]: expected an EU data-theme code such as TECH, got {code!r}")
+        for i, code in enumerate(self.countries):
+            if not re.fullmatch(r"[A-Z]{3}", code):
+                raise ValueError(f"countries[{i}]: expected an ISO 3166-1 alpha-3 code such as AUT, got {code!r}")
+
+
+INGEST_KINDS = ("warc", "cdxj", "fineweb2", "hplt")
+
+
+@dataclass
+class CdxjSelectConfig:
+    """Which records of a CDXJ index to fetch (every list empty: all). A record must
+    match each non-empty list (any of its entries)."""
+
+    hosts: list[str] = field(default_factory=list)  # exact host names (www. kept as given)
+    url_prefixes: list[str] = field(default_factory=list)
+    tlds: list[str] = field(default_factory=list)  # "at", "co.uk"
+    mimes: list[str] = field(default_factory=list)  # "text/html", or a prefix such as "text/"
+    statuses: list[int] = field(default_factory=list)
+
+
+@dataclass
+class IngestSourceConfig:
+    """One collection made by others that enters this campaign (owd/ingest.py).
+
+    ``warc``: WARC or WET files; ``cdxj``: the records of a CDXJ index that ``select``
+    picks, fetched by byte range from ``warc_base``; ``fineweb2``: FineWeb-2 Parquet
+    files; ``hplt``: HPLT JSONL(.zst) files. ``files`` and the lines of ``list_file`` are local
+    paths (relative to the campaign file) or http(s) URLs; a relative line of ``list_file`` is
+    joined to ``base_url`` (Common Crawl's ``warc.paths`` style)."""
+
+    name: str
+    kind: Literal["warc", "cdxj", "fineweb2", "hplt"]
+    files: list[str] = field(default_factory=list)
+    list_file: str | None = None  # a file (path or URL, .gz allowed) listing more, one per line
+    base_url: str | None = None
+    sha256: dict[str, str] = field(default_factory=dict)  # file name -> expected SHA-256 (hex)
+    index: str | None = None  # cdxj: the index file (path or URL)
+    warc_base: str | None = None  # cdxj: folder or URL the index's ``filename`` values are relative to
+    select: CdxjSelectConfig = field(default_factory=CdxjSelectConfig)
+
+    def check(self) -> None:
+        if not _NAME.match(self.name):
+            raise ValueError(f"name: expected lowercase letters, digits, '-' or '_', got {self.name!r}")
+        if self.kind == "cdxj":
+            if not self.index or not self.warc_base:
+                raise ValueError("kind cdxj needs index (the CDXJ file) and warc_base (where its WARC files are)")
+        elif not self.files and not self.list_file:
+            raise ValueError(f"kind {self.kind} needs files or list_file")
+        for name, digest in self.sha256.items():
+            if not re.fullmatch(r"[0-9a-f]{64}", digest):
+                raise ValueError(f"sha256.{name}: expected 64 lowercase hex digits")
+        for i, entry in enumerate(self.files):
+            if "://" in entry:
+                _check_url(entry, f"files[{i}]")
+        for name in ("list_file", "base_url", "index", "warc_base"):
+            value = getattr(self, name)
+            if value and "://" in value:
+                _check_url(value, name)
 
 
 @dataclass
@@ -437,6 +529,8 @@ class CampaignConfig:
     embeddings: EmbeddingsConfig = field(default_factory=EmbeddingsConfig)
     pools: list[PoolConfig] = field(default_factory=list)
     sites: list[SiteConfig] = field(default_factory=list)
+    publisher: PublisherConfig = field(default_factory=PublisherConfig)
+    ingest: list[IngestSourceConfig] = field(default_factory=list)
     run: RunConfig = field(default_factory=RunConfig)
     testweb: TestWebConfig | None = None
     # Set by the loader: the file this came from (paths in it are relative to its folder).
@@ -453,6 +547,10 @@ class CampaignConfig:
         dupes = sorted({n for n in sites if sites.count(n) > 1})
         if dupes:
             raise ValueError(f"sites: site names must be unique, {dupes[0]!r} is repeated")
+        sources = [s.name for s in self.ingest]
+        dupes = sorted({n for n in sources if sources.count(n) > 1})
+        if dupes:
+            raise ValueError(f"ingest: source names must be unique, {dupes[0]!r} is repeated")
 
     @property
     def base_dir(self) -> Path:
