@@ -43,6 +43,7 @@ __all__ = [
     "IngestSourceConfig",
     "CdxjSelectConfig",
     "INGEST_KINDS",
+    "DATA_THEMES",
     "RunConfig",
     "TestWebConfig",
     "ConfigError",
@@ -400,6 +401,16 @@ class SiteConfig:
             _check_url(self.url, "url")
 
 
+# The EU data-theme authority table (publications.europa.eu/resource/authority/data-theme)
+DATA_THEMES: dict[str, str] = {
+    "AGRI": "Agriculture, fisheries, forestry and food", "ECON": "Economy and finance",
+    "EDUC": "Education, culture and sport", "ENER": "Energy", "ENVI": "Environment",
+    "GOVE": "Government and public sector", "HEAL": "Health", "INTR": "International issues",
+    "JUST": "Justice, legal system and public safety", "REGI": "Regions and cities",
+    "SOCI": "Population and society", "TECH": "Science and technology", "TRAN": "Transport",
+}
+
+
 @dataclass
 class PublisherConfig:
     """``publisher``: who publishes this site's catalogue (DCAT-AP dct:publisher, the
@@ -418,8 +429,8 @@ class PublisherConfig:
         if self.homepage is not None:
             _check_url(self.homepage, "homepage")
         for i, code in enumerate(self.themes):
-            if not re.fullmatch(r"[A-Z]{4}", code):
-                raise ValueError(f"themes[{i}]: expected an EU data-theme code such as TECH, got {code!r}")
+            if code not in DATA_THEMES:
+                raise ValueError(f"themes[{i}]: expected an EU data-theme code ({', '.join(DATA_THEMES)}), got {code!r}")
         for i, code in enumerate(self.countries):
             if not re.fullmatch(r"[A-Z]{3}", code):
                 raise ValueError(f"countries[{i}]: expected an ISO 3166-1 alpha-3 code such as AUT, got {code!r}")
