@@ -210,7 +210,11 @@ class MediaStep(DocumentStep):
         return cls(media_dir(cfg), cfg.process.media)
 
     def run(self, docs: Iterable[Document], shard: Shard, stats: Counter[str]) -> Iterator[Document]:
-        if not self.config.enabled:  # no table: a media pool built later says it has no input
+        from owd.extract.collections import collection_format
+
+        # no table: a media pool built later says it has no input; a collection extracted
+        # by others (owd ingest) holds no media records to probe
+        if not self.config.enabled or collection_format(shard.warc) is not None:
             (self.out_dir / f"{shard.id}.parquet").unlink(missing_ok=True)
             yield from docs
             return

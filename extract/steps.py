@@ -12,6 +12,8 @@ from owd.core.schema import Document, drop_kind
 from owd.core.step import DocumentStep, MapStep, Shard
 from owd.extract import pii, quality
 from owd.extract.html import ExtractLimits
+from owd.extract.collections import collection_format, iter_collection_documents
+from owd.extract.provenance import read_origins, with_source
 from owd.extract.shard import iter_documents
 
 __all__ = ["ExtractStep", "QualityStep", "PiiStep"]
@@ -33,8 +35,17 @@ class ExtractStep(DocumentStep):
         return cls(ExtractLimits(max_bytes=int(p.max_html_bytes), timeout_s=p.doc_timeout, extractor=p.extractor))
 
     def run(self, docs: Iterable[Document], shard: Shard, stats: Counter[str]) -> Iterator[Document]:
-        yield from iter_documents(shard.warc, campaign=shard.campaign, worker=shard.worker, stats=stats,
-                                  limits=self.limits)
+        source = shard.source
+        if source is None:
+            yield from iter_documents(shard.warc, campaign=shard.campaign, worker=shard.worker, stats=stats,
+                                      limits=self.limits)
+        elif collection_format(shard.warc) is not None:  # extracted by others: mapped, not extracted again
+            yield from iter_collection_documents(shard.warc, source=source, campaign=shard.campaign, stats=stats)
+        else:  # WARC records of another collection: extracted like our own, provenance added
+            origins = read_origins(shard.warc)
+            for doc in iter_documents(shard.warc, campaign=shard.campaign, worker=None, stats=stats,
+                                      limits=self.limits):
+                yield with_source(doc, source, origins.get(doc.warc_offset or 0))
 
 
 class QualityStep(MapStep):

@@ -30,7 +30,7 @@ from owd.core.step import Executor
 
 __all__ = ["STEPS", "RunOptions", "run_campaign", "load_state", "campaign_status", "step_on_disk"]
 
-STEPS = ("crawl", "process", "embed", "index", "pools", "report")
+STEPS = ("crawl", "ingest", "process", "embed", "index", "pools", "report")
 
 
 @dataclass
@@ -83,6 +83,24 @@ def _crawl(cfg: CampaignConfig, opts: RunOptions, executor: Executor, resume: bo
         if server is not None:
             server.stop()
     return summary.pages, "pages"
+
+
+def _ingest(cfg: CampaignConfig, opts: RunOptions, executor: Executor, resume: bool,
+            say: Callable[[str], None]) -> tuple[int, str]:
+    if not cfg.ingest:
+        say("ingest: skipped (no ingest sources: the crawl is the only input)")
+        return 0, "files"
+    from owd.ingest import ingest_campaign
+
+    counts = ingest_campaign(cfg, progress=say)
+    failed = sum(v for k, v in counts.items() if k.startswith(("ingest/failed", "ingest/cdxj/failed")))
+    if failed:
+        raise RuntimeError(f"ingest: {failed} file(s) or record group(s) failed (see above); run again to retry them")
+    from owd.process import ingest_inputs
+
+    files = len(ingest_inputs(cfg))
+    say(f"ingest: {files} file(s) from {len(cfg.ingest)} source(s) ready for processing")
+    return files, "files"
 
 
 def _process(cfg: CampaignConfig, opts: RunOptions, executor: Executor, resume: bool,
@@ -142,7 +160,7 @@ def _report(cfg: CampaignConfig, opts: RunOptions, executor: Executor, resume: b
 
 
 _RUNNERS: dict[str, Callable[[CampaignConfig, RunOptions, Executor, bool, Callable[[str], None]], tuple[int, str]]] = {
-    "crawl": _crawl, "process": _process, "embed": _embed, "index": _index, "pools": _pools, "report": _report}
+    "crawl": _crawl, "ingest": _ingest, "process": _process, "embed": _embed, "index": _index, "pools": _pools, "report": _report}
 
 
 def _prefixed(progress: Callable[[str], None], step: str) -> Callable[[str], None]:
@@ -308,6 +326,20 @@ def _docs_shards(cfg: CampaignConfig) -> list[Path]:
     return sorted((cfg.campaign_dir / "docs").glob("*.parquet"))
 
 
+def _ingest_on_disk(cfg: CampaignConfig) -> tuple[str, str] | None:
+    if not cfg.ingest:
+        return None
+    from owd.process import ingest_inputs
+
+    files = ingest_inputs(cfg)
+    have = {f.parent.name for f in files}
+    if not files:
+        return None
+    missing = [s.name for s in cfg.ingest if s.name not in have]
+    detail = f"(owd ingest): {len(files)} file(s) from {len(have)} source(s)"
+    return ("partial", detail + f"; nothing yet from {', '.join(missing)}") if missing else ("done", detail)
+
+
 def _process_on_disk(cfg: CampaignConfig) -> tuple[str, str] | None:
     import pyarrow.parquet as pq
 
@@ -391,5 +423,5 @@ def _report_on_disk(cfg: CampaignConfig) -> tuple[str, str] | None:
 
 
 _DISK_READERS: dict[str, Callable[[CampaignConfig], tuple[str, str] | None]] = {
-    "crawl": _crawl_on_disk, "process": _process_on_disk, "embed": _embed_on_disk, "index": _index_on_disk, "pools": _pools_on_disk,
+    "crawl": _crawl_on_disk, "ingest": _ingest_on_disk, "process": _process_on_disk, "embed": _embed_on_disk, "index": _index_on_disk, "pools": _pools_on_disk,
     "report": _report_on_disk}

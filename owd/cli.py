@@ -159,6 +159,26 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _cmd_ingest(args: argparse.Namespace) -> int:
+    from owd.ingest import ingest_campaign
+    from owd.process import ingest_inputs
+
+    cfg = load_campaign(args.config)
+    if not cfg.ingest:
+        raise UsageError(f"{args.config}: no ingest: sources in the campaign")
+    try:
+        counts = ingest_campaign(cfg, only=args.source, progress=lambda line: print(line, flush=True))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    failed = {k: v for k, v in sorted(counts.items()) if "/failed" in k and k.startswith("ingest/")}
+    for key, n in failed.items():
+        print(f"  {key}: {n}", file=sys.stderr)
+    print(f"ingest: {len(ingest_inputs(cfg))} file(s) ready for `owd process`; fetched now: "
+          f"{counts['ingest/files']} file(s), {counts['ingest/cdxj/records']} CDXJ record(s); "
+          f"{counts['ingest/cdxj/mismatch']} record(s) not matching their index line left out")
+    return 1 if failed else 0
+
+
 def _cmd_process(args: argparse.Namespace) -> int:
     cfg = load_campaign(args.config)
     from owd.process import campaign_warcs, process_campaign
@@ -302,10 +322,64 @@ def _cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def _allow_networks(args: argparse.Namespace, cfg: "CampaignConfig | None" = None) -> list[str]:
+    """Networks a pull or a merge may reach although private or loopback: the campaign's
+    network.allow_networks and every --allow-network (the crawler's rule, owd.core.networks)."""
+    import ipaddress
+
+    nets = list(cfg.network.allow_networks) if cfg is not None else []
+    for net in args.allow_network or []:
+        try:
+            ipaddress.ip_network(net, strict=False)
+        except ValueError:
+            raise UsageError(f"--allow-network: expected a network such as 127.0.0.0/8, got {net!r}") from None
+        nets.append(net)
+    return nets
+
+
+def _members(args: argparse.Namespace, cfg: "CampaignConfig | None") -> list[str]:
+    members = list(args.members or [])
+    if not members and cfg is not None:
+        members = [site.url for site in cfg.sites if site.url]
+    if not members:
+        raise UsageError("no catalogue members: name site URLs or catalogue files, or give a campaign file "
+                         "whose sites: have a url")
+    return members
+
+
+def _serve_catalog_only(args: argparse.Namespace) -> int:
+    from owd.catalog_serve import FederatedCatalog
+    from owd.serve import run_server
+
+    cfg = load_campaign(args.config) if args.config else None
+    members = _members(args, cfg)
+    publisher = (cfg.publisher.name if cfg and cfg.publisher.name else None) or "owd federation"
+    catalog = FederatedCatalog(members, publisher, _allow_networks(args, cfg), refresh=args.refresh,
+                               public_url=args.public_url, base_dir=Path.cwd(),
+                               log=lambda line: print(line, file=sys.stderr, flush=True))
+
+    def ready(url: str) -> None:
+        print(f"owd serve: {url}/catalog (federated catalogue of {len(members)} member(s)); Ctrl-C stops", flush=True)
+
+    try:
+        run_server(None, host=args.host, port=args.port, on_ready=ready, catalog=catalog)
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc}") from None
+    except KeyboardInterrupt:
+        print("owd serve: stopped", flush=True)
+    return 0
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
+    if args.catalog_only:
+        return _serve_catalog_only(args)
+    args.config = args.config or str(repo_root() / "configs" / "demo.yaml")
     cfg = load_campaign(args.config)
+    from owd.catalog_serve import SiteCatalog
     from owd.index.base import BackendError
     from owd.serve import run_server
+
+    site = SiteCatalog([cfg, *[load_campaign(c) for c in args.site_config or []]], public_url=args.public_url)
 
     try:  # open once up front only to warn; the server retries on each request until the index exists
         _search_backend(cfg, args, create=False).close()
@@ -316,11 +390,12 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         print(f"owd serve: warning: listening on {args.host}: the API has no authentication", file=sys.stderr)
 
     def ready(url: str) -> None:
-        print(f"owd serve: {url}/ (search page), {url}/api/search?q=..., {url}/openapi.json; Ctrl-C stops",
-              flush=True)
+        print(f"owd serve: {url}/ (search page), {url}/api/search?q=..., {url}/catalog, {url}/openapi.json; "
+              "Ctrl-C stops", flush=True)
 
     try:
-        run_server(lambda: _search_backend(cfg, args, create=False), host=args.host, port=args.port, on_ready=ready)
+        run_server(lambda: _search_backend(cfg, args, create=False), host=args.host, port=args.port, on_ready=ready,
+                   catalog=site)
     except OSError as exc:
         raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc}") from None
     except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after its clean shutdown: the normal way to stop
@@ -401,9 +476,90 @@ def _cmd_pools_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_catalog_build(args: argparse.Namespace) -> int:
+    from owd.pools.catalog import catalog_graph, datasets_of, write_catalog
+
+    cfgs = [load_campaign(c) for c in args.configs]
+    if not args.base_url.startswith(("http://", "https://")):
+        raise UsageError(f"--base-url: expected an http(s) URL, got {args.base_url!r}")
+    graph = catalog_graph(cfgs, args.base_url)
+    out = Path(args.out) if args.out else cfgs[0].campaign_dir.parent / "catalog"
+    files = write_catalog(graph, out)
+    print(f"catalogue of {len(datasets_of(graph))} dataset(s) from {len(cfgs)} campaign(s): "
+          + ", ".join(str(f) for f in files))
+    return 0
+
+
+def _cmd_catalog_merge(args: argparse.Namespace) -> int:
+    from owd.pools.catalog import CatalogError, write_catalog
+    from owd.pools.catalog_merge import merge_catalogs, read_catalog
+
+    cfg = load_campaign(args.config) if args.config else None
+    members = _members(args, cfg)
+    nets = _allow_networks(args, cfg)
+    read = []
+    failed = 0
+    for member in members:
+        try:
+            read.append((member, read_catalog(member, allow_networks=nets)))
+        except CatalogError as exc:
+            failed += 1
+            print(f"owd catalog merge: left out: {exc}", file=sys.stderr)
+    if not read:
+        raise UsageError("no member catalogue could be read")
+    publisher = (cfg.publisher.name if cfg and cfg.publisher.name else None) or "owd federation"
+    result = merge_catalogs(read, base=args.base_url, publisher=publisher)
+    files = write_catalog(result.graph, Path(args.out))
+    print(f"federated catalogue: {result.datasets} dataset(s) from {len(read)} member(s), "
+          f"{result.duplicates} duplicate(s) counted once, {failed} member(s) left out: "
+          + ", ".join(str(f) for f in files))
+    return 1 if failed else 0
+
+
+def _pull_remote(args: argparse.Namespace) -> int:
+    from owd.pools.build import pools_dir
+    from owd.pools.remote import PullError, pull_remote
+
+    cfg = load_campaign(args.into) if args.into else None
+    if cfg is None and not args.to:
+        raise UsageError("pulling from another site needs --to FOLDER or --into CAMPAIGN.yaml")
+    if args.lang or args.pool:
+        raise UsageError("a pull from another site takes the whole pool: no pool name or --lang")
+    name = args.name or args.config.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+    import re
+
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,63}", name):
+        raise UsageError(f"cannot name the pool {name!r}: give --name")
+    if cfg is not None and any(p.name == name for p in cfg.pools):
+        raise UsageError(f"campaign {cfg.campaign} has its own pool {name!r}: give the pull another --name")
+    dest = (pools_dir(cfg) if cfg is not None else Path(args.to)) / name
+    last = [0.0]
+
+    def progress(path: str, done: int, total: int | None) -> None:
+        import time
+
+        if time.monotonic() - last[0] > 2 or (total and done == total):
+            last[0] = time.monotonic()
+            print(f"  {path}: {done / 1e6:.1f}{f' of {total / 1e6:.1f}' if total else ''} MB", flush=True)
+
+    try:
+        folder, pool = pull_remote(args.config, dest, allow_networks=_allow_networks(args, cfg), progress=progress)
+    except PullError as exc:
+        print(f"owd: error: {exc}", file=sys.stderr)
+        return 1
+    size = sum(f.size or 0 for f in pool.files)
+    print(f"pulled {pool.dataset} ({pool.publisher['name']}) to {folder}: {len(pool.files)} file(s), "
+          f"{size / 1e6:.2f} MB, SHA-256 verified" + (f"; a remote pool of campaign {cfg.campaign}" if cfg else ""))
+    return 0
+
+
 def _cmd_pools_pull(args: argparse.Namespace) -> int:
     from owd.pools.access import PoolError, load_instructions, pull_pool
 
+    if args.config.startswith(("http://", "https://")):
+        return _pull_remote(args)
+    if not args.pool or not args.to:
+        raise UsageError("pulling a local pool needs the pool name and --to FOLDER")
     cfg = load_campaign(args.config)
     try:
         folder = pull_pool(cfg, args.pool, Path(args.to), args.lang)
@@ -538,11 +694,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--address", help="join this Ray cluster (default: start a local instance)")
     p.add_argument("--crawlers", type=int, help="crawler actors (default: the campaign's run.crawlers or sites)")
     _add_backend_args(p)
-    p.add_argument("--from", dest="restart_from", choices=["crawl", "process", "embed", "index", "pools", "report"],
+    p.add_argument("--from", dest="restart_from", choices=["crawl", "ingest", "process", "embed", "index", "pools",
+                                                          "report"],
                    help="run this step and the later ones again")
 
     p = command("status", _cmd_status, "show where a campaign stands (steps of `owd run`, crawlers)")
     p.add_argument("config", help="campaign YAML file")
+
+    p = command("ingest", _cmd_ingest, "fetch the campaign's ingest: sources (WARC/WET lists, CDXJ selections, "
+                "FineWeb-2, HPLT) for `owd process`; resumable, checksummed")
+    p.add_argument("config", help="campaign YAML file")
+    p.add_argument("--source", action="append", help="only this ingest source (repeatable)")
 
     p = command("process", _cmd_process, "turn a campaign's WARC files into documents (extract, langid, filters, PII, dedup)")
     p.add_argument("config", help="campaign YAML file")
@@ -588,11 +750,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     _add_backend_args(p)
 
-    p = command("serve", _cmd_serve, "serve the read-only search API (OpenAPI at /openapi.json) and search page")
-    p.add_argument("--config", default=str(repo_root() / "configs" / "demo.yaml"), help="campaign file (default: demo)")
+    p = command("serve", _cmd_serve, "serve the read-only search API (OpenAPI at /openapi.json), the search page, "
+                "the site's DCAT-AP catalogue (/catalog) and its pool files")
+    p.add_argument("--config", default=None, help="campaign file (default: demo)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8700, help="port (default 8700; 0 picks a free one)")
+    p.add_argument("--site-config", action="append", help="another campaign of this site whose pools the "
+                   "catalogue lists and serves (repeatable)")
+    p.add_argument("--public-url", help="the URL others reach this server at (catalogue IRIs; default: the "
+                   "URL each request came to)")
+    p.add_argument("--catalog-only", action="store_true", help="serve only a federated catalogue of --member "
+                   "sites (default: the campaign's sites: urls), no search")
+    p.add_argument("--member", dest="members", action="append", help="with --catalog-only: a site URL or "
+                   "catalogue file (repeatable)")
+    p.add_argument("--refresh", type=float, default=600.0, help="with --catalog-only: merge the members "
+                   "again when the merge is older than this many seconds (default 600)")
+    p.add_argument("--allow-network", action="append", help="with --catalog-only: a private or loopback "
+                   "network the members may be on (repeatable)")
     _add_backend_args(p)
+
+    p = command("catalog", lambda a: (a.sub_parser.print_help(), EXIT_MISUSE)[1],
+                "DCAT-AP catalogues: this site's pools, and federated catalogues of several sites")
+    p.set_defaults(sub_parser=p)
+    ca = p.add_subparsers(dest="catalog_command", metavar="ACTION")
+    b = command("build", _cmd_catalog_build, "write the site's catalogue (catalog.jsonld, catalog.ttl) of every "
+                "pool of the given campaigns", ca)
+    b.add_argument("configs", nargs="+", help="campaign YAML files (the site's campaigns)")
+    b.add_argument("--base-url", required=True, help="the URL the site's owd serve is reached at (IRIs)")
+    b.add_argument("--out", help="folder (default: <storage_root>/catalog of the first campaign)")
+    b = command("merge", _cmd_catalog_merge, "merge sites' catalogues into one federated catalogue", ca)
+    b.add_argument("members", nargs="*", help="site URLs (their /catalog) or catalogue files "
+                   "(default: the --config campaign's sites: urls)")
+    b.add_argument("--config", help="campaign file: its sites: are the default members, its publisher the "
+                   "federation's")
+    b.add_argument("--out", required=True, help="folder for catalog.jsonld and catalog.ttl")
+    b.add_argument("--base-url", default="urn:owd:federation:", help="IRI base of the federated catalogue")
+    b.add_argument("--allow-network", action="append", help="a private or loopback network members may be on "
+                   "(repeatable)")
 
     p = command("config", lambda a: (a.sub_parser.print_help(), EXIT_MISUSE)[1], "check campaign files")
     config_sub = p.add_subparsers(dest="config_command", metavar="ACTION")
@@ -613,11 +807,17 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("config", help="campaign YAML file")
     b.add_argument("pool", help="pool name")
     b.add_argument("--json", action="store_true", help="print summary.json as is")
-    b = command("pull", _cmd_pools_pull, "copy a pool (or language slices) with its cards to a folder", po)
-    b.add_argument("config", help="campaign YAML file")
-    b.add_argument("pool", help="pool name")
-    b.add_argument("--lang", action="append", help="only this language (repeatable)")
-    b.add_argument("--to", required=True, help="destination folder (the pool lands in <to>/<pool>)")
+    b = command("pull", _cmd_pools_pull, "copy a pool (or language slices) with its cards to a folder; or "
+                "fetch a pool from another site by its dataset IRI (resumable, checksums verified)", po)
+    b.add_argument("config", help="campaign YAML file, or the dataset IRI / pool URL of another site's pool")
+    b.add_argument("pool", nargs="?", help="pool name (with a campaign file)")
+    b.add_argument("--lang", action="append", help="only this language (repeatable; local pools)")
+    b.add_argument("--to", help="destination folder (the pool lands in <to>/<pool>)")
+    b.add_argument("--into", metavar="CONFIG", help="with a dataset IRI: register the pull as a remote pool "
+                   "of this campaign (in its pools folder)")
+    b.add_argument("--name", help="with a dataset IRI: the local name (default: the origin's pool name)")
+    b.add_argument("--allow-network", action="append", help="a private or loopback network the other site may "
+                   "be on (repeatable)")
 
     p = command("report", _cmd_report, "write the campaign report: report/report.json and a self-contained "
                 "report.html (pages, bytes, sites, days, hosts, statuses, rights, languages, duplicates, pools)")

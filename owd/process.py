@@ -33,6 +33,7 @@ from owd.executors import LocalExecutor, available_cpus, quiet_libraries
 from owd.pipeline import CAMPAIGN_STEPS, DOCUMENT_STEPS, ShardResult, ShardTask, process_shard, shard_made_from
 
 __all__ = ["ProcessSummary", "process_campaign", "campaign_warcs", "campaign_shards", "default_workers",
+           "ingest_inputs", "ingest_shard_id",
            "shard_id_of", "warc_files",
            "open_warc_files", "prepare_campaign_dirs", "quiet_libraries"]
 
@@ -113,11 +114,37 @@ def shard_id_of(warc: Path) -> str:
     raise ValueError(f"not a WARC file name (.warc.gz or .warc): {warc.name}")
 
 
+def ingest_inputs(cfg: CampaignConfig) -> list[Path]:
+    """Files fetched by ``owd ingest`` (owd/ingest.py) that processing reads: WARC/WET files
+    and collections (FineWeb-2 Parquet, HPLT JSONL) under ``<campaign>/ingest/<source>/``.
+    Partial downloads, files being written and sidecars are not inputs."""
+    from owd.extract.collections import COLLECTION_SUFFIXES
+
+    root = cfg.campaign_dir / "ingest"
+    suffixes = (WARC_SUFFIX, PLAIN_WARC_SUFFIX, *COLLECTION_SUFFIXES)
+    return sorted(p for p in root.glob("*/*") if p.is_file() and p.name.endswith(suffixes)
+                  and not p.name.endswith(INGEST_SIDECARS))
+
+
+# beside an ingested file: where each record came from (owd.crawler.ingest)
+INGEST_SIDECARS = (".origin.jsonl",)
+
+
+def ingest_shard_id(path: Path) -> str:
+    """The docs shard of an ingested file: ``ingest-<source>-<file name>`` (never the
+    name of a crawl shard, whose WARC files are named by the crawler)."""
+    return f"ingest-{path.parent.name}-{path.name}"
+
+
 def campaign_shards(cfg: CampaignConfig, steps: Sequence[type[DocumentStep]] = DOCUMENT_STEPS) -> list[Shard]:
-    """Every shard of the campaign (one per closed WARC file), in a stable order, each with
-    the fingerprint of what its documents are made from (:func:`owd.pipeline.shard_made_from`)."""
-    return [Shard(shard_id_of(w), w, cfg.campaign, cfg.campaign_dir, shard_made_from(cfg, w, steps))
-            for w in campaign_warcs(cfg)]
+    """Every shard of the campaign (one per closed WARC file, then one per ingested file),
+    in a stable order, each with the fingerprint of what its documents are made from
+    (:func:`owd.pipeline.shard_made_from`)."""
+    crawled = [Shard(shard_id_of(w), w, cfg.campaign, cfg.campaign_dir, shard_made_from(cfg, w, steps))
+               for w in campaign_warcs(cfg)]
+    ingested = [Shard(ingest_shard_id(f), f, cfg.campaign, cfg.campaign_dir, shard_made_from(cfg, f, steps))
+                for f in ingest_inputs(cfg)]
+    return crawled + ingested
 
 
 def prepare_campaign_dirs(cfg: CampaignConfig, force: bool) -> tuple[Path, Path]:

@@ -21,7 +21,7 @@ import re
 import threading
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, Any, AsyncIterator, Callable, Literal
+from typing import TYPE_CHECKING, Annotated, Any, AsyncIterator, Callable, Literal
 
 from fastapi import FastAPI, Path as PathParam, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -48,7 +48,7 @@ from owd.index.base import (
     SearchQuery,
 )
 
-__all__ = ["create_app", "run_server", "BackendHolder", "safe_snippet", "WEB_DIR", "DEFAULT_HOST", "DEFAULT_PORT"]
+__all__ = ["create_app", "create_catalog_app", "run_server", "BackendHolder", "safe_snippet", "WEB_DIR", "DEFAULT_HOST", "DEFAULT_PORT"]
 
 DEFAULT_HOST = "127.0.0.1"  # loopback unless the user asks: the API has no authentication
 DEFAULT_PORT = 8700
@@ -59,6 +59,9 @@ _CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'
         "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 _WEB_FILES = {"app.js": "text/javascript; charset=utf-8", "style.css": "text/css; charset=utf-8",
               "favicon.svg": "image/svg+xml"}
+
+if TYPE_CHECKING:
+    from owd.catalog_serve import FederatedCatalog, SiteCatalog
 
 BackendFactory = Callable[[], SearchBackend]
 
@@ -279,9 +282,52 @@ assert set(Mode.__origin__.__args__) == set(MODES)  # type: ignore[attr-defined]
 # ---------------------------------------------------------------------------- the app
 
 
-def create_app(backend: BackendFactory | SearchBackend, *, title: str = "owd search") -> FastAPI:
+def _install_common(app: FastAPI) -> None:
+    """Error bodies and security headers every owd app shares."""
+
+    @app.exception_handler(_ApiError)
+    async def _api_error(request: Request, exc: _ApiError) -> JSONResponse:
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # One readable line ("size: must be ..."), not FastAPI's nested list.
+        parts = []
+        for err in exc.errors():
+            loc = ".".join(str(x) for x in err.get("loc", ()) if x not in ("query", "path", "header"))
+            parts.append(f"{loc}: {err.get('msg', 'invalid')}" if loc else str(err.get("msg", "invalid")))
+        return JSONResponse({"detail": "; ".join(parts) or "invalid request"}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # 404 for unknown paths, 405 (with Allow) for POST/PUT/DELETE...: same JSON shape as ours
+        return JSONResponse({"detail": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.middleware("http")
+    async def _headers(request: Request, call_next: Callable[[Request], Any]) -> Any:
+        response = await call_next(request)
+        response.headers["Content-Security-Policy"] = _CSP
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        return response
+
+
+def create_catalog_app(catalog: "SiteCatalog | FederatedCatalog", *, title: str = "owd catalogue") -> FastAPI:
+    """Only the catalogue (``owd serve --catalog-only``): no index, no search."""
+    from owd.catalog_serve import add_catalog_routes
+
+    app = FastAPI(title=title, version="1", docs_url=None, redoc_url=None,
+                  description="A DCAT-AP catalogue of owd data pools (read-only, GET only).")
+    _install_common(app)
+    add_catalog_routes(app, catalog)
+    return app
+
+
+def create_app(backend: BackendFactory | SearchBackend, *, title: str = "owd search",
+               catalog: "SiteCatalog | FederatedCatalog | None" = None) -> FastAPI:
     """The API and the page over ``backend`` (a backend or a zero-argument factory
-    that opens one; the app closes it at shutdown)."""
+    that opens one; the app closes it at shutdown); the catalogue and pool files too
+    when ``catalog`` is given (owd/catalog_serve.py)."""
     holder = BackendHolder(backend)
 
     @asynccontextmanager
@@ -318,31 +364,11 @@ def create_app(backend: BackendFactory | SearchBackend, *, title: str = "owd sea
         except QueryError as exc:
             raise _ApiError(422, f"bad query: {exc}") from None
 
-    @app.exception_handler(_ApiError)
-    async def _api_error(request: Request, exc: _ApiError) -> JSONResponse:
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status)
+    _install_common(app)
+    if catalog is not None:
+        from owd.catalog_serve import add_catalog_routes
 
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        # One readable line ("size: must be ..."), not FastAPI's nested list.
-        parts = []
-        for err in exc.errors():
-            loc = ".".join(str(x) for x in err.get("loc", ()) if x not in ("query", "path"))
-            parts.append(f"{loc}: {err.get('msg', 'invalid')}" if loc else str(err.get("msg", "invalid")))
-        return JSONResponse({"detail": "; ".join(parts) or "invalid request"}, status_code=422)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        # 404 for unknown paths, 405 (with Allow) for POST/PUT/DELETE...: same JSON shape as ours
-        return JSONResponse({"detail": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
-
-    @app.middleware("http")
-    async def _headers(request: Request, call_next: Callable[[Request], Any]) -> Any:
-        response = await call_next(request)
-        response.headers["Content-Security-Policy"] = _CSP
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"
-        return response
+        add_catalog_routes(app, catalog)
 
     @app.get("/api/search", response_model=SearchOut, responses=_errors(409, 422, 503), tags=["search"])
     def search(q: Q = "", lang: Lang = [], domain: Domain = [], pool: Pool = [], media: Media = [],
@@ -435,8 +461,9 @@ def create_app(backend: BackendFactory | SearchBackend, *, title: str = "owd sea
     return app
 
 
-def run_server(backend: BackendFactory | SearchBackend, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
-               *, on_ready: Callable[[str], None] | None = None) -> None:
+def run_server(backend: BackendFactory | SearchBackend | None, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
+               *, on_ready: Callable[[str], None] | None = None,
+               catalog: "SiteCatalog | FederatedCatalog | None" = None) -> None:
     """Serve until Ctrl-C (uvicorn, one process; the backend is shared by its threads).
 
     The socket is bound here, before uvicorn starts, so a busy port is an
@@ -449,7 +476,13 @@ def run_server(backend: BackendFactory | SearchBackend, host: str = DEFAULT_HOST
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.create_server((host, port), family=family, reuse_port=False)
     bound = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(backend), host=host, port=bound, log_level="warning",
+    if backend is None:
+        if catalog is None:
+            raise ValueError("run_server needs a backend or a catalogue")
+        app = create_catalog_app(catalog)
+    else:
+        app = create_app(backend, catalog=catalog)
+    config = uvicorn.Config(app, host=host, port=bound, log_level="warning",
                             server_header=False, access_log=False)
     server = uvicorn.Server(config)
     if on_ready is not None:

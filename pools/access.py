@@ -42,7 +42,8 @@ def list_pools(cfg: CampaignConfig) -> list[PoolInfo]:
     names = [p.name for p in cfg.pools]
     if out.is_dir():
         names += sorted(d.name for d in out.iterdir()
-                        if d.is_dir() and d.name not in names and read_manifest(d) is not None)
+                        if d.is_dir() and not d.name.startswith(".") and d.name not in names
+                        and read_manifest(d) is not None)
     infos = []
     for name in names:
         manifest = read_manifest(out / name)
@@ -54,15 +55,29 @@ def list_pools(cfg: CampaignConfig) -> list[PoolInfo]:
         for f in manifest["files"]:
             if "lang" in f:  # media pools are not partitioned by language
                 langs[f["lang"]] = langs.get(f["lang"], 0) + f["rows"]
+        remote = _remote_record(out / name)
         pool = next((p for p in cfg.pools if p.name == name), None)
-        if pool is not None and is_media_pool(pool):
+        if remote is not None:
+            current, configured = True, False
+        elif pool is not None and is_media_pool(pool):
             current = is_current(cfg, pool, out / name)
         else:
             current = manifest["fingerprint"] == fingerprint
         status = "up to date" if current and configured else "stale"
+        if remote is not None:
+            status = f"remote (from {remote.get('publisher', {}).get('name', '?')}, pulled {remote.get('pulled', '?')})"
         infos.append(PoolInfo(name, configured, status, manifest["documents"], manifest["bytes"], langs,
                               manifest.get("kind", "documents")))
     return infos
+
+
+def _remote_record(folder: Path) -> dict[str, Any] | None:
+    """What ``remote.json`` says of a pool pulled from another site (pools/remote.py)."""
+    try:
+        data = json.loads((folder / "remote.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def _built(cfg: CampaignConfig, name: str) -> tuple[Path, dict[str, Any]]:

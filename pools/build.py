@@ -71,7 +71,7 @@ MAX_PENDING_BYTES = 512 * 2**20
 # Columns the rules and the cards read; the rest of a row is only copied.
 _RULE_COLUMNS = ["drop_reason", "lang", "host", "domain", "url", "title", "text", "license_url", "media",
                  "quality", "tdm_reservation", "tdm_source", "robots_noai", "worker", "fetch_time", "pii",
-                 "dup_cluster_id"]
+                 "dup_cluster_id", "source", "source_labels"]
 _POOLS_TYPE = DOCUMENT_SCHEMA.field("pools").type
 # Arrow map columns (``quality``, ``source_labels``): stored as lists of key/value structs
 _MAP_COLUMNS = [f.name for f in DOCUMENT_SCHEMA if pa.types.is_map(f.type)]
@@ -334,6 +334,8 @@ def build_pools(cfg: CampaignConfig, *, force: bool = False,
         shutil.rmtree(leftover, ignore_errors=True)
     configured = {p.name for p in cfg.pools}
     for folder in sorted(out.iterdir()):
+        if folder.name.startswith(".") or (folder / "remote.json").exists():
+            continue  # a pull under way, or a pool pulled from another site (pools/remote.py): not ours to remove
         if folder.is_dir() and folder.name not in configured and read_manifest(folder) is not None:
             shutil.rmtree(folder)
             summary.removed.append(folder.name)

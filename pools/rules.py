@@ -31,7 +31,13 @@ independently and compare over every document of a processed campaign:
 * ``tdm``: a document is *reserved* when its rights holder reserved text-and-data
   mining (``tdm_reservation`` true, from TDMRep) or its page says ``noai``
   (``robots_noai``). ``exclude`` (the default) leaves reserved documents out;
-  ``include`` keeps them, and the data cards say so.
+  ``include`` keeps them, and the data cards say so. A document from another
+  collection whose source recorded a robots.txt disallow (HPLT's ``robotstxt``) counts
+  as reserved too.
+* ``unknown_rights``: a document ingested from another collection (``source`` set)
+  carries no robots.txt or TDMRep verdict of owd's. ``exclude`` (the default) leaves
+  it out; ``include`` accepts what the source recorded (reservations it recorded still
+  count under ``tdm``). Checked before ``tdm``.
 """
 
 from __future__ import annotations
@@ -54,7 +60,7 @@ __all__ = ["Candidate", "PoolRule", "compile_pool", "validate_pool", "quality_sc
 # over the whole text) late, and ``tdm`` last so that the cards can count the reserved
 # documents that matched everything else.
 REJECT_REASONS = ("dropped", "no_language", "languages", "min_length", "tlds", "domains", "url_patterns",
-                  "licenses", "media_kinds", "min_quality", "keywords", "tdm")
+                  "licenses", "media_kinds", "min_quality", "keywords", "unknown_rights", "tdm")
 
 # Signals multiplied into the heuristic quality score, each a fraction in [0, 1]
 # where 1 is good (from extract.quality.compute_signals).
@@ -88,11 +94,17 @@ def is_reserved(tdm_reservation: bool | None, robots_noai: bool | None) -> bool:
     return tdm_reservation is True or robots_noai is True
 
 
+def _source_disallowed(labels: Mapping[str, str] | list[tuple[str, str]] | None) -> bool:
+    """The source collection recorded that robots.txt disallowed the page (HPLT ``robotstxt``)."""
+    value = dict(labels or {}).get("robotstxt")
+    return value is not None and value.strip().lower() == "disallowed"
+
+
 class Candidate:
     """The fields the rules read, normalised once per document and shared by every pool."""
 
     __slots__ = ("dropped", "lang", "host", "domain", "url", "length", "license", "media_kinds", "score",
-                 "reserved", "_title", "_text", "_folded")
+                 "reserved", "external", "_title", "_text", "_folded")
 
     def __init__(self, record: Mapping[str, Any]) -> None:
         self.dropped = record.get("drop_reason") is not None
@@ -108,6 +120,9 @@ class Candidate:
         self.media_kinds = frozenset(m["kind"] for m in record.get("media") or ())
         self.score = quality_score(record.get("quality"))
         self.reserved = is_reserved(record.get("tdm_reservation"), record.get("robots_noai"))
+        self.external = record.get("source") is not None
+        if self.external and _source_disallowed(record.get("source_labels")):
+            self.reserved = True
         self._folded: str | None = None
 
     @classmethod
@@ -117,6 +132,7 @@ class Candidate:
             "url": doc.url, "title": doc.title, "text": doc.text, "license_url": doc.license_url,
             "media": [{"kind": m.kind} for m in doc.media], "quality": doc.quality,
             "tdm_reservation": doc.tdm_reservation, "robots_noai": doc.robots_noai,
+            "source": doc.source, "source_labels": doc.source_labels,
         })
 
     @property
@@ -160,6 +176,7 @@ class PoolRule:
     media_kinds: frozenset[str]
     min_length: int
     include_reserved: bool
+    include_unknown_rights: bool = False
 
     def reject_reason(self, c: Candidate) -> str | None:
         """The first rule (in :data:`REJECT_REASONS` order) the document fails, or None."""
@@ -185,6 +202,8 @@ class PoolRule:
             return "min_quality"
         if self.keywords is not None and not self.keywords.search(c.folded):
             return "keywords"
+        if c.external and not self.include_unknown_rights:
+            return "unknown_rights"
         if c.reserved and not self.include_reserved:
             return "tdm"
         return None
@@ -215,6 +234,7 @@ def compile_pool(pool: "PoolConfig") -> PoolRule:
         media_kinds=frozenset(pool.media_kinds),
         min_length=pool.min_length,
         include_reserved=pool.tdm == "include",
+        include_unknown_rights=pool.unknown_rights == "include",
     )
 
 

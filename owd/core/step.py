@@ -71,6 +71,15 @@ class Shard:
         """The crawler worker that wrote the WARC file (its folder's name)."""
         return self.warc.parent.name
 
+    @property
+    def source(self) -> str | None:
+        """The ingest source the shard's file came from (``<campaign>/ingest/<source>/``,
+        owd/ingest.py), or None for a WARC file of owd's own crawl."""
+        folder = self.warc.parent
+        if folder.parent.name == "ingest" and folder.parent.parent == self.campaign_dir:
+            return folder.name
+        return None
+
 
 class DocumentStep(ABC):
     """A stage that works on one shard's documents (see the module docstring for the rules)."""
