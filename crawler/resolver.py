@@ -4,11 +4,12 @@ The guard refuses private, loopback, link-local, multicast and reserved
 addresses *after* resolution (a public name can point at 127.0.0.1), unless the
 campaign allow-lists the network. IP-literal URLs never reach a resolver in
 Twisted, so :class:`AddressGuardMiddleware` applies the same rule to them.
+The rule itself (:class:`AddressGuard`) lives in owd.core.networks, shared with
+owd.core.download; it is re-exported here.
 """
 
 from __future__ import annotations
 
-import ipaddress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -18,6 +19,7 @@ from scrapy.resolver import CachingThreadedResolver
 from twisted.internet import defer
 from twisted.internet.error import DNSLookupError
 
+from owd.core.networks import AddressGuard
 from owd.core.urls import host_of, is_ip_literal
 
 if TYPE_CHECKING:
@@ -25,8 +27,6 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
 __all__ = ["AddressRefused", "AddressGuard", "GuardedResolver", "AddressGuardMiddleware", "read_hosts_file"]
-
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class AddressRefused(IgnoreRequest):
@@ -51,28 +51,6 @@ def read_hosts_file(path: Path) -> dict[str, str]:
             for name in fields[1:]:
                 table[name.lower()] = fields[0]
     return table
-
-
-class AddressGuard:
-    """Decides whether an address may be contacted."""
-
-    def __init__(self, allow_networks: Sequence[str]) -> None:
-        self.allow: list[Network] = [ipaddress.ip_network(n, strict=False) for n in allow_networks]
-
-    def refusal(self, address: str) -> str | None:
-        """None when allowed, else the kind of address that was refused."""
-        try:
-            ip = ipaddress.ip_address(address.strip("[]"))
-        except ValueError:
-            return "not_an_address"
-        if any(ip in net for net in self.allow):
-            return None
-        for kind in ("loopback", "private", "link_local", "multicast", "reserved", "unspecified"):
-            if getattr(ip, f"is_{kind}"):
-                return kind
-        if not ip.is_global:
-            return "not_global"
-        return None
 
 
 class GuardedResolver(CachingThreadedResolver):
