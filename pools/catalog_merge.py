@@ -6,9 +6,9 @@ member catalogue and whose ``dcat:dataset`` lists every dataset once:
 
 * duplicates are found by ``dct:identifier`` (a dataset without one is its own IRI).
   owd sites give a pool its origin's dataset IRI as identifier, and a pool pulled to
-  another site keeps it, so the copy and the original count once. The first member
-  that lists a dataset keeps it, with its own publisher: a dataset always keeps the
-  publisher its site gave it, never the federation's;
+  another site keeps it, so the copy and the original count once. The origin's entry
+  (the dataset whose IRI is its identifier) stands for them, else the first member's;
+  a dataset always keeps the publisher its site gave it, never the federation's;
 * a duplicate's description (its distributions, checksums, policy: every node that hangs
   off it only) is dropped and the member catalogue's link points at the dataset kept,
   so every member catalogue stays complete and valid.
@@ -119,25 +119,31 @@ def merge_catalogs(members: Sequence[tuple[str, Graph]], *, base: str, publisher
     """One catalogue of the members' catalogues (see the module docstring)."""
     merged = _graph()
     result = MergeResult(merged)
-    kept: dict[str, URIRef] = {}  # identifier -> dataset kept
+    # Which dataset stands for each identifier: the origin (its IRI is its identifier, as
+    # owd sites publish their own pools) over a copy listed by another site, else the first.
+    kept: dict[str, URIRef] = {}
+    for _, g in members:
+        for dataset in sorted(s for s in g.subjects(RDF.type, DCAT.Dataset) if isinstance(s, URIRef)):
+            ident = _identifier(g, dataset)
+            if ident not in kept or (str(dataset) == ident and str(kept[ident]) != ident):
+                kept[ident] = dataset
+    result.datasets = len(kept)
     catalogs: list[URIRef] = []
     for source, g in members:
         replace: dict[Node, URIRef] = {}
         drop: set[Node] = set()
         for dataset in sorted(s for s in g.subjects(RDF.type, DCAT.Dataset) if isinstance(s, URIRef)):
-            ident = _identifier(g, dataset)
-            if ident in kept and kept[ident] != dataset:
-                replace[dataset] = kept[ident]
+            chosen = kept[_identifier(g, dataset)]
+            if chosen != dataset:
+                replace[dataset] = chosen
                 drop |= _owned(g, dataset)
                 result.duplicates += 1
-            elif ident not in kept:
-                kept[ident] = dataset
-                result.datasets += 1
         for s, p, o in g:
             if s in drop:
                 continue
             merged.add((s, p, replace.get(o, o)))  # type: ignore[arg-type]
-        catalogs += sorted(c for c in g.subjects(RDF.type, DCAT.Catalog) if isinstance(c, URIRef))
+        catalogs += sorted(c for c in g.subjects(RDF.type, DCAT.Catalog)
+                           if isinstance(c, URIRef) and c not in catalogs)
         result.members.append(source)
     root = URIRef((base if base.endswith(("/", ":")) else base + "/") + "catalog")
     pub = URIRef(str(root) + "#publisher")

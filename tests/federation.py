@@ -63,7 +63,8 @@ def shacl_violations(g: Graph) -> list[str]:
         for name in group:
             shapes.parse(shapes_dir / name, format="turtle")
         _, report, _ = validate(g, shacl_graph=shapes, inference="none", allow_warnings=True)
-        query = """SELECT ?focus ?path ?message WHERE { ?r a sh:ValidationResult ; sh:resultSeverity sh:Violation ;
+        # top-level results only: a Warning's nested sh:detail results carry the default severity
+        query = """SELECT ?focus ?path ?message WHERE { ?report sh:result ?r . ?r sh:resultSeverity sh:Violation ;
                    sh:focusNode ?focus . OPTIONAL { ?r sh:resultPath ?path } OPTIONAL { ?r sh:resultMessage ?message } }"""
         for focus, path, message in report.query(query, initNs={"sh": "http://www.w3.org/ns/shacl#"}):
             found.append(f"{group[0]}: {focus} {path}: {message}")
