@@ -29,6 +29,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]
     cfg = load_campaign(config)
     (folder / "secret.txt").write_text("not for the web")
     (cfg.campaign_dir / "docs" / "x.txt").write_text("not a pool file")
+    (cfg.campaign_dir / "report").mkdir()
+    (cfg.campaign_dir / "report" / "report.json").write_text('{"campaign": "alpha"}')
     with serving(create_catalog_app(SiteCatalog([cfg]))) as base:
         yield base, cfg.campaign_dir / "pools"
 
@@ -112,3 +114,44 @@ def test_nothing_outside_the_pools_files_is_reachable(site: tuple[str, Path], pa
     status, _, body = get(base, path)
     assert 400 <= status < 500, (path, status)
     assert b"not for the web" not in body and b"not a pool file" not in body and b"PAR1" not in body
+
+
+# Real names, so the operations are exercised beyond their 404s; everything else is generated.
+ST_CONFIG = """
+[[operations]]
+include-path-regex = "^/(catalog/datasets/|pools/[{]campaign[}]/[{]pool[}]/$)"
+parameters = { campaign = "alpha", pool = "everything" }
+
+[[operations]]
+include-path-regex = "^/pools/[{]campaign[}]/[{]pool[}]/[{]file[}]$"
+parameters = { campaign = "alpha", pool = "everything", file = "lang=sl/part-00000.parquet" }
+
+[[operations]]
+include-name = "GET /reports/{campaign}/report.json"
+parameters = { campaign = "alpha" }
+"""
+
+
+@pytest.mark.slow
+def test_schemathesis_on_the_catalogue_and_file_operations(site: tuple[str, Path], tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    base, _ = site
+    st = Path(sys.executable).with_name("st")
+    assert st.exists(), f"{st} is missing: pip install -e '.[test]'"
+    (tmp_path / "schemathesis.toml").write_text(ST_CONFIG)
+    report = tmp_path / "report.json"
+    proc = subprocess.run(
+        [str(st), "--config-file", str(tmp_path / "schemathesis.toml"), "run", f"{base}/openapi.json",
+         "--checks", "all", "--exclude-checks", "positive_data_acceptance", "--max-examples", "12",
+         "--phases", "examples,coverage,fuzzing", "--request-timeout", "10", "--report", "json",
+         "--report-json-path", str(report)], cwd=tmp_path, capture_output=True, text=True, timeout=180)
+    out = proc.stdout[-6000:] + proc.stderr[-2000:]
+    assert report.exists(), out
+    run = json.loads(report.read_text())
+    print(f"schemathesis: {run['operations']['tested']} operations, {run['test_cases']['generated']} test cases")
+    assert proc.returncode == 0 and run["exit_code"] == 0, out
+    assert run["operations"]["tested"] == 8 and run["operations"]["errored"] == 0, out
+    assert run["failures"] == [] and run["errors"] == [] and run["test_cases"]["with_failures"] == 0, out
+    assert not run["warnings"]["missing_test_data"], out  # the real names were used
