@@ -44,8 +44,8 @@ _FILE_TYPES = {".parquet": "application/vnd.apache.parquet", ".tar": "applicatio
                ".json": "application/json", ".jsonld": "application/ld+json"}
 _ACCEPT = {"application/ld+json": "json-ld", "application/json": "json-ld", "text/turtle": "turtle",
            "application/x-turtle": "turtle", "*/*": "json-ld", "application/*": "json-ld", "text/*": "turtle"}
-_RDF_CONTENT = {"content": {"application/ld+json": {}, "text/turtle": {}}}
-_FILE_CONTENT = {"content": {t: {} for t in [*_FILE_TYPES.values(), "application/octet-stream"]}}
+_RDF_CONTENT: dict[str, Any] = {"content": {"application/ld+json": {}, "text/turtle": {}}}
+_FILE_CONTENT: dict[str, Any] = {"content": {t: {} for t in [*_FILE_TYPES.values(), "application/octet-stream"]}}
 
 
 def _detail(status: int) -> dict[str, Any]:

@@ -433,5 +433,5 @@ def write_catalog(g: Graph, out: Path) -> list[Path]:
     return written
 
 
-def datasets_of(g: Graph) -> Iterable[URIRef]:
+def datasets_of(g: Graph) -> list[URIRef]:
     return sorted(s for s in g.subjects(RDF.type, DCAT.Dataset) if isinstance(s, URIRef))

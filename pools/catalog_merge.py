@@ -94,7 +94,7 @@ def read_catalog(source: str, *, allow_networks: Sequence[str] = (), base_dir: P
 
 
 def _identifier(g: Graph, dataset: Node) -> str:
-    return str(next(iter(sorted(g.objects(dataset, DCTERMS.identifier))), dataset))
+    return min((str(v) for v in g.objects(dataset, DCTERMS.identifier)), default=str(dataset))
 
 
 def _owned(g: Graph, dataset: URIRef) -> set[Node]:
@@ -141,7 +141,7 @@ def merge_catalogs(members: Sequence[tuple[str, Graph]], *, base: str, publisher
         for s, p, o in g:
             if s in drop:
                 continue
-            merged.add((s, p, replace.get(o, o)))  # type: ignore[arg-type]
+            merged.add((s, p, replace.get(o, o)))
         catalogs += sorted(c for c in g.subjects(RDF.type, DCAT.Catalog)
                            if isinstance(c, URIRef) and c not in catalogs)
         result.members.append(source)

@@ -110,7 +110,7 @@ def describe_remote(source: str, *, allow_networks: Sequence[str] = ()) -> Remot
             if algorithm.endswith("checksumAlgorithm_sha256"):
                 sha = str(next(iter(g.objects(checksum, SPDX.checksumValue)), "")).lower() or None
         pool.files.append(RemoteFile(_relative(str(download_url), str(access) if access else None, source),
-                                     str(download_url), int(size) if size is not None else None, sha))
+                                     str(download_url), int(str(size)) if size is not None else None, sha))
     if not pool.files:
         raise PullError(f"{source}: the dataset has no distribution with a download URL")
     pool.files.sort(key=lambda f: f.path)

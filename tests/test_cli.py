@@ -7,7 +7,7 @@ import argparse
 from owd.cli import build_parser
 from tests.conftest import run_owd
 
-EXPECTED = {"demo", "crawl", "process", "embed", "index", "search", "config", "testweb", "schema", "pools", "serve", "run", "status", "report"}
+EXPECTED = {"demo", "crawl", "process", "embed", "index", "search", "config", "testweb", "schema", "pools", "serve", "run", "status", "report", "ingest", "catalog"}
 
 
 def _subcommands(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:

@@ -23,7 +23,8 @@ from tests.small_campaign import write_small_campaign
 from tests.test_cli import _subcommands
 
 UNWRITABLE = "/proc/owd-cannot-write-here"  # even root cannot create anything under /proc
-GROUPS = {("config",), ("pools",), ("testweb",), ("schema",)}
+GROUPS = {("config",), ("pools",), ("testweb",), ("schema",), ("catalog",)}
+SAMPLES = REPO / "tests" / "data" / "ingest"
 
 
 @dataclass
@@ -39,6 +40,7 @@ def command_args(cmd: tuple[str, ...], config: str, folder: Path) -> list[str]:
         ("crawl",): [config],
         ("run",): [config],
         ("status",): [config],
+        ("ingest",): [config],
         ("process",): [config],
         ("embed",): [config, "--force", "--workers", "1"],
         ("index",): [config],
@@ -50,6 +52,9 @@ def command_args(cmd: tuple[str, ...], config: str, folder: Path) -> list[str]:
         ("pools", "show"): [config, "everything"],
         ("pools", "pull"): [config, "everything", "--to", str(folder / "pulled")],
         ("report",): [config],
+        ("catalog", "build"): [config, "--base-url", "http://127.0.0.1:9/", "--out", str(folder / "catalog")],
+        ("catalog", "merge"): ["--config", config, str(folder / "catalog" / "catalog.ttl"), "--out",
+                               str(folder / "merged")],
         ("testweb", "serve"): ["--port", str(free_port()), "--log", f"{UNWRITABLE}/requests.jsonl"],
         ("testweb", "hosts"): [],
         ("testweb", "seeds"): [],
@@ -81,8 +86,10 @@ def run_all(argvs: list[list[str]]) -> list[subprocess.CompletedProcess[str]]:
 def campaign(tmp_path_factory: pytest.TempPathFactory) -> Campaign:
     """A processed, indexed campaign with one pool: every read command has output."""
     folder = tmp_path_factory.mktemp("sweep")
-    config, _ = write_small_campaign(folder, pools=[{"name": "everything"}])
-    for step in (["process"], ["index"], ["pools", "build"]):
+    config, _ = write_small_campaign(folder, pools=[{"name": "everything"}], ingest=[
+        {"name": "fw", "kind": "fineweb2", "files": [str(SAMPLES / "fineweb2-sample.parquet")]}])
+    for step in (["process"], ["index"], ["pools", "build"],
+                 ["catalog", "build", "--base-url", "http://127.0.0.1:9/", "--out", str(folder / "catalog")]):
         result = owd(*step, str(config), timeout=300)
         assert result.returncode == 0, (step, result.stderr[-2000:])
     return Campaign(config, folder)
@@ -123,7 +130,8 @@ def test_unwritable_storage_root_is_one_line(tmp_path: Path) -> None:
                                       "testweb": {"port": free_port()}}))
     # (status and pools list only read: a campaign nobody could have run is "nothing run
     # yet" / an empty list, exit 0)
-    read_only = {("serve",), ("status",), ("pools", "list")}
+    # (the catalogue commands write only to their --out, which is writable here)
+    read_only = {("serve",), ("status",), ("pools", "list"), ("catalog", "build"), ("catalog", "merge")}
     argvs = [command_args(c, str(config), tmp_path) for c in WITH_CONFIG if c not in read_only]
     for argv, result in zip(argvs, run_all(argvs)):
         assert result.returncode in (1, 2), (argv, result.returncode, result.stderr[-500:])
