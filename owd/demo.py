@@ -162,4 +162,14 @@ def run_demo(config_path: Path, keep: bool = False) -> int:
         if pool.kind == "image-text":
             print(f"owd demo: image-text pool {pool.name}: {pooled.documents.get(pool.name, 0)} image-text pairs; "
                   f"`owd pools show {config_path} {pool.name}` writes a contact sheet to look at")
+
+    from owd.pools.catalog import catalog_graph, datasets_of, write_catalog
+    from owd.serve import DEFAULT_PORT
+
+    # the site's DCAT-AP catalogue, as `owd serve` publishes it at /catalog on its default port
+    base = f"http://127.0.0.1:{DEFAULT_PORT}/"
+    catalogue = catalog_graph([cfg], base)
+    files = write_catalog(catalogue, cfg.campaign_dir.parent / "catalog")
+    print(f"owd demo: catalogue  {len(datasets_of(catalogue))} dataset(s), DCAT-AP 3: {files[0]} (and .ttl); "
+          f"`owd serve --config {config_path}` serves it at {base}catalog with the pool files")
     return 0 if summary.warc_files else 1
