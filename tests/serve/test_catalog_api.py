@@ -155,3 +155,47 @@ def test_schemathesis_on_the_catalogue_and_file_operations(site: tuple[str, Path
     assert run["operations"]["tested"] == 8 and run["operations"]["errored"] == 0, out
     assert run["failures"] == [] and run["errors"] == [] and run["test_cases"]["with_failures"] == 0, out
     assert not run["warnings"]["missing_test_data"], out  # the real names were used
+
+
+def test_pull_from_the_site_and_bad_iris_are_one_line_errors(site: tuple[str, Path], tmp_path: Path) -> None:
+    import pyarrow.dataset as ds
+
+    from owd.pools.build import read_manifest
+    from owd.pools.remote import PullError, pull_remote
+    from tests.http_files import FileServer
+
+    base, pools = site
+    nets = ["127.0.0.0/8"]
+    folder, pool = pull_remote(f"{base}/catalog/datasets/alpha/sl-only", tmp_path / "copy", allow_networks=nets)
+    origin = read_manifest(pools / "sl-only")
+    assert origin is not None and pool.identifier == f"{base}/catalog/datasets/alpha/sl-only"
+    assert ds.dataset(folder, format="parquet", partitioning="hive", exclude_invalid_files=True).count_rows() \
+        == origin["documents"] > 0
+    assert (folder / "remote.json").is_file() and not (tmp_path / ".copy.partial").exists()
+    # the pool folder URL works too (its index names the dataset)
+    assert pull_remote(f"{base}/pools/alpha/sl-only/", tmp_path / "again", allow_networks=nets)[1].dataset \
+        == pool.dataset
+    bad = {
+        f"{base}/catalog/datasets/alpha/nothing": "404",
+        f"{base}/catalog": "names 2 datasets",
+        "ftp://127.0.0.1/x": r"not an http\(s\) URL",
+        "http://127.0.0.1:1/catalog/datasets/a/b": "cannot read",
+    }
+    for iri, message in bad.items():
+        with pytest.raises(PullError, match=message):
+            pull_remote(iri, tmp_path / "bad", allow_networks=nets)
+    with pytest.raises(PullError, match="cannot read"):  # loopback is refused unless allowed
+        pull_remote(f"{base}/catalog/datasets/alpha/sl-only", tmp_path / "bad")
+    # a description whose download URL would leave the pool folder is refused before any fetch
+    hostile = tmp_path / "hostile"
+    hostile.mkdir()
+    (hostile / "d.ttl").write_text(f"""
+        @prefix dcat: <http://www.w3.org/ns/dcat#> . @prefix spdx: <http://spdx.org/rdf/terms#> .
+        <{base}/d> a dcat:Dataset ; dcat:distribution [ dcat:accessURL <{base}/pools/a/b/> ;
+            dcat:downloadURL <{base}/pools/a/b/..%2F..%2Fetc/passwd> ;
+            spdx:checksum [ spdx:algorithm <https://spdx.org/rdf/terms#checksumAlgorithm_sha256> ;
+                            spdx:checksumValue "{'0' * 64}" ] ] .""")
+    with FileServer(hostile) as server:
+        with pytest.raises(PullError, match="outside the pool folder"):
+            pull_remote(server.url + "d.ttl", tmp_path / "bad", allow_networks=nets)
+    assert not (tmp_path / "bad").exists() and not list(tmp_path.glob("etc*"))
