@@ -220,6 +220,9 @@ def campaign_status(cfg: CampaignConfig) -> list[str]:
     seen_on_disk = False
     for step in STEPS:
         info = state["steps"].get(step)
+        if step == "ingest" and not cfg.ingest and info is None:
+            lines.append(f"  {step:8} {'none':8} (no ingest: sources; the crawl is the only input)")
+            continue
         if info is None:
             found = step_on_disk(cfg, step)
             seen_on_disk = seen_on_disk or found is not None
@@ -343,17 +346,19 @@ def _ingest_on_disk(cfg: CampaignConfig) -> tuple[str, str] | None:
 def _process_on_disk(cfg: CampaignConfig) -> tuple[str, str] | None:
     import pyarrow.parquet as pq
 
-    from owd.process import shard_id_of, warc_files
+    from owd.process import ingest_inputs, ingest_shard_id, shard_id_of, warc_files
 
     shards = _docs_shards(cfg)
     if not shards:
         return None
     done = {p.name.removesuffix(".parquet") for p in shards}
     expected = {shard_id_of(w) for w in warc_files(cfg.campaign_dir / "warc")}
+    expected |= {ingest_shard_id(f) for f in ingest_inputs(cfg)}
     # The dedup steps run after every shard; their clusters file marks a finished run.
     deduplicated = (cfg.campaign_dir / "dedup" / "clusters.parquet").exists()
     if expected - done or not deduplicated:
-        detail = f"(owd process): {len(expected & done)} of {len(expected)} WARC file(s) processed"
+        kind = "WARC/ingested" if cfg.ingest else "WARC"
+        detail = f"(owd process): {len(expected & done)} of {len(expected)} {kind} file(s) processed"
         return "partial", detail + ("" if deduplicated else ", dedup not run") + "; `owd process` continues"
     documents = kept = 0
     for shard in shards:

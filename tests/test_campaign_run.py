@@ -78,9 +78,10 @@ def test_run_killed_in_processing_resumes_from_the_last_completed_step(
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "[crawl] done before" in result.stdout and "[process] resuming" in result.stdout
     steps = _state(data)["steps"]
-    assert {s: steps[s]["status"] for s in steps} == {s: "done" for s in ("crawl", "process", "embed", "index",
-                                                                          "pools", "report")}
+    assert {s: steps[s]["status"] for s in steps} == {s: "done" for s in ("crawl", "ingest", "process", "embed",
+                                                                          "index", "pools", "report")}
     assert "[embed] embed: skipped (embeddings.enabled is false" in result.stdout
+    assert "[ingest] ingest: skipped (no ingest sources" in result.stdout
     assert steps["process"]["attempts"] == 2 and steps["crawl"]["attempts"] == 1
     docs = [d for shard in sorted((data / "docs").glob("*.parquet")) for d in read_parquet(shard)]
     assert len(docs) == steps["process"]["items"] > 50
@@ -91,7 +92,7 @@ def test_run_killed_in_processing_resumes_from_the_last_completed_step(
     search = run_owd("search", "the", "--config", str(config), "--json")
     assert search.returncode == 0 and json.loads(search.stdout)["total"] > 0
     again = run_owd("run", str(config))  # nothing left to do
-    assert again.returncode == 0 and again.stdout.count("done before") == 6
+    assert again.returncode == 0 and again.stdout.count("done before") == 7
 
 
 def test_run_indexes_into_opensearch_with_one_ray_task_per_shard(
