@@ -181,10 +181,11 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
 
 def _cmd_process(args: argparse.Namespace) -> int:
     cfg = load_campaign(args.config)
-    from owd.process import campaign_warcs, process_campaign
+    from owd.process import campaign_warcs, ingest_inputs, process_campaign
 
-    if not campaign_warcs(cfg):
-        raise UsageError(f"no closed WARC files under {cfg.campaign_dir / 'warc'}: run `owd crawl {args.config}` first")
+    if not campaign_warcs(cfg) and not ingest_inputs(cfg):
+        hint = f"`owd crawl {args.config}`" + (f" or `owd ingest {args.config}`" if cfg.ingest else "")
+        raise UsageError(f"no closed WARC files under {cfg.campaign_dir / 'warc'} and nothing ingested: run {hint} first")
     with _executor(args) as executor:
         summary = process_campaign(cfg, force=args.force, progress=lambda line: print(line, flush=True),
                                    executor=executor)
