@@ -33,7 +33,7 @@ from rdflib import Graph, URIRef
 from owd.core.config import CampaignConfig
 from owd.pools.build import pools_dir
 from owd.pools.catalog import FORMATS, CatalogError, catalog_graph, dataset_iri, pool_files, serialise
-from owd.pools.catalog_merge import _owned, merge_catalogs, read_catalog
+from owd.pools.catalog_merge import owned_nodes, merge_catalogs, read_catalog
 
 __all__ = ["SiteCatalog", "FederatedCatalog", "add_catalog_routes", "negotiate", "parse_range"]
 
@@ -275,7 +275,7 @@ def add_catalog_routes(app: FastAPI, source: SiteCatalog | FederatedCatalog) -> 
         out = Graph()
         for prefix, ns in g.namespaces():
             out.bind(prefix, ns)
-        owned = _owned(g, iri)
+        owned = owned_nodes(g, iri)
         for s, p, o in g:
             if s in owned:
                 out.add((s, p, o))

@@ -34,7 +34,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Literal
+from typing import Any, Literal
 
 from rdflib import BNode, Graph, Literal as Lit, Namespace, URIRef
 from rdflib.namespace import DCAT, DCTERMS, FOAF, PROV, RDF, RDFS, SKOS, XSD
@@ -44,7 +44,7 @@ from owd.core.errors import InputError
 from owd.pools.build import pools_dir, read_manifest
 
 __all__ = ["CatalogError", "SiteIdentity", "catalog_graph", "serialise", "write_catalog", "dataset_iri",
-           "pool_files", "FORMATS", "CONTEXT", "REMOTE_FILE", "site_identity"]
+           "pool_files", "FORMATS", "CONTEXT", "REMOTE_FILE", "site_identity", "new_graph", "datasets_of"]
 
 SPDX = Namespace("http://spdx.org/rdf/terms#")
 ODRL = Namespace("http://www.w3.org/ns/odrl/2/")
@@ -142,7 +142,7 @@ def _sha256(path: Path) -> str:
 def catalog_graph(cfgs: list[CampaignConfig], base: str) -> Graph:
     """The site's catalogue: every built pool (local and pulled) of every campaign."""
     site = site_identity(cfgs, base)
-    g = _graph()
+    g = new_graph()
     catalog = URIRef(site.base + "catalog")
     publisher = URIRef(site.base + "catalog#publisher")
     g.add((catalog, RDF.type, DCAT.Catalog))
@@ -190,7 +190,7 @@ def _in_scheme(g: Graph) -> None:
                 g.add((node, SKOS.inScheme, URIRef(_EU + table)))
 
 
-def _graph() -> Graph:
+def new_graph() -> Graph:
     g = Graph()
     for prefix, ns in CONTEXT.items():
         g.bind(prefix, Namespace(ns))

@@ -29,9 +29,9 @@ from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF
 from rdflib.term import Node
 
 from owd.core.download import DownloadError, download, is_url
-from owd.pools.catalog import CatalogError, _graph
+from owd.pools.catalog import CatalogError, new_graph
 
-__all__ = ["MergeResult", "read_catalog", "merge_catalogs", "catalog_url"]
+__all__ = ["MergeResult", "read_catalog", "merge_catalogs", "catalog_url", "owned_nodes"]
 
 
 @dataclass
@@ -97,7 +97,7 @@ def _identifier(g: Graph, dataset: Node) -> str:
     return min((str(v) for v in g.objects(dataset, DCTERMS.identifier)), default=str(dataset))
 
 
-def _owned(g: Graph, dataset: URIRef) -> set[Node]:
+def owned_nodes(g: Graph, dataset: URIRef) -> set[Node]:
     """The nodes that describe only this dataset: blank nodes and IRIs under its own IRI
     (``<dataset>#distribution-0``...) reachable from it."""
     prefix = str(dataset) + "#"
@@ -117,7 +117,7 @@ def _owned(g: Graph, dataset: URIRef) -> set[Node]:
 def merge_catalogs(members: Sequence[tuple[str, Graph]], *, base: str, publisher: str,
                    homepage: str | None = None) -> MergeResult:
     """One catalogue of the members' catalogues (see the module docstring)."""
-    merged = _graph()
+    merged = new_graph()
     result = MergeResult(merged)
     # Which dataset stands for each identifier: the origin (its IRI is its identifier, as
     # owd sites publish their own pools) over a copy listed by another site, else the first.
@@ -136,7 +136,7 @@ def merge_catalogs(members: Sequence[tuple[str, Graph]], *, base: str, publisher
             chosen = kept[_identifier(g, dataset)]
             if chosen != dataset:
                 replace[dataset] = chosen
-                drop |= _owned(g, dataset)
+                drop |= owned_nodes(g, dataset)
                 result.duplicates += 1
         for s, p, o in g:
             if s in drop:
