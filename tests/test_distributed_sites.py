@@ -54,14 +54,15 @@ def _processes_of(*markers: str) -> set[int]:
 
 def _stop_cluster(*markers: str) -> None:
     # Not `ray stop`: it stops every Ray instance on the machine, other tests' too.
-    for sig in (signal.SIGTERM, signal.SIGKILL):
+    # SIGTERM gets 3 s (some Ray daemons never exit on it: the teardown used to wait 10 s for them)
+    for sig, grace in ((signal.SIGTERM, 3), (signal.SIGKILL, 10)):
         pids = _processes_of(*markers)
         for pid in pids:
             try:
                 os.kill(pid, sig)
             except ProcessLookupError:
                 pass
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + grace
         while pids and time.monotonic() < deadline:
             pids = {p for p in pids if Path(f"/proc/{p}").exists()
                     and Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"}

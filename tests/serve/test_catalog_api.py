@@ -144,7 +144,7 @@ def test_schemathesis_on_the_catalogue_and_file_operations(site: tuple[str, Path
     report = tmp_path / "report.json"
     proc = subprocess.run(
         [str(st), "--config-file", str(tmp_path / "schemathesis.toml"), "run", f"{base}/openapi.json",
-         "--checks", "all", "--exclude-checks", "positive_data_acceptance", "--max-examples", "12",
+         "--checks", "all", "--exclude-checks", "positive_data_acceptance", "--max-examples", "6",
          "--phases", "examples,coverage,fuzzing", "--request-timeout", "10", "--report", "json",
          "--report-json-path", str(report)], cwd=tmp_path, capture_output=True, text=True, timeout=180)
     out = proc.stdout[-6000:] + proc.stderr[-2000:]
