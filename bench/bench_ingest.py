@@ -28,12 +28,9 @@ is the same):
 Every timed command is its own subprocess started the same way (``python -m owd.cli ...``),
 so each pays its imports and model loads. At the start the benchmark checks, on a 5-page
 WARC, that ``python -m owd.cli process`` accepts a campaign whose only input is ingested
-files. If it does not (at the time of writing it refuses: "no closed WARC files under
-.../warc: run `owd crawl` first", owd/cli.py ``_cmd_process``, while process_campaign itself
-reads ingested files), both sides run ``python bench/bench_ingest.py --owd-process CONFIG``
-instead: ``owd.cli.main(["process", CONFIG, "--workers", "1"])`` with ``_cmd_process``
-replaced by a copy without that one check (same imports, logging, executor and summary),
-so A and B still start the same way. The JSON says which command ran (``process_command``).
+files (it refused one until the commit "owd process runs on a campaign whose only input is
+ingested"; the runs in bench/README.md were made with a wrapper that skipped that check on
+both sides). The JSON says which command ran (``process_command``).
 
 Measured per run (MB = 2**20 bytes):
 
@@ -89,7 +86,6 @@ import hashlib
 import json
 import os
 import platform
-import shutil
 import statistics
 import subprocess
 import sys
@@ -109,30 +105,6 @@ CLI_REFUSAL = "no closed WARC files"
 
 
 # --------------------------------------------------------------------------- the process driver (a child)
-
-
-def owd_process_without_warc_check(config: str) -> int:
-    """``owd process CONFIG --workers 1`` through owd.cli.main, with ``_cmd_process``
-    replaced by a copy that lacks only its "no closed WARC files" check (which refuses a
-    campaign fed by ``owd ingest`` alone)."""
-    sys.path.insert(0, str(ROOT))
-    from owd import cli
-
-    def _cmd_process(args: argparse.Namespace) -> int:  # owd/cli.py _cmd_process minus the check
-        cfg = cli.load_campaign(args.config)
-        from owd.process import process_campaign
-
-        with cli._executor(args) as executor:
-            summary = process_campaign(cfg, force=args.force, progress=lambda line: print(line, flush=True),
-                                       executor=executor)
-        print(f"process finished in {summary.seconds:.1f}s: {summary.shards_done} shard(s) processed, "
-              f"{summary.shards_skipped} already done; {summary.documents} documents, {summary.kept} kept, "
-              f"{summary.duplicates} in {summary.clusters} duplicate clusters; "
-              f"dropped {dict(summary.drop_reasons.most_common())}; output in {cfg.campaign_dir / 'docs'}")
-        return 0
-
-    cli._cmd_process = _cmd_process  # build_parser(), called by main(), looks the name up now
-    return cli.main(["process", config, "--workers", "1"])
 
 
 # --------------------------------------------------------------------------- campaigns and runs
@@ -274,10 +246,7 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="smoke run: 120 pages, 1 repetition")
     ap.add_argument("--wait-quiet", type=float, default=0.0, help="wait up to S s for a quiet machine per command")
     ap.add_argument("--out", type=Path, default=RESULTS / "ingest.json")
-    ap.add_argument("--owd-process", metavar="CONFIG", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    if args.owd_process:
-        return owd_process_without_warc_check(args.owd_process)
     if args.quick:
         args.pages, args.repeat = args.pages or 120, 1
 
@@ -298,13 +267,9 @@ def main() -> int:
 
     (tiny,) = build_warcs(data / "pages-A", 5, 1)
     cli_ok, cli_said = cli_accepts_ingest_only(tiny)
-    if cli_ok:
-        process_cmd = [sys.executable, "-m", "owd.cli", "process", "{config}", "--workers", "1"]
-    else:
-        process_cmd = [sys.executable, str(Path(__file__).resolve()), "--owd-process", "{config}"]
-        print(f"`python -m owd.cli process` refuses an ingest-only campaign ({cli_said!r});\n"
-              f"  both sides run `{Path(__file__).name} --owd-process CONFIG` (the same main() without that check)",
-              flush=True)
+    if not cli_ok:
+        raise SystemExit(f"`python -m owd.cli process` refuses an ingest-only campaign: {cli_said}")
+    process_cmd = [sys.executable, "-m", "owd.cli", "process", "{config}", "--workers", "1"]
 
     def process(config: Path, label: str) -> dict[str, Any]:
         return timed([str(config) if a == "{config}" else a for a in process_cmd], label, args.wait_quiet)
