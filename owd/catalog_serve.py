@@ -30,7 +30,7 @@ from fastapi import FastAPI, Header, Path as PathParam, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from rdflib import Graph, URIRef
 
-from owd.core.config import CampaignConfig
+from owd.core.config import NAME_PATTERN, CampaignConfig
 from owd.pools.build import pools_dir
 from owd.pools.catalog import FORMATS, CatalogError, catalog_graph, dataset_iri, pool_files, serialise
 from owd.pools.catalog_merge import owned_nodes, merge_catalogs, read_catalog
@@ -39,7 +39,6 @@ __all__ = ["SiteCatalog", "FederatedCatalog", "add_catalog_routes", "negotiate",
 
 CHUNK = 256 * 1024
 MAX_RANGE_HEADER = 200
-_NAME = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 _FILE_TYPES = {".parquet": "application/vnd.apache.parquet", ".tar": "application/x-tar",
                ".json": "application/json", ".jsonld": "application/ld+json"}
 _ACCEPT = {"application/ld+json": "json-ld", "application/json": "json-ld", "text/turtle": "turtle",
@@ -128,7 +127,7 @@ def _read(path: Path, first: int, last: int) -> Iterator[bytes]:
 # FastAPI reads these annotations from the module (this file uses postponed annotations)
 Format = Annotated[Literal["json-ld", "turtle"] | None, Query(description="overrides Accept")]
 Accept = Annotated[str | None, Header(max_length=1000)]
-Name = Annotated[str, PathParam(pattern=_NAME, max_length=64)]
+Name = Annotated[str, PathParam(pattern=NAME_PATTERN, max_length=64)]
 FileName = Annotated[str, PathParam(max_length=300)]
 RangeHeader = Annotated[str | None, Header(max_length=MAX_RANGE_HEADER)]
 Validator = Annotated[str | None, Header(max_length=1000)]

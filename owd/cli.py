@@ -529,7 +529,9 @@ def _pull_remote(args: argparse.Namespace) -> int:
     name = args.name or args.config.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
     import re
 
-    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,63}", name):
+    from owd.core.config import NAME_PATTERN
+
+    if not re.fullmatch(NAME_PATTERN, name):
         raise UsageError(f"cannot name the pool {name!r}: give --name")
     if cfg is not None and any(p.name == name for p in cfg.pools):
         raise UsageError(f"campaign {cfg.campaign} has its own pool {name!r}: give the pull another --name")

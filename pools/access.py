@@ -72,12 +72,14 @@ def list_pools(cfg: CampaignConfig) -> list[PoolInfo]:
 
 
 def _remote_record(folder: Path) -> dict[str, Any] | None:
-    """What ``remote.json`` says of a pool pulled from another site (pools/remote.py)."""
+    """:func:`owd.pools.catalog.read_remote_record`, None for an unreadable record too
+    (the listing shows such a pool as a local one rather than failing)."""
+    from owd.pools.catalog import read_remote_record
+
     try:
-        data = json.loads((folder / "remote.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return read_remote_record(folder)
+    except ValueError:
         return None
-    return data if isinstance(data, dict) else None
 
 
 def _built(cfg: CampaignConfig, name: str) -> tuple[Path, dict[str, Any]]:

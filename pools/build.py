@@ -61,6 +61,7 @@ __all__ = ["BuildSummary", "build_pools", "pools_dir", "read_manifest", "current
 log = logging.getLogger(__name__)
 
 FORMAT = "owd-pools/1"
+REMOTE_FILE = "remote.json"  # beside a pool pulled from another site: where it came from (pools/remote.py)
 ROW_GROUP_BYTES = 16 * 2**20
 ROW_GROUP_MAX_ROWS = 10_000
 FILE_MAX_BYTES = 256 * 2**20
@@ -334,7 +335,7 @@ def build_pools(cfg: CampaignConfig, *, force: bool = False,
         shutil.rmtree(leftover, ignore_errors=True)
     configured = {p.name for p in cfg.pools}
     for folder in sorted(out.iterdir()):
-        if folder.name.startswith(".") or (folder / "remote.json").exists():
+        if folder.name.startswith(".") or (folder / REMOTE_FILE).exists():
             continue  # a pull under way, or a pool pulled from another site (pools/remote.py): not ours to remove
         if folder.is_dir() and folder.name not in configured and read_manifest(folder) is not None:
             shutil.rmtree(folder)

@@ -41,10 +41,12 @@ from rdflib.namespace import DCAT, DCTERMS, FOAF, PROV, RDF, RDFS, SKOS, XSD
 
 from owd.core.config import DATA_THEMES, CampaignConfig, PublisherConfig
 from owd.core.errors import InputError
-from owd.pools.build import pools_dir, read_manifest
+from owd.core.done import file_sha256
+from owd.pools.build import REMOTE_FILE, pools_dir, read_manifest
 
 __all__ = ["CatalogError", "SiteIdentity", "catalog_graph", "serialise", "write_catalog", "dataset_iri",
-           "pool_files", "FORMATS", "CONTEXT", "REMOTE_FILE", "site_identity", "new_graph", "datasets_of"]
+           "pool_files", "FORMATS", "CONTEXT", "REMOTE_FILE", "site_identity", "new_graph", "datasets_of",
+           "read_remote_record"]
 
 SPDX = Namespace("http://spdx.org/rdf/terms#")
 ODRL = Namespace("http://www.w3.org/ns/odrl/2/")
@@ -64,7 +66,6 @@ _SHA256 = URIRef("https://spdx.org/rdf/terms#checksumAlgorithm_sha256")
 IANA = Namespace("https://www.iana.org/assignments/media-types/")
 CROISSANT_SPEC = URIRef("http://mlcommons.org/croissant/1.0")
 
-REMOTE_FILE = "remote.json"  # beside a pulled pool: where it came from (pools/remote.py)
 FORMATS = {"json-ld": "application/ld+json", "turtle": "text/turtle"}
 CONTEXT: dict[str, str] = {
     "dcat": str(DCAT), "dct": str(DCTERMS), "foaf": str(FOAF), "prov": str(PROV), "rdfs": str(RDFS),
@@ -125,18 +126,8 @@ def pool_files(folder: Path) -> list[dict[str, Any]]:
     for card in _CARDS:
         path = folder / card
         if card not in listed and path.is_file():
-            files.append({"path": card, "bytes": path.stat().st_size, "sha256": _sha256(path)})
+            files.append({"path": card, "bytes": path.stat().st_size, "sha256": file_sha256(path)})
     return files
-
-
-def _sha256(path: Path) -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def catalog_graph(cfgs: list[CampaignConfig], base: str) -> Graph:
@@ -290,16 +281,30 @@ def _dataset(g: Graph, site: SiteIdentity, cfg: CampaignConfig, pool_dir: Path, 
     return dataset
 
 
-def _remote(pool_dir: Path) -> dict[str, Any] | None:
-    path = pool_dir / REMOTE_FILE
+def read_remote_record(folder: Path) -> dict[str, Any] | None:
+    """What ``remote.json`` says of a pool pulled from another site (pools/remote.py);
+    None when the folder has none. Unreadable, or not a JSON object: ValueError."""
+    path = folder / REMOTE_FILE
     if not path.is_file():
         return None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ValueError(f"cannot read it: {exc.strerror or exc}") from None
+    if not isinstance(data, dict):
+        raise ValueError("not a JSON object")
+    return data
+
+
+def _remote(pool_dir: Path) -> dict[str, Any] | None:
+    try:
+        data = read_remote_record(pool_dir)
+        if data is None:
+            return None
         data["identifier"], data["dataset"], data["publisher"]["iri"], data["pulled"]  # noqa: B018 (shape check)
     except (ValueError, KeyError, TypeError) as exc:
-        raise CatalogError(f"{path}: not a remote-pool record ({exc})") from None
-    return dict(data)
+        raise CatalogError(f"{pool_dir / REMOTE_FILE}: not a remote-pool record ({exc})") from None
+    return data
 
 
 def _language(code: str) -> str:

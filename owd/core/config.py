@@ -44,6 +44,7 @@ __all__ = [
     "CdxjSelectConfig",
     "INGEST_KINDS",
     "DATA_THEMES",
+    "NAME_PATTERN",
     "RunConfig",
     "TestWebConfig",
     "ConfigError",
@@ -52,7 +53,9 @@ __all__ = [
     "check_storage_root",
 ]
 
-_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+# campaign, pool, site and ingest source names (they become folder names and URL segments)
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+_NAME = re.compile(NAME_PATTERN)
 
 
 def _check_url(url: str, where: str) -> None:
